@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "pbrepo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pbrepo", targets: ["pbrepo"]),
+        .library(name: "TensorFiles", targets: ["TensorFiles"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - C libraries (Debian -dev packages; `make deps` installs them, `providers` only prints a hint)
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // MARK: - One Swift module per C library; nothing else imports the C modules
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+        .target(name: "XXHash", dependencies: ["CXXHash"]),
+        .target(name: "BLAS", dependencies: ["COpenBLAS"]),
+
+        // MARK: - Formats
+        .target(name: "TensorFiles", dependencies: ["HDF5", "XXHash"]),
+
+        // MARK: - Executable (thin: parses, calls one library function, prints)
+        .executableTarget(
+            name: "pbrepo",
+            dependencies: ["TensorFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash"]),
+        .testTarget(
+            name: "PBRepoCLITests",
+            dependencies: ["pbrepo", "TensorFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// Every Swift target gets the same strictness: explicit `any`, imports visible only where declared.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,55 @@
+import Glibc
+
+/// A whole file mapped read-only into memory.
+///
+/// Invariant: `bytes` covers exactly the file's length at the time of mapping and stays valid until the object is
+/// released. Mapping is `MAP_PRIVATE`: if another process truncates the file while it is mapped, reads past the new
+/// end fault (SIGBUS); pbrepo only maps files it does not modify, and its own writers replace files by rename.
+public final class MappedFile: @unchecked Sendable {
+    // @unchecked: every stored property is immutable and the mapping is read-only.
+    public let path: String
+    private let base: UnsafeMutableRawPointer?
+    public let count: Int
+
+    /// Maps `path`. An empty file maps to an empty buffer without calling mmap.
+    ///
+    /// - Throws: `TensorFileError` with code `.io` naming the file and the system's reason.
+    public init(path: String) throws(TensorFileError) {
+        self.path = path
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw TensorFileError(.io, path: path, "cannot open: \(systemError())") }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw TensorFileError(.io, path: path, "cannot stat: \(systemError())")
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw TensorFileError(.io, path: path, "not a regular file")
+        }
+        count = Int(status.st_size)
+        guard count > 0 else {
+            base = nil
+            return
+        }
+        let mapping = mmap(nil, count, PROT_READ, MAP_PRIVATE, descriptor, 0)
+        guard let mapping, mapping != MAP_FAILED else {
+            throw TensorFileError(.io, path: path, "cannot map \(count) bytes: \(systemError())")
+        }
+        base = mapping
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    /// The file's bytes; valid while `self` is alive.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Tells the kernel the mapping will be read front to back (doubles read-ahead).
+    public func adviseSequential() {
+        if let base { madvise(base, count, MADV_SEQUENTIAL) }
+    }
+}
+
+/// The text of the current `errno`.
+func systemError() -> String { String(cString: strerror(errno)) }

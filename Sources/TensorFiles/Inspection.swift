@@ -1,0 +1,95 @@
+import Dispatch
+public import XXHash
+import Synchronization
+
+/// One tensor of an inspected checkpoint with the XXH3-128 digest of its bytes.
+public struct InspectedTensor: Sendable, Equatable {
+    public var descriptor: TensorDescriptor
+    public var digest: XXH3Digest
+}
+
+/// What `pbrepo inspect` reports: the checkpoint's tensors with their digests.
+public struct Inspection: Sendable {
+    public var path: String
+    public var format: CheckpointFormat
+    public var metadata: [(key: String, value: String)]
+    /// In storage order.
+    public var tensors: [InspectedTensor]
+
+    public var totalBytes: UInt64 { tensors.reduce(0) { $0 + $1.descriptor.byteCount } }
+
+    /// Opens `path` (file or directory), validates it completely and hashes every tensor.
+    ///
+    /// Tensors are hashed in parallel on all cores, each straight from the mapped file (safetensors) or from one
+    /// read through libhdf5 (HDF5).
+    ///
+    /// - Parameter progress: called with (bytes hashed so far, total bytes), from any thread.
+    public static func run(
+        path: String, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> Inspection {
+        let checkpoint = try Checkpoint.open(path)
+        let descriptors = try checkpoint.tensors()
+        if case .safetensors(let model) = checkpoint { model.shards.forEach { $0.adviseSequential() } }
+        let digests = try hashAll(checkpoint, descriptors: descriptors, progress: progress)
+        return Inspection(
+            path: path, format: checkpoint.format, metadata: checkpoint.metadata,
+            tensors: zip(descriptors, digests).map { InspectedTensor(descriptor: $0, digest: $1) })
+    }
+
+    static func hashAll(
+        _ checkpoint: Checkpoint, descriptors: [TensorDescriptor], progress: (@Sendable (UInt64, UInt64) -> Void)?
+    ) throws -> [XXH3Digest] {
+        struct State {
+            var digests: [XXH3Digest?]
+            var failure: (any Error)?
+            var done: UInt64 = 0
+        }
+        let total = descriptors.reduce(0) { $0 + $1.byteCount }
+        let state = Mutex(State(digests: Array(repeating: nil, count: descriptors.count)))
+        // Largest first, so the two cores finish together instead of one waiting on a late big tensor.
+        let order = descriptors.indices.sorted { descriptors[$0].byteCount > descriptors[$1].byteCount }
+        DispatchQueue.concurrentPerform(iterations: order.count) { position in
+            let index = order[position]
+            do {
+                let digest = try checkpoint.withTensorBytes(at: index) { xxh3_128($0) }
+                let done = state.withLock { state in
+                    state.digests[index] = digest
+                    state.done += descriptors[index].byteCount
+                    return state.done
+                }
+                progress?(done, total)
+            } catch {
+                state.withLock { if $0.failure == nil { $0.failure = error } }
+            }
+        }
+        return try state.withLock { state in
+            if let failure = state.failure { throw failure }
+            return state.digests.map { $0 ?? XXH3Digest(high: 0, low: 0) }
+        }
+    }
+}
+
+extension Inspection {
+    /// The report as JSON: `{"path", "format", "metadata": {...}, "tensors": [{"name", "dtype", "shape", "bytes",
+    /// "xxh3_128"}]}`.
+    public var json: JSONValue {
+        .object([
+            ("path", .string(path)),
+            ("format", .string(format.rawValue)),
+            ("metadata", .object(metadata.map { ($0.key, JSONValue.string($0.value)) })),
+            (
+                "tensors",
+                .array(
+                    tensors.map { tensor in
+                        .object([
+                            ("name", .string(tensor.descriptor.name)),
+                            ("dtype", .string(tensor.descriptor.dtype)),
+                            ("shape", .array(tensor.descriptor.shape.map { JSONValue.number($0) })),
+                            ("bytes", .number(tensor.descriptor.byteCount)),
+                            ("xxh3_128", .string(tensor.digest.description)),
+                        ])
+                    })
+            ),
+        ])
+    }
+}

@@ -1,0 +1,139 @@
+import Glibc
+
+/// A model stored as one or more safetensors files: a single file, a sharded checkpoint with its
+/// `*.safetensors.index.json`, or a directory holding either.
+public struct SafetensorsModel: Sendable {
+    /// What was opened (file, index or directory).
+    public var path: String
+    /// The shards, in file-name order.
+    public var shards: [SafetensorsFile]
+    /// The index file, verbatim, when the model is sharded with one.
+    public var index: (path: String, bytes: [UInt8])?
+    /// The index's `metadata` object (transformers writes `total_size` and `total_parameters`).
+    public var indexMetadata: [JSONValue.Member]
+
+    /// Every tensor with the shard that holds it: shards in order, tensors in data order within each shard.
+    public var tensors: [(shard: Int, tensor: SafetensorsTensor)] {
+        shards.enumerated().flatMap { shard in shard.element.header.tensorsInDataOrder.map { (shard.offset, $0) } }
+    }
+
+    /// Opens a `.safetensors` file, an index file, or a directory.
+    ///
+    /// A directory is read through its one `*.safetensors.index.json` if it has one, else as all its
+    /// `*.safetensors` files together. With an index, every entry of `weight_map` must name a tensor in that shard,
+    /// and every tensor of every shard must be in `weight_map` under its shard.
+    ///
+    /// - Throws: `TensorFileError`, `.shardMismatch` when shards and index disagree or a name appears in two shards.
+    public static func open(_ path: String) throws(TensorFileError) -> SafetensorsModel {
+        if isDirectory(path) {
+            let entries = try listDirectory(path)
+            let indexes = entries.filter { $0.hasSuffix(".safetensors.index.json") }
+            if indexes.count > 1 {
+                throw TensorFileError(
+                    .shardMismatch, path: path, "directory holds several index files: \(indexes.joined(separator: ", "))")
+            }
+            if let index = indexes.first { return try openIndex(path + "/" + index, reportedPath: path) }
+            let files = entries.filter { $0.hasSuffix(".safetensors") }
+            guard !files.isEmpty else {
+                throw TensorFileError(.shardMismatch, path: path, "directory holds no .safetensors file")
+            }
+            let shards = try files.map { (name) throws(TensorFileError) in try SafetensorsFile(path: path + "/" + name) }
+            try checkUniqueNames(shards, path: path)
+            return SafetensorsModel(path: path, shards: shards, index: nil, indexMetadata: [])
+        }
+        if path.hasSuffix(".index.json") { return try openIndex(path, reportedPath: path) }
+        return SafetensorsModel(path: path, shards: [try SafetensorsFile(path: path)], index: nil, indexMetadata: [])
+    }
+
+    private static func openIndex(_ indexPath: String, reportedPath: String) throws(TensorFileError) -> SafetensorsModel {
+        let mapping = try MappedFile(path: indexPath)
+        let bytes = Array(mapping.bytes)
+        let root: JSONValue
+        do {
+            root = try StrictJSONParser.parse(bytes)
+        } catch {
+            if let key = error.duplicateKey {
+                throw TensorFileError(.duplicateName, path: indexPath, "duplicate name \"\(key)\" in index")
+            }
+            throw TensorFileError(.invalidJSON, path: indexPath, "index is not valid JSON: \(error)")
+        }
+        guard case .object(let weightMap)? = root["weight_map"] else {
+            throw TensorFileError(.invalidHeader, path: indexPath, "index has no \"weight_map\" object")
+        }
+        var shardOf: [String: String] = [:]
+        for entry in weightMap {
+            guard let shard = entry.value.stringValue else {
+                throw TensorFileError(
+                    .invalidHeader, path: indexPath, "weight_map entry \"\(entry.key)\" is not a file name string")
+            }
+            // Shard names are plain file names next to the index: never a way out of the directory.
+            guard !shard.isEmpty, !shard.contains("/"), shard != ".", shard != ".." else {
+                throw TensorFileError(
+                    .invalidHeader, path: indexPath, "weight_map entry \"\(entry.key)\" names shard \"\(shard)\", not a file name")
+            }
+            shardOf[entry.key] = shard
+        }
+        let directory = AtomicFile.directory(of: indexPath)
+        let names = Set(shardOf.values).sorted()
+        let shards = try names.map { (name) throws(TensorFileError) in try SafetensorsFile(path: directory + "/" + name) }
+        try checkUniqueNames(shards, path: reportedPath)
+        var listed = Set<String>()
+        for (shard, name) in zip(shards, names) {
+            for tensor in shard.header.tensors {
+                guard let expected = shardOf[tensor.name] else {
+                    throw TensorFileError(
+                        .shardMismatch, path: indexPath,
+                        "tensor \"\(tensor.name)\" of shard \(name) is missing from the index's weight_map")
+                }
+                guard expected == name else {
+                    throw TensorFileError(
+                        .shardMismatch, path: indexPath,
+                        "tensor \"\(tensor.name)\" is in shard \(name) but weight_map says \(expected)")
+                }
+                listed.insert(tensor.name)
+            }
+        }
+        if let missing = shardOf.keys.sorted().first(where: { !listed.contains($0) }) {
+            throw TensorFileError(
+                .shardMismatch, path: indexPath,
+                "weight_map lists tensor \"\(missing)\" in \(shardOf[missing] ?? "?") but that shard has no such tensor")
+        }
+        var metadata: [JSONValue.Member] = []
+        if case .object(let members)? = root["metadata"] { metadata = members }
+        return SafetensorsModel(
+            path: reportedPath, shards: shards, index: (indexPath, bytes), indexMetadata: metadata)
+    }
+
+    private static func checkUniqueNames(_ shards: [SafetensorsFile], path: String) throws(TensorFileError) {
+        var owner: [String: String] = [:]
+        for shard in shards {
+            for tensor in shard.header.tensors {
+                if let other = owner.updateValue(shard.path, forKey: tensor.name) {
+                    throw TensorFileError(
+                        .duplicateName, path: path, "tensor \"\(tensor.name)\" appears in both \(other) and \(shard.path)")
+                }
+            }
+        }
+    }
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var status = stat()
+    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// The names in a directory (no "." or ".."), sorted byte-wise.
+func listDirectory(_ path: String) throws(TensorFileError) -> [String] {
+    guard let directory = opendir(path) else {
+        throw TensorFileError(.io, path: path, "cannot list directory: \(systemError())")
+    }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+}

@@ -1,0 +1,65 @@
+internal import CZstd
+
+/// An error reported by libzstd, with the library's own name for it.
+public struct ZstdError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { "zstd: \(message)" }
+
+    init(code: Int) { self.message = String(cString: ZSTD_getErrorName(code)) }
+    init(_ message: String) { self.message = message }
+}
+
+/// The zstd frame format, one frame per call.
+///
+/// Contexts are created per call; they are cheap next to the megabytes a tensor object usually holds, and a
+/// stateless API keeps callers free to compress on any thread.
+public enum Zstd {
+    /// The default level of the `zstd` command (3).
+    public static let defaultLevel = Int(ZSTD_CLEVEL_DEFAULT)
+
+    /// Compresses `input` into one frame that records its content size.
+    ///
+    /// The corresponding C function is `ZSTD_compress2`.
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int = defaultLevel) throws(ZstdError) -> [UInt8] {
+        guard let context = ZSTD_createCCtx() else { throw ZstdError("out of memory") }
+        defer { ZSTD_freeCCtx(context) }
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
+        let bound = ZSTD_compressBound(input.count)
+        var output = [UInt8](repeating: 0, count: bound)
+        let written = output.withUnsafeMutableBytes { out in
+            ZSTD_compress2(context, out.baseAddress, out.count, input.baseAddress, input.count)
+        }
+        if ZSTD_isError(written) != 0 { throw ZstdError(code: written) }
+        output.removeLast(bound - written)
+        return output
+    }
+
+    public static func compress(_ input: [UInt8], level: Int = defaultLevel) throws -> [UInt8] {
+        try input.withUnsafeBytes { try compress($0, level: level) }
+    }
+
+    /// Decompresses one frame whose content size is recorded, refusing frames that claim more than
+    /// `maximumSize` bytes (a hostile frame must not make us allocate terabytes).
+    ///
+    /// The corresponding C functions are `ZSTD_getFrameContentSize` and `ZSTD_decompressDCtx`.
+    public static func decompress(_ frame: UnsafeRawBufferPointer, maximumSize: Int) throws(ZstdError) -> [UInt8] {
+        let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        if size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > UInt64(maximumSize) {
+            throw ZstdError("frame content size is unknown, invalid or above \(maximumSize) bytes")
+        }
+        guard let context = ZSTD_createDCtx() else { throw ZstdError("out of memory") }
+        defer { ZSTD_freeDCtx(context) }
+        var output = [UInt8](repeating: 0, count: Int(size))
+        let written = output.withUnsafeMutableBytes { out in
+            ZSTD_decompressDCtx(context, out.baseAddress, out.count, frame.baseAddress, frame.count)
+        }
+        if ZSTD_isError(written) != 0 { throw ZstdError(code: written) }
+        if written != Int(size) { throw ZstdError("frame decompressed to \(written) bytes, header said \(size)") }
+        return output
+    }
+
+    public static func decompress(_ frame: [UInt8], maximumSize: Int) throws -> [UInt8] {
+        try frame.withUnsafeBytes { try decompress($0, maximumSize: maximumSize) }
+    }
+}

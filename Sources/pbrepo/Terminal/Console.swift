@@ -1,0 +1,90 @@
+import Glibc
+import ArgumentParser
+import Synchronization
+
+/// Where the CLI writes: results to stdout, diagnostics and progress to stderr.
+enum Console {
+    static func error(_ message: String) {
+        writeStandardError("pbrepo: error: " + message.oneLine + "\n")
+    }
+
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
+    /// Runs a library call; a failure becomes one line on stderr and exit status 1 (never a trap or a stack dump).
+    static func run<R>(_ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch {
+            self.error(String(describing: error))
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal and at most ten times a second.
+final class ProgressBar: @unchecked Sendable {
+    // @unchecked: `lastDraw` is only touched under `lock`.
+    private let label: String
+    private let enabled: Bool
+    private let lock = Mutex(0.0)
+
+    init(label: String, enabled: Bool = Console.stderrIsTerminal) {
+        self.label = label
+        self.enabled = enabled
+    }
+
+    func update(done: UInt64, total: UInt64) {
+        guard enabled, total > 0 else { return }
+        let now = Self.seconds()
+        let draw = lock.withLock { last -> Bool in
+            if now - last < 0.1 && done < total { return false }
+            last = now
+            return true
+        }
+        guard draw else { return }
+        let fraction = Double(done) / Double(total)
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        writeStandardError("\r\(label) [\(bar)] \(Int(fraction * 100))% \(formatBytes(done))/\(formatBytes(total))")
+    }
+
+    func finish() {
+        if enabled { writeStandardError("\r\u{1B}[K") }
+    }
+
+    private static func seconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// 1536 → "1.5 KiB".
+func formatBytes(_ bytes: UInt64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    let tenths = Int((value * 10).rounded())
+    return unit == 0 ? "\(bytes) B" : "\(tenths / 10).\(tenths % 10) \(units[unit])"
+}
+
+/// Writes straight to file descriptor 2 (unbuffered, and free of the C library's shared `stderr` object).
+func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+        if written <= 0 { return }
+        offset += written
+    }
+}
+
+extension String {
+    /// The text with line breaks turned into spaces: error messages are one line.
+    var oneLine: String { split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ") }
+}
