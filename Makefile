@@ -26,8 +26,10 @@ deps:
 build: deps
 	swift build -c release --product pbrepo
 
+# Builds everything first (the CLI tests run the real pbrepo binary), then runs the tests.
 test: deps
-	swift test
+	swift build --build-tests
+	swift test --skip-build
 
 demo: build
 	@echo "== a safetensors checkpoint (fine-tuned MLP on scikit-learn digits)"

@@ -34,12 +34,16 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS"]),
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
-        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS", "TestSupport"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
+        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
         .testTarget(
             name: "PBRepoCLITests",
-            dependencies: ["pbrepo", "TensorFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "pbrepo", "TensorFiles", "TestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -153,10 +153,9 @@ func makeDatatype(_ type: HDF5Datatype, _ site: CallSite) throws -> OwnedID {
         try site.check(H5Tset_size(id.id, type.size), "set integer size")
         try site.check(H5Tset_order(id.id, order(type.byteOrder)), "set byte order")
         try site.check(H5Tset_sign(id.id, type.signed ? H5T_SGN_2 : H5T_SGN_NONE), "set integer sign")
-        if type.precision != type.size * 8 || type.bitOffset != 0 {
-            try site.check(H5Tset_precision(id.id, type.precision), "set precision")
-            try site.check(H5Tset_offset(id.id, type.bitOffset), "set bit offset")
-        }
+        // Growing a copied 8-bit type keeps its 8-bit precision: always set precision and offset explicitly.
+        try site.check(H5Tset_precision(id.id, type.precision), "set precision")
+        try site.check(H5Tset_offset(id.id, type.bitOffset), "set bit offset")
         return id
     case .float:
         guard let fields = type.floatFields else { throw site.fail("make float type", "missing bit fields") }

@@ -13,9 +13,10 @@ enum HDF5Library {
         try lock.withLock { initialised in
             if !initialised {
                 H5open()
-                chdf5_silence_errors()
                 initialised = true
             }
+            // Error stacks are per thread in thread-safe builds: silence the stack of whichever thread this is.
+            chdf5_silence_errors()
             chdf5_clear_errors()
             return try body()
         }

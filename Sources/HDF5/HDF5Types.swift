@@ -248,6 +248,19 @@ public struct HDF5DatasetInfo: Hashable, Sendable {
     public var storageSize: UInt64
     public var attributes: [HDF5Attribute]
 
+    public init(
+        path: String, datatype: HDF5Datatype, dataspace: HDF5Dataspace, layout: HDF5Layout, fileOffset: UInt64? = nil,
+        storageSize: UInt64 = 0, attributes: [HDF5Attribute] = []
+    ) {
+        self.path = path
+        self.datatype = datatype
+        self.dataspace = dataspace
+        self.layout = layout
+        self.fileOffset = fileOffset
+        self.storageSize = storageSize
+        self.attributes = attributes
+    }
+
     /// Bytes of the data in memory: element count × element size; nil on overflow.
     public var byteCount: UInt64? {
         guard let count = dataspace.elementCount else { return nil }

@@ -1,4 +1,4 @@
-public import HDF5
+import HDF5
 
 public enum CheckpointFormat: String, Sendable, Codable {
     case safetensors, hdf5
@@ -27,6 +27,11 @@ public enum Checkpoint: Sendable {
             if HDF5File.isHDF5(path) { return .hdf5(try HDF5Checkpoint.open(path)) }
             throw error
         }
+    }
+
+    /// Whether `path` is an HDF5 file (signature at offset 0, or after a user block); reads only the signature.
+    public static func isHDF5(_ path: String) -> Bool {
+        !isDirectory(path) && HDF5File.isHDF5(path)
     }
 
     public var path: String {

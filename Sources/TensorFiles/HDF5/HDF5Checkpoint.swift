@@ -10,7 +10,16 @@ public struct HDF5Checkpoint: Sendable {
     public var path: String
     public let file: HDF5File
     /// Groups and datasets, parents before children.
-    public var nodes: [HDF5Node]
+    public let nodes: [HDF5Node]
+    /// The datasets of `nodes`, in the same order.
+    public let datasets: [HDF5DatasetInfo]
+
+    init(path: String, file: HDF5File, nodes: [HDF5Node]) {
+        self.path = path
+        self.file = file
+        self.nodes = nodes
+        self.datasets = nodes.compactMap { if case .dataset(let info) = $0 { info } else { nil } }
+    }
 
     public static func open(_ path: String) throws(TensorFileError) -> HDF5Checkpoint {
         do {
@@ -21,10 +30,6 @@ public struct HDF5Checkpoint: Sendable {
         } catch {
             throw TensorFileError(.hdf5, path: path, "\(error)")
         }
-    }
-
-    public var datasets: [HDF5DatasetInfo] {
-        nodes.compactMap { if case .dataset(let info) = $0 { return info } else { return nil } }
     }
 
     /// Root attributes (Keras writes `keras_version`, `backend`, `model_config`, ...).

@@ -65,7 +65,7 @@ public struct KerasLayout: Sendable, Equatable {
 
     /// A string-list attribute, put back together when Keras split it into `name0`, `name1`, ... because it
     /// exceeded the 64 KiB object-header limit.
-    static func joinedStrings(_ attributes: [HDF5Attribute], _ name: String) -> [String]? {
+    public static func joinedStrings(_ attributes: [HDF5Attribute], _ name: String) -> [String]? {
         if let whole = attributes.first(where: { $0.name == name }) {
             return whole.strings ?? []  // Keras writes an empty float64 array for a layer without weights.
         }

@@ -13,8 +13,10 @@ public indirect enum JSONValue: Sendable, Equatable {
     public struct Member: Sendable, Equatable {
         public var key: String
         public var value: JSONValue
-        /// Byte offset of the member's key in the parsed text (for error messages).
+        /// Byte offset of the member's key in the parsed text (for error messages; not part of equality).
         public var offset: Int
+
+        public static func == (a: Member, b: Member) -> Bool { a.key == b.key && a.value == b.value }
     }
 
     /// The value of `key` in an object; nil if absent or not an object.

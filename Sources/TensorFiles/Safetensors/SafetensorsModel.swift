@@ -32,7 +32,16 @@ public struct SafetensorsModel: Sendable {
                 throw TensorFileError(
                     .shardMismatch, path: path, "directory holds several index files: \(indexes.joined(separator: ", "))")
             }
-            if let index = indexes.first { return try openIndex(path + "/" + index, reportedPath: path) }
+            if let index = indexes.first {
+                let model = try openIndex(path + "/" + index, reportedPath: path)
+                // A shard the index does not name would silently drop out of the model: refuse instead.
+                let named = Set(model.shards.map { $0.path.split(separator: "/").last.map(String.init) ?? "" })
+                if let stray = entries.first(where: { $0.hasSuffix(".safetensors") && !named.contains($0) }) {
+                    throw TensorFileError(
+                        .shardMismatch, path: path, "\(stray) is in the directory but the index \(index) does not name it")
+                }
+                return model
+            }
             let files = entries.filter { $0.hasSuffix(".safetensors") }
             guard !files.isEmpty else {
                 throw TensorFileError(.shardMismatch, path: path, "directory holds no .safetensors file")

@@ -21,7 +21,8 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let progress = ProgressBar(label: "hashing")
         let inspection = try Console.run {
-            try Inspection.run(path: path) { done, total in progress.update(done: done, total: total) }
+            try HDF5Isolation.check(path)
+            return try Inspection.run(path: path) { done, total in progress.update(done: done, total: total) }
         }
         progress.finish()
         if json {

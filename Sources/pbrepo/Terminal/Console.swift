@@ -22,8 +22,7 @@ enum Console {
 }
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal and at most ten times a second.
-final class ProgressBar: @unchecked Sendable {
-    // @unchecked: `lastDraw` is only touched under `lock`.
+final class ProgressBar: Sendable {
     private let label: String
     private let enabled: Bool
     private let lock = Mutex(0.0)

@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import TensorFiles
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure pbrepo's speed on this machine.",
+        subcommands: [BenchInspect.self]
+    )
+}
+
+struct BenchInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Hashing throughput of `inspect` on a large safetensors file, next to `xxhsum -H2` on the same file.",
+        discussion: """
+            Writes a synthetic safetensors file (F32/BF16 tensors of 1–64 MiB, pseudo-random bytes) unless --file is \
+            given, reads it once to warm the page cache, then times each tool --repeat times and reports the best \
+            and median runs in GB/s of tensor bytes (10^9 bytes per second).
+            """
+    )
+
+    @Option(help: "Size of the synthetic file in GB (10^9 bytes).") var sizeGB: Double = 1.5
+    @Option(help: "Directory for the synthetic file (it is deleted afterwards).") var directory: String = "/tmp"
+    @Option(help: "Use this existing safetensors file instead of a synthetic one.") var file: String?
+    @Option(name: .customLong("repeat"), help: "Timed runs per tool.") var runs: Int = 5
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard sizeGB > 0, sizeGB < 1000 else { throw ValidationError("--size-gb must be in (0, 1000)") }
+        guard runs >= 1 else { throw ValidationError("--repeat must be at least 1") }
+    }
+
+    func run() throws {
+        let path = try file ?? makeSyntheticFile()
+        defer { if file == nil { try? FileManager.default.removeItem(atPath: path) } }
+        let tensorBytes = try Console.run { try Inspection.run(path: path).totalBytes }  // also warms the cache
+        var ours: [Double] = []
+        for _ in 0..<runs {
+            let start = DispatchTime.now()
+            _ = try Console.run { try Inspection.run(path: path) }
+            ours.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+        }
+        var reference: [Double] = []
+        let xxhsum = ["/usr/bin/xxhsum", "/usr/local/bin/xxhsum"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        if let xxhsum {
+            for _ in 0..<runs {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: xxhsum)
+                process.arguments = ["-H2", path]
+                process.standardOutput = FileHandle.nullDevice
+                let start = DispatchTime.now()
+                try process.run()
+                process.waitUntilExit()
+                reference.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+            }
+        }
+        func rate(_ seconds: Double) -> Double { Double(tensorBytes) / seconds / 1e9 }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if json {
+            var pairs: [(String, JSONValue)] = [
+                ("file", .string(path)), ("tensor_bytes", .number(tensorBytes)), ("cores", .number(cores)),
+                ("pbrepo_best_gbps", .number(String(rate(ours.min() ?? 1)))),
+                ("pbrepo_median_gbps", .number(String(rate(median(ours))))),
+            ]
+            if !reference.isEmpty {
+                pairs.append(("xxhsum_best_gbps", .number(String(rate(reference.min() ?? 1)))))
+                pairs.append(("xxhsum_median_gbps", .number(String(rate(median(reference))))))
+            }
+            print(JSONValue.object(pairs).prettyPrinted())
+            return
+        }
+        print("file: \(path), \(tensorBytes) tensor bytes, \(cores) cores, \(runs) runs each (page cache warm)")
+        print("pbrepo inspect   best \(format(rate(ours.min() ?? 1))) GB/s   median \(format(rate(median(ours)))) GB/s")
+        if reference.isEmpty {
+            print("xxhsum not found: install Debian's xxhash package to compare")
+        } else {
+            print("xxhsum -H2       best \(format(rate(reference.min() ?? 1))) GB/s   median \(format(rate(median(reference)))) GB/s")
+            print("ratio (median)   \(format(median(reference) / median(ours)))×")
+        }
+    }
+
+    private func format(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    /// Tensors of 1–64 MiB until the size is reached; bytes from a SplitMix64 stream (hashing speed does not
+    /// depend on content, but compressible zeros would flatter a file system with compression).
+    private func makeSyntheticFile() throws -> String {
+        let path = directory + "/pbrepo-bench-\(getpid()).safetensors"
+        let target = UInt64(sizeGB * 1e9)
+        var specs: [(name: String, dtype: DType, shape: [UInt64])] = []
+        var total: UInt64 = 0
+        var state: UInt64 = 0x5EED
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        while total < target {
+            let mebibytes = UInt64(1) << (next() % 7)  // 1, 2, 4, ... 64 MiB
+            let dtype: DType = specs.count % 3 == 0 ? .BF16 : .F32
+            let elements = mebibytes * (1 << 20) / UInt64(dtype.bitsPerElement / 8)
+            specs.append(("model.layers.\(specs.count).weight", dtype, [elements / 1024, 1024]))
+            total += mebibytes << 20
+        }
+        let header = try SafetensorsHeader.encode(tensors: specs, metadata: [("format", "pt")])
+        let writer = try SafetensorsWriter(path: path, header: header)
+        var chunk = [UInt64](repeating: 0, count: 1 << 17)  // 1 MiB
+        var remaining = header.dataLength
+        while remaining > 0 {
+            for index in chunk.indices { chunk[index] = next() }
+            let count = Int(min(remaining, UInt64(chunk.count * 8)))
+            try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            remaining -= UInt64(count)
+        }
+        try writer.commit()
+        return path
+    }
+}

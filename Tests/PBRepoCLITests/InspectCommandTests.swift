@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import TestSupport
+import Testing
+
+@testable import pbrepo
+
+/// Runs the built `pbrepo` binary, as a user would.
+struct CommandRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    static let binary: String = {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let beside = directory.appendingPathComponent("pbrepo").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return Samples.root + "/.build/debug/pbrepo"
+    }()
+
+    static func run(_ arguments: [String]) throws -> CommandRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        // A death by signal shows as 128 + signal, as a shell would say it.
+        let signalled = process.terminationReason == .uncaughtSignal
+        return CommandRun(
+            status: signalled ? 128 + process.terminationStatus : process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite struct InspectCommandTests {
+    @Test func parsesArguments() throws {
+        let command = try PBRepo.parseAsRoot(["inspect", "model.safetensors", "--json"])
+        let inspect = try #require(command as? Inspect)
+        #expect(inspect.path == "model.safetensors" && inspect.json)
+        #expect(throws: (any Error).self) { try PBRepo.parseAsRoot(["inspect"]) }
+    }
+
+    @Test func jsonOutputAgreesWithTruth() throws {
+        let relative = "transformer/tiny-llama-ft-sharded"
+        let result = try CommandRun.run(["inspect", Samples.path(relative), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["format"] as? String == "safetensors")
+        #expect(object["path"] as? String == Samples.path(relative))
+        #expect((object["metadata"] as? [String: String])?["format"] == "pt")
+        let tensors = try #require(object["tensors"] as? [[String: Any]])
+        let truth = try #require(Samples.truthFiles.first { $0.path == relative })
+        #expect(tensors.count == truth.tensors.count)
+        for tensor in tensors {
+            let name = try #require(tensor["name"] as? String)
+            let expected = try #require(truth.tensors[name])
+            #expect(tensor["xxh3_128"] as? String == expected.digest)
+            #expect(tensor["dtype"] as? String == expected.dtype)
+            #expect((tensor["shape"] as? [Int])?.map(UInt64.init) == expected.shape)
+            #expect((tensor["bytes"] as? Int).map(UInt64.init) == expected.bytes)
+        }
+    }
+
+    @Test func tableOutputHasTotals() throws {
+        let result = try CommandRun.run(["inspect", Samples.path("mlp/mlp-base.weights.h5")])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("10 tensors, 27144 bytes"))
+        #expect(result.stdout.contains("layers/dense/vars/0"))
+    }
+
+    @Test(arguments: Samples.hostile.keys.sorted() + ["does-not-exist.safetensors"])
+    func badInputIsOneLineAndExitStatusOne(name: String) throws {
+        let result = try CommandRun.run(["inspect", Samples.path("hostile/" + name)])
+        #expect(result.status == 1, "\(name): status \(result.status)")
+        #expect(result.stdout.isEmpty)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(name): \(result.stderr)")
+        #expect(lines.first?.hasPrefix("pbrepo: error: ") == true)
+        #expect(result.stderr.contains(name))
+    }
+}
+
+/// libhdf5 can crash on corrupt files; `pbrepo inspect` must still end with status 0 or 1 and at most one line of
+/// error, never a signal.
+@Suite struct HDF5MutationTests {
+    @Test(arguments: ["mlp/mlp-ft-freeze1.h5", "mlp/mlp-base.weights.h5", "hdf5/dtypes-and-layouts.h5"])
+    func mutatedHDF5FilesNeverCrashTheCommand(relative: String) throws {
+        let original = try #require(FileManager.default.contents(atPath: Samples.path(relative)))
+        let directory = Samples.temporaryDirectory()
+        var generator = SplitMix64(seed: 7)
+        var refused = 0
+        for round in 0..<60 {
+            let path = directory + "/mutant\(round).h5"
+            try Data(Samples.mutate(original, round: round, using: &generator)).write(to: URL(fileURLWithPath: path))
+            let result = try CommandRun.run(["inspect", path, "--json"])
+            #expect(result.status == 0 || result.status == 1, "round \(round): status \(result.status)")
+            if result.status == 1 {
+                refused += 1
+                #expect(result.stderr.split(separator: "\n").count == 1, "round \(round): \(result.stderr)")
+            }
+        }
+        #expect(refused > 0)
+    }
+}
