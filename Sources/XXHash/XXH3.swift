@@ -40,9 +40,9 @@ public struct XXH3Digest: Hashable, Sendable, Comparable, CustomStringConvertibl
 
 /// XXH3-128 of one contiguous buffer.
 ///
-/// The corresponding C function is `XXH3_128bits`.
+/// The corresponding C function is `XXH3_128bits_dispatch` (x86) or `XXH3_128bits`.
 public func xxh3_128(_ bytes: UnsafeRawBufferPointer) -> XXH3Digest {
-    let hash = XXH3_128bits(bytes.baseAddress, bytes.count)
+    let hash = cxxhash_xxh3_128(bytes.baseAddress, bytes.count)
     return XXH3Digest(high: hash.high64, low: hash.low64)
 }
 
@@ -68,9 +68,9 @@ public struct XXH3Hasher: ~Copyable {
 
     deinit { XXH3_freeState(state) }
 
-    /// The corresponding C function is `XXH3_128bits_update`.
+    /// The corresponding C function is `XXH3_128bits_update_dispatch` (x86) or `XXH3_128bits_update`.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        XXH3_128bits_update(state, bytes.baseAddress, bytes.count)
+        cxxhash_xxh3_128_update(state, bytes.baseAddress, bytes.count)
     }
 
     public mutating func update(_ bytes: [UInt8]) {

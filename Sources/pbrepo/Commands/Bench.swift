@@ -49,6 +49,7 @@ struct BenchInspect: ParsableCommand {
                 process.executableURL = URL(fileURLWithPath: xxhsum)
                 process.arguments = ["-H2", path]
                 process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice  // xxhsum draws its own progress line there
                 let start = DispatchTime.now()
                 try process.run()
                 process.waitUntilExit()
