@@ -343,6 +343,40 @@ func readDatasetBytes(
         H5Dread(dataset.id, type.id, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), buffer.baseAddress), "read dataset")
 }
 
+/// Reads rows `start ..< start + count` of a dataset's first dimension (all of every other dimension).
+func readDatasetRows(
+    _ file: hid_t, path: String, memoryType: HDF5Datatype?, start: UInt64, count: UInt64,
+    into buffer: UnsafeMutableRawBufferPointer, _ site: CallSite
+) throws {
+    let dataset = OwnedID(try site.check(H5Dopen2(file, path, chdf5_p_default()), "open dataset"), .dataset)
+    let type: OwnedID
+    if let memoryType {
+        type = try makeDatatype(memoryType, site)
+    } else {
+        type = OwnedID(try site.check(H5Dget_type(dataset.id), "read dataset type"), .datatype)
+    }
+    let fileSpace = OwnedID(try site.check(H5Dget_space(dataset.id), "read dataset shape"), .dataspace)
+    let shape = try describeDataspace(fileSpace.id, site)
+    guard shape.kind == .simple, let rows = shape.dimensions.first, start + count <= rows else {
+        throw site.fail("read dataset rows", "rows \(start)..<\(start + count) outside the dataset")
+    }
+    var offsets = [hsize_t](repeating: 0, count: shape.dimensions.count)
+    var counts = shape.dimensions.map { hsize_t($0) }
+    offsets[0] = hsize_t(start)
+    counts[0] = hsize_t(count)
+    let needed = counts.reduce(1, *) * hsize_t(H5Tget_size(type.id))
+    guard needed == hsize_t(buffer.count) else {
+        throw site.fail("read dataset rows", "buffer of \(buffer.count) bytes for \(needed) bytes of data")
+    }
+    guard needed > 0 else { return }
+    try site.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, offsets, nil, counts, nil), "select rows")
+    let memorySpace = OwnedID(
+        try site.check(H5Screate_simple(Int32(counts.count), counts, nil), "make memory dataspace"), .dataspace)
+    try site.check(
+        H5Dread(dataset.id, type.id, memorySpace.id, fileSpace.id, chdf5_p_default(), buffer.baseAddress),
+        "read dataset rows")
+}
+
 // MARK: - Files
 
 func openFile(_ path: String, _ site: CallSite) throws -> OwnedID {

@@ -57,6 +57,51 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Reads a dataset piece by piece, each piece whole rows of its first dimension and at most `pieceBytes` long
+    /// (or one row, when a row is longer), so memory stays bounded whatever the dataset's size. Scalars and small
+    /// datasets come in one piece.
+    ///
+    /// - Parameter body: called with each piece in order; the buffer is reused between calls.
+    public func readDataset(
+        _ info: HDF5DatasetInfo, as memoryType: HDF5Datatype? = nil, pieceBytes: Int,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        guard let total = info.byteCount else {
+            throw HDF5Error(file: path, object: info.path, operation: "read dataset", detail: "impossible data size")
+        }
+        let rows = info.dataspace.kind == .simple ? info.dataspace.dimensions.first ?? 0 : 0
+        if total <= UInt64(pieceBytes) || rows <= 1 {
+            guard total <= UInt64(Int.max / 2) else {
+                throw HDF5Error(file: path, object: info.path, operation: "read dataset", detail: "\(total) bytes in one row")
+            }
+            var bytes = [UInt8](repeating: 0, count: Int(total))
+            try bytes.withUnsafeMutableBytes { try readDataset(info.path, as: memoryType, into: $0) }
+            try bytes.withUnsafeBytes { try body($0) }
+            return
+        }
+        let rowBytes = total / rows
+        let rowsPerPiece = max(1, UInt64(pieceBytes) / max(1, rowBytes))
+        guard rowBytes * rowsPerPiece <= UInt64(Int.max / 2) else {
+            throw HDF5Error(file: path, object: info.path, operation: "read dataset", detail: "rows of \(rowBytes) bytes")
+        }
+        var buffer = [UInt8](repeating: 0, count: Int(rowBytes * rowsPerPiece))
+        var start: UInt64 = 0
+        while start < rows {
+            let count = min(rowsPerPiece, rows - start)
+            let length = Int(count * rowBytes)
+            try buffer.withUnsafeMutableBytes { raw in
+                let piece = UnsafeMutableRawBufferPointer(rebasing: raw[0..<length])
+                try HDF5Library.locked {
+                    try readDatasetRows(
+                        fileID, path: info.path, memoryType: memoryType, start: start, count: count, into: piece,
+                        CallSite(file: path, object: info.path))
+                }
+            }
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            start += count
+        }
+    }
+
     /// Reads a dataset's elements into a new array (see `readDataset(_:as:into:)`).
     public func readDataset(_ info: HDF5DatasetInfo, as memoryType: HDF5Datatype? = nil) throws -> [UInt8] {
         guard let count = info.byteCount, count < UInt64(Int.max / 2) else {

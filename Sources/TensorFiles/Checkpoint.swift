@@ -75,18 +75,18 @@ public enum Checkpoint: Sendable {
         }
     }
 
-    /// Calls `body` with the bytes of the `index`-th tensor of `tensors()`: a view into the mapped file for
-    /// safetensors, a buffer read through libhdf5 for HDF5.
-    public func withTensorBytes<R>(
-        at index: Int, _ body: (UnsafeRawBufferPointer) throws -> R
-    ) throws -> R {
+    /// Calls `body` with the bytes of the `index`-th tensor of `tensors()`, in order, in one or more pieces: a
+    /// single view into the mapped file for safetensors; for HDF5, buffers of at most `pieceBytes` read through
+    /// libhdf5 (whole rows), so memory stays bounded whatever the dataset's size.
+    public func forEachPiece(
+        ofTensor index: Int, pieceBytes: Int = 64 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         switch self {
         case .safetensors(let model):
             let entry = model.tensors[index]
-            return try body(model.shards[entry.shard].bytes(of: entry.tensor))
+            try body(model.shards[entry.shard].bytes(of: entry.tensor))
         case .hdf5(let checkpoint):
-            let bytes = try checkpoint.readTensor(checkpoint.datasets[index])
-            return try bytes.withUnsafeBytes { try body($0) }
+            try checkpoint.readTensor(checkpoint.datasets[index], pieceBytes: pieceBytes, body)
         }
     }
 }

@@ -51,7 +51,9 @@ public struct Inspection: Sendable {
         DispatchQueue.concurrentPerform(iterations: order.count) { position in
             let index = order[position]
             do {
-                let digest = try checkpoint.withTensorBytes(at: index) { xxh3_128($0) }
+                var hasher = XXH3Hasher()
+                try checkpoint.forEachPiece(ofTensor: index) { hasher.update($0) }
+                let digest = hasher.finalize()
                 let done = state.withLock { state in
                     state.digests[index] = digest
                     state.done += descriptors[index].byteCount

@@ -73,3 +73,27 @@ import XXHash
         }
     }
 }
+
+/// Reading HDF5 datasets in bounded pieces gives the same bytes as reading them whole.
+@Suite(.serialized) struct HDF5PieceReadTests {
+    @Test(arguments: [1, 7, 300, 4096])
+    func piecesConcatenateToTheWholeDataset(pieceBytes: Int) throws {
+        guard case .hdf5(let checkpoint) = try Checkpoint.open(Samples.path("hdf5/dtypes-and-layouts.h5")) else {
+            Issue.record("not HDF5")
+            return
+        }
+        for info in checkpoint.datasets {
+            var joined: [UInt8] = []
+            var pieces = 0
+            try checkpoint.readTensor(info, pieceBytes: pieceBytes) { piece in
+                joined.append(contentsOf: piece)
+                pieces += 1
+            }
+            #expect(joined == (try checkpoint.readTensor(info)), "\(info.path) in pieces of \(pieceBytes)")
+            let rows = info.dataspace.dimensions.first ?? 1
+            if info.path == "layouts/chunked_gzip_shuffle" && pieceBytes < 4000 {
+                #expect(pieces > 1 && pieces <= Int(rows), "\(pieces) pieces")
+            }
+        }
+    }
+}

@@ -52,16 +52,33 @@ public struct HDF5Checkpoint: Sendable {
     /// Reads the dataset's elements as little-endian bytes in C order.
     public func readTensor(_ info: HDF5DatasetInfo) throws(TensorFileError) -> [UInt8] {
         _ = try descriptor(of: info)
-        var memoryType: HDF5Datatype?
-        if info.datatype.byteOrder == .bigEndian && [.integer, .float, .bitfield].contains(info.datatype.typeClass) {
-            memoryType = info.datatype
-            memoryType?.byteOrder = .littleEndian
-        }
         do {
-            return try file.readDataset(info, as: memoryType)
+            return try file.readDataset(info, as: Self.littleEndianType(of: info))
         } catch {
             throw TensorFileError(.hdf5, path: path, "cannot read dataset \"\(info.path)\": \(error)")
         }
+    }
+
+    /// Streams the dataset's little-endian C-order bytes in pieces of at most `pieceBytes` (whole rows), so that
+    /// memory stays bounded for datasets of any size.
+    public func readTensor(
+        _ info: HDF5DatasetInfo, pieceBytes: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        _ = try descriptor(of: info)
+        do {
+            try file.readDataset(info, as: Self.littleEndianType(of: info), pieceBytes: pieceBytes, body)
+        } catch let error as HDF5Error {
+            throw TensorFileError(.hdf5, path: path, "cannot read dataset \"\(info.path)\": \(error)")
+        }
+    }
+
+    /// The memory type that reads a big-endian number dataset as little-endian; nil (the stored type) otherwise.
+    static func littleEndianType(of info: HDF5DatasetInfo) -> HDF5Datatype? {
+        guard info.datatype.byteOrder == .bigEndian, [.integer, .float, .bitfield].contains(info.datatype.typeClass)
+        else { return nil }
+        var type = info.datatype
+        type.byteOrder = .littleEndian
+        return type
     }
 
     /// The safetensors spelling of a dataset's element type where one exists: integers `I8`…`U64`, IEEE floats

@@ -6,15 +6,22 @@ public struct SafetensorsModel: Sendable {
     /// What was opened (file, index or directory).
     public var path: String
     /// The shards, in file-name order.
-    public var shards: [SafetensorsFile]
+    public let shards: [SafetensorsFile]
     /// The index file, verbatim, when the model is sharded with one.
     public var index: (path: String, bytes: [UInt8])?
     /// The index's `metadata` object (transformers writes `total_size` and `total_parameters`).
     public var indexMetadata: [JSONValue.Member]
-
     /// Every tensor with the shard that holds it: shards in order, tensors in data order within each shard.
-    public var tensors: [(shard: Int, tensor: SafetensorsTensor)] {
-        shards.enumerated().flatMap { shard in shard.element.header.tensorsInDataOrder.map { (shard.offset, $0) } }
+    public let tensors: [(shard: Int, tensor: SafetensorsTensor)]
+
+    init(path: String, shards: [SafetensorsFile], index: (path: String, bytes: [UInt8])?, indexMetadata: [JSONValue.Member]) {
+        self.path = path
+        self.shards = shards
+        self.index = index
+        self.indexMetadata = indexMetadata
+        self.tensors = shards.enumerated().flatMap { shard in
+            shard.element.header.tensorsInDataOrder.map { (shard.offset, $0) }
+        }
     }
 
     /// Opens a `.safetensors` file, an index file, or a directory.
