@@ -26,11 +26,14 @@ let package = Package(
 
         // MARK: - Formats
         .target(name: "TensorFiles", dependencies: ["HDF5", "XXHash"]),
+        .target(name: "ParameterBlocks", dependencies: ["TensorFiles", "XXHash"]),
 
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
-            dependencies: ["TensorFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "TensorFiles", "ParameterBlocks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         // MARK: - Tests
@@ -38,6 +41,7 @@ let package = Package(
         .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
+        .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [

@@ -15,6 +15,8 @@ public struct Inspection: Sendable {
     public var metadata: [(key: String, value: String)]
     /// In storage order.
     public var tensors: [InspectedTensor]
+    /// The opened checkpoint (its files stay mapped while the inspection is kept).
+    public var checkpoint: Checkpoint
 
     public var totalBytes: UInt64 { tensors.reduce(0) { $0 + $1.descriptor.byteCount } }
 
@@ -33,7 +35,7 @@ public struct Inspection: Sendable {
         let digests = try hashAll(checkpoint, descriptors: descriptors, progress: progress)
         return Inspection(
             path: path, format: checkpoint.format, metadata: checkpoint.metadata,
-            tensors: zip(descriptors, digests).map { InspectedTensor(descriptor: $0, digest: $1) })
+            tensors: zip(descriptors, digests).map { InspectedTensor(descriptor: $0, digest: $1) }, checkpoint: checkpoint)
     }
 
     static func hashAll(

@@ -6,6 +6,6 @@ struct PBRepo: ParsableCommand {
         commandName: "pbrepo",
         abstract: "A repository of AI model checkpoints, deduplicated by parameter block.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Bench.self, CheckHDF5.self]
+        subcommands: [Inspect.self, PartitionCommand.self, Bench.self, CheckHDF5.self]
     )
 }

@@ -22,8 +22,8 @@ public struct KerasLayout: Sendable, Equatable {
     }
 
     public var kind: Kind
-    /// Layers in the model's order (legacy: the `layer_names` attribute; Keras 3: the tree walk), weightless
-    /// layers included with no weights.
+    /// Layers in the model's order (legacy: the `layer_names` attribute; Keras 3: creation order, i.e. the paths
+    /// `dense`, `dense_1`, `dense_2`, ... counted naturally), weightless layers included with no weights.
     public var layers: [Layer]
 
     /// Recognises a Keras layout; nil for other HDF5 files.
@@ -52,7 +52,9 @@ public struct KerasLayout: Sendable, Equatable {
             return (path, attributes)
         }
         guard !varsGroups.isEmpty else { return nil }
-        let layers = varsGroups.map { path, attributes in
+        // Keras numbers repeated layers dense, dense_1, dense_2, ... in creation order: count, don't spell.
+        let ordered = varsGroups.sorted { naturallyPrecedes($0.0, $1.0) }
+        let layers = ordered.map { path, attributes in
             let group = String(path.dropLast("/vars".count))
             let name = attributes.first { $0.name == "name" }?.strings?.first
                 ?? String(group.split(separator: "/").last ?? "")

@@ -1,0 +1,40 @@
+public import TensorFiles
+import XXHash
+
+/// What `pbrepo partition` shows: a checkpoint's parameter blocks with their tensors, sizes and digests.
+public struct PartitionReport: Sendable {
+    public var inspection: Inspection
+    public var blocks: [DigestedBlock]
+
+    /// Inspects `path` (validating and hashing every tensor) and partitions it.
+    public static func run(
+        path: String, rules: PartitionRules? = nil, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> PartitionReport {
+        let inspection = try Inspection.run(path: path, progress: progress)
+        let partition = Partition.make(
+            inspection.checkpoint, tensors: inspection.tensors.map(\.descriptor), rules: rules)
+        return PartitionReport(inspection: inspection, blocks: partition.digested(inspection))
+    }
+
+    /// `{"path", "format", "blocks": [{"name", "kind", "position", "bytes", "digest", "tensors": [names]}]}`.
+    public var json: JSONValue {
+        .object([
+            ("path", .string(inspection.path)),
+            ("format", .string(inspection.format.rawValue)),
+            (
+                "blocks",
+                .array(
+                    blocks.enumerated().map { position, block in
+                        .object([
+                            ("name", .string(block.block.name)),
+                            ("kind", .string(block.block.kind.rawValue)),
+                            ("position", .number(position)),
+                            ("bytes", .number(block.bytes)),
+                            ("digest", .string(block.digest.description)),
+                            ("tensors", .array(block.block.tensors.map { .string(inspection.tensors[$0].descriptor.name) })),
+                        ])
+                    })
+            ),
+        ])
+    }
+}
