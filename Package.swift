@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: - C libraries (Debian -dev packages; `make deps` installs them, `providers` only prints a hint)
@@ -28,11 +30,21 @@ let package = Package(
         .target(name: "TensorFiles", dependencies: ["HDF5", "XXHash"]),
         .target(name: "ParameterBlocks", dependencies: ["TensorFiles", "XXHash"]),
 
+        // MARK: - Store
+        .target(
+            name: "BlockStore",
+            dependencies: [
+                "TensorFiles", "ParameterBlocks", "XXHash", "Zstd",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
             dependencies: [
-                "TensorFiles", "ParameterBlocks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TensorFiles", "ParameterBlocks", "BlockStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -42,6 +54,10 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
         .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
+        .testTarget(
+            name: "BlockStoreTests",
+            dependencies: ["BlockStore", "ParameterBlocks", "TensorFiles", "XXHash", "TestSupport"]
+        ),
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [

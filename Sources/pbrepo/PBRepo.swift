@@ -6,6 +6,10 @@ struct PBRepo: ParsableCommand {
         commandName: "pbrepo",
         abstract: "A repository of AI model checkpoints, deduplicated by parameter block.",
         version: "0.1.0",
-        subcommands: [Inspect.self, PartitionCommand.self, Bench.self, CheckHDF5.self]
+        subcommands: [
+            Inspect.self, PartitionCommand.self, IngestCommand.self, ListCommand.self, ShowCommand.self, ReportCommand.self,
+            ExportManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self, VerifyCommand.self,
+            CollectGarbageCommand.self, RemoveCommand.self, Bench.self, CheckHDF5.self,
+        ]
     )
 }

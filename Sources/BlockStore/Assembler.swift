@@ -1,0 +1,207 @@
+import Crypto
+import Foundation
+import Glibc
+import GRDB
+public import TensorFiles
+import XXHash
+
+/// What `assemble` produced.
+public struct AssembleResult: Sendable, Equatable {
+    public var model: String
+    public var output: String
+    public var files: Int
+    public var bytes: UInt64
+}
+
+/// Rebuilds a model's files from a recipe and a directory of objects (the store's, or one `export-blocks` wrote).
+public enum Assembler {
+    /// Every object the recipe needs, with the bases of delta objects, each once.
+    public static func requiredObjects(_ recipe: Recipe, in objects: ObjectDirectory) -> (present: [XXH3Digest], missing: [String]) {
+        var present: [XXH3Digest] = []
+        var missing: [String] = []
+        var seen = Set<String>()
+        var queue = recipe.objects
+        while let next = queue.first {
+            queue.removeFirst()
+            guard seen.insert(next).inserted else { continue }
+            guard let digest = XXH3Digest(hex: next), objects.contains(digest) else {
+                missing.append(next)
+                continue
+            }
+            present.append(digest)
+            if let base = try? objects.base(of: digest) { queue.append(base.description) }
+        }
+        return (present, missing)
+    }
+
+    /// Writes the model to `output`: a file for a single-file model, a new directory for a directory model.
+    ///
+    /// Every object is checked against its digest while it is decoded and every file against the sha256 recorded
+    /// at ingest before it is moved into place; nothing appears at `output` unless all of it is right.
+    ///
+    /// - Throws: `StoreError` `.missingObject` listing what is missing (before anything is written),
+    ///   `.corruptObject` naming the object, `.checksumMismatch` naming the file.
+    public static func assemble(
+        _ recipe: Recipe, objects: ObjectDirectory, to output: String,
+        progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> AssembleResult {
+        let required = requiredObjects(recipe, in: objects)
+        if !required.missing.isEmpty {
+            let shown = required.missing.prefix(10).joined(separator: ", ")
+            let more = required.missing.count > 10 ? " and \(required.missing.count - 10) more" : ""
+            throw StoreError(
+                .missingObject, "model \(recipe.model): \(required.missing.count) object(s) missing from \(objects.root): \(shown)\(more)")
+        }
+        let total = recipe.files.reduce(0) { $0 + $1.size }
+        var done: UInt64 = 0
+        switch recipe.layout {
+        case .file:
+            guard let file = recipe.files.first, recipe.files.count == 1 else {
+                throw StoreError(.corruptObject, "recipe of \(recipe.model) has \(recipe.files.count) files for a single-file model")
+            }
+            try write(file, of: recipe, objects: objects, to: output) { done += $0; progress?(done, total) }
+        case .directory:
+            if FileManager.default.fileExists(atPath: output) {
+                throw StoreError(.invalidArgument, "\(output) exists; assemble writes a new directory")
+            }
+            let staging = AtomicFile.directory(of: output) + "/.pbrepo-tmp-\(getpid())-" + (output.split(separator: "/").last.map(String.init) ?? "model")
+            try makeDirectories(staging)
+            do {
+                for file in recipe.files {
+                    try write(file, of: recipe, objects: objects, to: staging + "/" + file.path) { done += $0; progress?(done, total) }
+                }
+                guard rename(staging, output) == 0 else {
+                    throw StoreError(.io, "cannot move the assembled directory to \(output): \(String(cString: strerror(errno)))")
+                }
+                let parent = open(AtomicFile.directory(of: output), O_RDONLY | O_DIRECTORY)
+                if parent >= 0 {
+                    fsync(parent)
+                    close(parent)
+                }
+            } catch {
+                try? FileManager.default.removeItem(atPath: staging)
+                throw error
+            }
+        }
+        return AssembleResult(model: recipe.model, output: output, files: recipe.files.count, bytes: total)
+    }
+
+    static func write(
+        _ file: Recipe.File, of recipe: Recipe, objects: ObjectDirectory, to path: String, advanced: (UInt64) -> Void
+    ) throws {
+        guard !file.path.contains("/"), !file.path.hasPrefix(".") || file.path.count > 2 else {
+            throw StoreError(.corruptObject, "recipe of \(recipe.model) names an unsafe path \"\(file.path)\"")
+        }
+        let output = try AtomicFile(destination: path)
+        var hasher = SHA256()
+        var written: UInt64 = 0
+        func emit(_ bytes: UnsafeRawBufferPointer) throws {
+            hasher.update(bufferPointer: bytes)
+            try output.write(bytes)
+            written += UInt64(bytes.count)
+            advanced(UInt64(bytes.count))
+        }
+        func content(_ hex: String?) throws -> [UInt8] {
+            guard let hex, let digest = XXH3Digest(hex: hex) else {
+                throw StoreError(.corruptObject, "recipe of \(recipe.model) has an invalid object name in \(file.path)")
+            }
+            return try objects.content(of: digest)
+        }
+        switch file.kind {
+        case .safetensors:
+            try content(file.header).withUnsafeBytes { try emit($0) }
+            for tensor in file.tensors ?? [] { try content(tensor).withUnsafeBytes { try emit($0) } }
+        case .hdf5:
+            let skeleton = try content(file.skeleton)
+            var cursor = 0
+            for extent in file.extents ?? [] {
+                let gap = Int(extent.offset) - Int(written)
+                guard gap >= 0, cursor + gap <= skeleton.count else {
+                    throw StoreError(.corruptObject, "recipe of \(recipe.model): extents of \(file.path) out of order")
+                }
+                try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor..<(cursor + gap)])) }
+                cursor += gap
+                let data = try content(extent.object)
+                guard UInt64(data.count) == extent.length else {
+                    throw StoreError(.corruptObject, "object \(extent.object) has \(data.count) bytes, extent wants \(extent.length)")
+                }
+                try data.withUnsafeBytes { try emit($0) }
+            }
+            try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor...])) }
+        case .verbatim:
+            try content(file.object).withUnsafeBytes { try emit($0) }
+        }
+        let sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        guard sha == file.sha256, written == file.size else {
+            throw StoreError(
+                .checksumMismatch,
+                "assembled \(file.path) of \(recipe.model) has sha256 \(sha) (\(written) bytes), ingested file had \(file.sha256) (\(file.size) bytes)")
+        }
+        try output.commit()
+    }
+
+    /// Reads `<model>.recipe.json` from a directory written by `export-blocks`.
+    public static func recipe(from directory: String, model: String) throws -> Recipe {
+        let path = directory + "/" + model + ".recipe.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StoreError(.unknownModel, "no recipe for model \(model) in \(directory) (\(path))")
+        }
+        do {
+            let recipe = try JSONDecoder().decode(Recipe.self, from: data)
+            guard recipe.schema == Recipe.schemaID, recipe.model == model else {
+                throw StoreError(.corruptObject, "\(path) is not a \(Recipe.schemaID) recipe of model \(model)")
+            }
+            return recipe
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.corruptObject, "\(path) is not a valid recipe: \(error)")
+        }
+    }
+}
+
+extension Store {
+    /// The recipe recorded for `model`.
+    public func recipe(of model: String) throws -> Recipe {
+        let text = try database.read { db in
+            try String.fetchOne(db, sql: "SELECT recipe FROM model WHERE name = ?", arguments: [model])
+        }
+        guard let text else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
+        do {
+            return try JSONDecoder().decode(Recipe.self, from: Data(text.utf8))
+        } catch {
+            throw StoreError(.database, "the recipe of \(model) in the index is unreadable: \(error)")
+        }
+    }
+
+    /// Rebuilds `model` from the store's objects (see `Assembler.assemble`).
+    public func assemble(
+        _ model: String, to output: String, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> AssembleResult {
+        try Assembler.assemble(try recipe(of: model), objects: objects, to: output, progress: progress)
+    }
+
+    /// Writes what a client must download for `model` into `directory`: the objects (with delta bases) under
+    /// `objects/` and `<model>.recipe.json`. Several models can share one directory (and their objects).
+    public func exportBlocks(_ model: String, to directory: String) throws -> (objects: Int, bytes: UInt64) {
+        let recipe = try recipe(of: model)
+        let required = Assembler.requiredObjects(recipe, in: objects)
+        if !required.missing.isEmpty {
+            throw StoreError(.missingObject, "model \(model): objects missing from the store: \(required.missing.prefix(10).joined(separator: ", "))")
+        }
+        let target = ObjectDirectory(root: directory)
+        var bytes: UInt64 = 0
+        for digest in required.present {
+            let file = try objects.map(digest)
+            bytes += UInt64(file.count)
+            if target.contains(digest) { continue }
+            try target.write(Array(file.bytes), digest: digest)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let recipeFile = try AtomicFile(destination: directory + "/" + model + ".recipe.json")
+        try recipeFile.write([UInt8](try encoder.encode(recipe)) + [0x0A])
+        try recipeFile.commit()
+        return (required.present.count, bytes)
+    }
+}

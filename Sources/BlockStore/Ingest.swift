@@ -1,0 +1,351 @@
+import Crypto
+import Dispatch
+import Foundation
+import GRDB
+public import ParameterBlocks
+public import TensorFiles
+import Synchronization
+import XXHash
+
+/// What `ingest` is told about a model beyond its files.
+public struct IngestOptions: Sendable {
+    /// Defaults to the file name without `.safetensors` (or the directory's name).
+    public var name: String?
+    /// Defaults to the name of the directory that holds the file or model directory.
+    public var family: String?
+    /// The model deltas are computed against; defaults to the family's first model.
+    public var base: String?
+    public var rules: PartitionRules?
+    /// zstd level for objects.
+    public var level: Int
+
+    public init(name: String? = nil, family: String? = nil, base: String? = nil, rules: PartitionRules? = nil, level: Int = 3) {
+        self.name = name
+        self.family = family
+        self.base = base
+        self.rules = rules
+        self.level = level
+    }
+}
+
+/// What one ingest did.
+public struct IngestResult: Sendable, Equatable {
+    public enum Status: String, Sendable { case added, unchanged }
+    public var model: String
+    public var family: String
+    public var status: Status
+    public var tensors: Int
+    public var tensorBytes: UInt64
+    public var blocks: Int
+    /// Blocks of this model that the store already had.
+    public var reusedBlocks: Int
+    public var newObjects: Int
+    /// Content bytes of the objects written, and their size on disk.
+    public var newObjectBytes: UInt64
+    public var newStoredBytes: UInt64
+}
+
+extension Store {
+    /// Adds the model at `path` (a file, a sharded checkpoint's directory or index, a model directory) to the store.
+    ///
+    /// The model's files are validated and hashed, split into parameter blocks, every tensor not yet stored is
+    /// written as a compressed object (choosing per object the smallest of byte-grouped zstd and XOR against the
+    /// base model's corresponding tensor), and then one transaction records the model. Ingesting the same files
+    /// again changes nothing; a different model under an existing name is refused.
+    public func ingest(
+        _ path: String, options: IngestOptions = IngestOptions(), progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> IngestResult {
+        let report = try PartitionReport.run(path: path, rules: options.rules, progress: progress)
+        let source = try SourceFiles.find(path)
+        let name = options.name ?? source.defaultName
+        let family = options.family ?? source.defaultFamily
+        guard !name.isEmpty, !name.contains("/") else {
+            throw StoreError(.invalidArgument, "model name \"\(name)\" must be non-empty and contain no \"/\"")
+        }
+        let hashes = try source.sha256()
+        if let existing = try existingSources(of: name) {
+            guard existing == zip(source.relativePaths, hashes).map({ "\($0.0)=\($0.1)" }) else {
+                throw StoreError(.conflict, "a different model named \"\(name)\" is already in the store; rm it first or choose another --name")
+            }
+            let tensorBytes = report.inspection.totalBytes
+            return IngestResult(
+                model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
+                tensorBytes: tensorBytes, blocks: report.blocks.count, reusedBlocks: report.blocks.count, newObjects: 0,
+                newObjectBytes: 0, newStoredBytes: 0)
+        }
+        var plan = try ModelPlan(report: report, source: source, hashes: hashes, model: name)
+        let base = try baseTensors(family: family, explicit: options.base, excluding: name)
+        let written = try writeObjects(&plan, report: report, base: base, level: options.level)
+        let reused = try record(
+            plan, report: report, name: name, family: family, baseModel: base?.model, rules: options.rules,
+            source: path)
+        return IngestResult(
+            model: name, family: family, status: .added, tensors: report.inspection.tensors.count,
+            tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: reused,
+            newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
+    }
+
+    /// `path=sha256` of every source file of the model called `name`, or nil when there is none.
+    func existingSources(of name: String) throws -> [String]? {
+        try database.read { db -> [String]? in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) else {
+                return nil
+            }
+            return try Row.fetchAll(
+                db, sql: "SELECT path, sha256 FROM source_file WHERE model_id = ? ORDER BY position", arguments: [id]
+            ).map { "\($0["path"] as String)=\($0["sha256"] as String)" }
+        }
+    }
+
+    /// The base model's tensors by (block position, index in block), for delta candidates.
+    func baseTensors(family: String, explicit: String?, excluding name: String) throws -> BaseTensors? {
+        try database.read { db -> BaseTensors? in
+            let row: Row?
+            if let explicit {
+                row = try Row.fetchOne(db, sql: "SELECT id, name FROM model WHERE name = ?", arguments: [explicit])
+                guard row != nil else { throw StoreError(.unknownModel, "base model \"\(explicit)\" is not in the store") }
+            } else {
+                row = try Row.fetchOne(
+                    db, sql: "SELECT id, name FROM model WHERE family = ? AND name != ? ORDER BY id LIMIT 1",
+                    arguments: [family, name])
+            }
+            guard let row else { return nil }
+            let id: Int64 = row["id"]
+            var tensors: [BaseTensors.Key: BaseTensors.Tensor] = [:]
+            for tensor in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT t.block_position, t.index_in_block, t.dtype, t.shape, t.object, o.base
+                    FROM model_tensor t JOIN object o ON o.digest = t.object WHERE t.model_id = ?
+                    """, arguments: [id])
+            {
+                // Deltas are only taken against self-contained objects: chains stay one link long.
+                guard (tensor["base"] as String?) == nil, let object = XXH3Digest(hex: tensor["object"] as String) else {
+                    continue
+                }
+                tensors[BaseTensors.Key(block: tensor["block_position"], index: tensor["index_in_block"])] =
+                    BaseTensors.Tensor(dtype: tensor["dtype"], shape: tensor["shape"], object: object)
+            }
+            return BaseTensors(model: row["name"], tensors: tensors)
+        }
+    }
+
+    /// Encodes and writes every object of the plan the store does not have, in parallel.
+    func writeObjects(
+        _ plan: inout ModelPlan, report: PartitionReport, base: BaseTensors?, level: Int
+    ) throws -> (count: Int, raw: UInt64, stored: UInt64) {
+        let known = try database.read { db in Set(try String.fetchAll(db, sql: "SELECT digest FROM object")) }
+        let pending = plan.objects.indices.filter { index in
+            let digest = plan.objects[index].digest
+            return !(known.contains(digest.description) && objects.contains(digest))
+        }
+        struct Outcome {
+            var codec: ObjectCodec
+            var stored: UInt64
+            var base: XXH3Digest?
+        }
+        let outcomes = Mutex([Int: Outcome]())
+        let failure = Mutex<(any Error)?>(nil)
+        let planned = plan
+        DispatchQueue.concurrentPerform(iterations: pending.count) { position in
+            let index = pending[position]
+            let object = planned.objects[index]
+            do {
+                if let size = objects.size(of: object.digest) {
+                    // Left by an earlier, interrupted ingest: complete and durable (written atomically); reuse it.
+                    let header = try StoredObject.header(of: try objects.map(object.digest).bytes, name: "\(object.digest)")
+                    outcomes.withLock { $0[index] = Outcome(codec: header.codec, stored: size, base: header.base) }
+                    return
+                }
+                var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
+                if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
+                    tensor.shape == object.shape, tensor.object != object.digest
+                {
+                    baseCandidate = (tensor.object, try objects.content(of: tensor.object))
+                }
+                let encoded = try planned.withContent(of: object) { content in
+                    if let baseCandidate {
+                        return try baseCandidate.content.withUnsafeBytes { baseBytes in
+                            try StoredObject.encode(
+                                content, digest: object.digest, elementSize: object.elementSize,
+                                base: (baseCandidate.digest, baseBytes), level: level)
+                        }
+                    }
+                    return try StoredObject.encode(
+                        content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
+                }
+                try objects.write(encoded.object, digest: object.digest)
+                let baseUsed = encoded.codec == .xorBaseZstd ? baseCandidate?.digest : nil
+                outcomes.withLock {
+                    $0[index] = Outcome(codec: encoded.codec, stored: UInt64(encoded.object.count), base: baseUsed)
+                }
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        var raw: UInt64 = 0, stored: UInt64 = 0, count = 0
+        let results = outcomes.withLock { $0 }
+        for index in plan.objects.indices {
+            if let outcome = results[index] {
+                plan.objects[index].codec = outcome.codec
+                plan.objects[index].storedBytes = outcome.stored
+                plan.objects[index].base = outcome.base
+                plan.objects[index].isNew = true
+                count += 1
+                raw += plan.objects[index].rawBytes
+                stored += outcome.stored
+            }
+        }
+        return (count, raw, stored)
+    }
+
+    /// The one transaction that makes the model visible. Returns how many of its blocks the store already had.
+    func record(
+        _ plan: ModelPlan, report: PartitionReport, name: String, family: String, baseModel: String?,
+        rules: PartitionRules?, source: String
+    ) throws -> Int {
+        let recipeJSON = try String(decoding: JSONEncoder().encode(plan.recipe), as: UTF8.self)
+        return try database.write { db -> Int in
+            if try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) != nil {
+                throw StoreError(.conflict, "model \"\(name)\" was added by another ingest meanwhile")
+            }
+            // Checked inside the write transaction, which gc also takes before it deletes anything.
+            for object in plan.objects where !objects.contains(object.digest) {
+                throw StoreError(.missingObject, "object \(object.digest) vanished before model \(name) was recorded")
+            }
+            for object in plan.objects where object.isNew {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO object (digest, codec, raw_bytes, stored_bytes, base) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [
+                        object.digest.description, object.codec.name, Int64(object.rawBytes), Int64(object.storedBytes),
+                        object.base?.description,
+                    ])
+            }
+            var reused = 0
+            for block in report.blocks {
+                if try Int64.fetchOne(db, sql: "SELECT 1 FROM block WHERE digest = ?", arguments: [block.digest.description]) != nil {
+                    reused += 1
+                }
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO block (digest, bytes, tensor_count) VALUES (?, ?, ?)",
+                    arguments: [block.digest.description, Int64(block.bytes), block.block.tensors.count])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO model (name, family, base_model, format, source, rules, recipe, bytes, ingested_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    name, family, baseModel, report.inspection.format.rawValue, source, rules?.source, recipeJSON,
+                    Int64(report.inspection.totalBytes), ISO8601DateFormatter().string(from: Date()),
+                ])
+            let id = db.lastInsertedRowID
+            for (position, file) in plan.recipe.files.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO source_file (model_id, position, path, sha256, size) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [id, position, file.path, file.sha256, Int64(file.size)])
+            }
+            var blockOf = [Int: (position: Int, index: Int)]()
+            for (position, block) in report.blocks.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO model_block (model_id, position, block, name, kind) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [id, position, block.digest.description, block.block.name, block.block.kind.rawValue])
+                for (index, tensor) in block.block.tensors.enumerated() { blockOf[tensor] = (position, index) }
+            }
+            let stored = Set(plan.objects.map(\.digest))
+            for (position, tensor) in report.inspection.tensors.enumerated() {
+                let place = blockOf[position] ?? (-1, -1)
+                let shape = "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]"
+                try db.execute(
+                    sql: """
+                        INSERT INTO model_tensor (model_id, position, name, dtype, shape, bytes, digest, block_position,
+                            index_in_block, object) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        id, position, tensor.descriptor.name, tensor.descriptor.dtype, shape,
+                        Int64(tensor.descriptor.byteCount), tensor.digest.description, place.position, place.index,
+                        stored.contains(tensor.digest) ? tensor.digest.description : nil,
+                    ])
+            }
+            for object in plan.objects {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO model_object (model_id, object) VALUES (?, ?)",
+                    arguments: [id, object.digest.description])
+            }
+            return reused
+        }
+    }
+}
+
+/// The base model's tensors that deltas may be taken against.
+struct BaseTensors: Sendable {
+    struct Key: Hashable, Sendable {
+        var block: Int
+        var index: Int
+    }
+
+    struct Tensor: Sendable {
+        var dtype: String
+        var shape: String
+        var object: XXH3Digest
+    }
+
+    var model: String
+    var tensors: [Key: Tensor]
+}
+
+/// The files a model is ingested from.
+struct SourceFiles {
+    var layout: Recipe.Layout
+    /// The model's directory (for `directory` layout) or the file itself.
+    var root: String
+    var relativePaths: [String]
+    var defaultName: String
+    var defaultFamily: String
+
+    static func find(_ path: String) throws -> SourceFiles {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw StoreError(.io, "\(path): no such file or directory")
+        }
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        if isDirectory.boolValue || path.hasSuffix(".index.json") {
+            let directory = isDirectory.boolValue ? url : url.deletingLastPathComponent()
+            let names = try listDirectoryNames(directory.path).filter { name in
+                var isSub: ObjCBool = false
+                FileManager.default.fileExists(atPath: directory.path + "/" + name, isDirectory: &isSub)
+                return !isSub.boolValue && !name.hasPrefix(".pbrepo-tmp-")
+            }
+            return SourceFiles(
+                layout: .directory, root: directory.path, relativePaths: names, defaultName: directory.lastPathComponent,
+                defaultFamily: directory.deletingLastPathComponent().lastPathComponent)
+        }
+        let file = url.lastPathComponent
+        let name = file.hasSuffix(".safetensors") ? String(file.dropLast(".safetensors".count)) : file
+        return SourceFiles(
+            layout: .file, root: url.path, relativePaths: [file], defaultName: name,
+            defaultFamily: url.deletingLastPathComponent().lastPathComponent)
+    }
+
+    func absolutePath(_ relative: String) -> String { layout == .file ? root : root + "/" + relative }
+
+    /// SHA-256 of every file, hex, in parallel.
+    func sha256() throws -> [String] {
+        let results = Mutex([String?](repeating: nil, count: relativePaths.count))
+        let failure = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: relativePaths.count) { index in
+            do {
+                let file = try MappedFile(path: absolutePath(relativePaths[index]))
+                file.adviseSequential()
+                let digest = SHA256.hash(data: file.bytes)
+                let hex = digest.map { String(format: "%02x", $0) }.joined()
+                results.withLock { $0[index] = hex }
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.withLock { $0.map { $0 ?? "" } }
+    }
+}

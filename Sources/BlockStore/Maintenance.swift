@@ -1,0 +1,111 @@
+import Dispatch
+import Foundation
+import GRDB
+import Synchronization
+public import XXHash
+
+/// What `verify` found.
+public struct VerifyResult: Sendable, Equatable {
+    public var objectsChecked: Int
+    public var modelsChecked: Int
+    /// Objects whose file does not decode to its digest (or whose delta base is unusable).
+    public var corrupt: [String]
+    /// Objects the index names that have no file.
+    public var missing: [String]
+    /// Models that cannot be assembled (an object they need is missing or corrupt).
+    public var incompleteModels: [String]
+    public var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && incompleteModels.isEmpty }
+}
+
+/// What `gc` removed.
+public struct CollectResult: Sendable, Equatable {
+    public var objectsRemoved: Int
+    public var bytesFreed: UInt64
+    public var temporaryFilesRemoved: Int
+}
+
+extension Store {
+    /// Decodes every object file and checks it against its digest, and checks every model has all it needs.
+    public func verify(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> VerifyResult {
+        let files = objects.allObjects()
+        let bad = Mutex<[String]>([])
+        let checked = Mutex<UInt64>(0)
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            do {
+                _ = try objects.content(of: files[index])
+            } catch {
+                bad.withLock { $0.append(files[index].description) }
+            }
+            let done = checked.withLock { value -> UInt64 in
+                value += 1
+                return value
+            }
+            progress?(done, UInt64(files.count))
+        }
+        let corrupt = Set(bad.withLock { $0 })
+        let present = Set(files.map(\.description))
+        let (indexed, needs) = try database.read { db -> ([String], [(String, String)]) in
+            (
+                try String.fetchAll(db, sql: "SELECT digest FROM object"),
+                try Row.fetchAll(db, sql: "SELECT m.name, o.object FROM model_object o JOIN model m ON m.id = o.model_id")
+                    .map { ($0["name"] as String, $0["object"] as String) }
+            )
+        }
+        let missing = indexed.filter { !present.contains($0) }.sorted()
+        var incomplete = Set<String>()
+        for (model, object) in needs where !present.contains(object) || corrupt.contains(object) {
+            incomplete.insert(model)
+        }
+        let models = try database.read { db in try String.fetchAll(db, sql: "SELECT name FROM model") }
+        return VerifyResult(
+            objectsChecked: files.count, modelsChecked: models.count, corrupt: corrupt.sorted(), missing: missing,
+            incompleteModels: incomplete.sorted())
+    }
+
+    /// Removes a model from the index (its objects stay until `gc`).
+    public func remove(_ model: String) throws {
+        let removed = try database.write { db -> Int in
+            try db.execute(sql: "DELETE FROM model WHERE name = ?", arguments: [model])
+            return db.changesCount
+        }
+        guard removed > 0 else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
+    }
+
+    /// Deletes objects no model needs (directly or as the base of a delta it needs), blocks no model has, and
+    /// temporary files left by processes that are gone. Runs inside a write transaction, so no ingest can commit a
+    /// reference to an object while it is being deleted.
+    public func collectGarbage() throws -> CollectResult {
+        try database.write { db -> CollectResult in
+            var live = Set(try String.fetchAll(db, sql: "SELECT DISTINCT object FROM model_object"))
+            for base in try String.fetchAll(
+                db, sql: "SELECT DISTINCT o.base FROM object o JOIN model_object m ON m.object = o.digest WHERE o.base IS NOT NULL")
+            {
+                live.insert(base)
+            }
+            var removed = 0
+            var freed: UInt64 = 0
+            for digest in objects.allObjects() where !live.contains(digest.description) {
+                freed += objects.size(of: digest) ?? 0
+                if unlink(objects.path(of: digest)) == 0 { removed += 1 }
+            }
+            try db.execute(
+                sql: "DELETE FROM object WHERE digest NOT IN (SELECT object FROM model_object) AND digest NOT IN (SELECT base FROM object WHERE base IS NOT NULL AND digest IN (SELECT object FROM model_object))")
+            try db.execute(sql: "DELETE FROM block WHERE digest NOT IN (SELECT block FROM model_block)")
+            return CollectResult(objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles())
+        }
+    }
+
+    /// `.pbrepo-tmp-<pid>-...` files under objects/ whose process no longer exists.
+    func removeStaleTemporaryFiles() -> Int {
+        var removed = 0
+        for fan in (try? listDirectoryNames(root + "/objects")) ?? [] {
+            let directory = root + "/objects/" + fan
+            for name in (try? listDirectoryNames(directory)) ?? [] where name.hasPrefix(".pbrepo-tmp-") {
+                let pid = name.dropFirst(".pbrepo-tmp-".count).prefix { $0 != "-" }
+                if let pid = Int32(pid), kill(pid, 0) == 0 || errno == EPERM { continue }
+                if unlink(directory + "/" + name) == 0 { removed += 1 }
+            }
+        }
+        return removed
+    }
+}

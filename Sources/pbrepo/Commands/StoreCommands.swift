@@ -1,0 +1,303 @@
+import ArgumentParser
+import BlockStore
+import Foundation
+import ParameterBlocks
+import TensorFiles
+
+/// `--store DIR`, shared by every command that uses the store.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The store directory (default: $PBREPO_STORE, else $XDG_DATA_HOME/pbrepo, else ~/.local/share/pbrepo).")
+    var store: String?
+
+    func open(create: Bool = false) throws -> Store {
+        try Console.run { try Store(root: Store.location(explicit: store), create: create) }
+    }
+}
+
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Add checkpoints to the store, each distinct tensor once, compressed.",
+        discussion: """
+            Each PATH (a file, a sharded checkpoint's directory or index, a model directory) becomes one model. The \
+            name defaults to the file name without .safetensors (or the directory name), the family to the name of \
+            the directory holding it, the base to the family's first model. Ingesting the same files again changes \
+            nothing.
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "Checkpoint files or directories.") var paths: [String]
+    @Option(help: "Model name (only with one PATH).") var name: String?
+    @Option(help: "Family name.") var family: String?
+    @Option(help: "Base model for delta compression (default: the family's first model).") var base: String?
+    @Option(help: "Partition rules file (JSON).") var rules: String?
+    @Option(help: "zstd level of the objects.") var level: Int = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if name != nil && paths.count > 1 { throw ValidationError("--name names one model: give one PATH") }
+        if !(1...19).contains(level) { throw ValidationError("--level must be in 1...19") }
+    }
+
+    func run() throws {
+        let store = try storeOptions.open(create: true)
+        let parsedRules = try Console.run { try rules.map { (path) throws in try PartitionRules.load(path) } }
+        var results: [IngestResult] = []
+        for path in paths {
+            let progress = ProgressBar(label: "ingest \(path)")
+            let result = try Console.run {
+                try HDF5Isolation.check(path)
+                return try store.ingest(
+                    path, options: IngestOptions(name: name, family: family, base: base, rules: parsedRules, level: level)
+                ) { progress.update(done: $0, total: $1) }
+            }
+            progress.finish()
+            results.append(result)
+            if !json {
+                let reuse = result.blocks == 0 ? 0 : 100 * result.reusedBlocks / result.blocks
+                print(
+                    "\(result.status == .added ? "added" : "unchanged") \(result.model) (\(result.family)): "
+                        + "\(result.tensors) tensors, \(result.blocks) blocks (\(reuse)% already stored), "
+                        + "\(formatBytes(result.tensorBytes)); wrote \(result.newObjects) objects, "
+                        + "\(formatBytes(result.newObjectBytes)) → \(formatBytes(result.newStoredBytes))")
+            }
+        }
+        if json {
+            print(
+                JSONValue.array(
+                    results.map { result in
+                        .object([
+                            ("model", .string(result.model)), ("family", .string(result.family)),
+                            ("status", .string(result.status.rawValue)), ("tensors", .number(result.tensors)),
+                            ("bytes", .number(result.tensorBytes)), ("blocks", .number(result.blocks)),
+                            ("reused_blocks", .number(result.reusedBlocks)), ("new_objects", .number(result.newObjects)),
+                            ("new_object_bytes", .number(result.newObjectBytes)),
+                            ("new_stored_bytes", .number(result.newStoredBytes)),
+                        ])
+                    }
+                ).prettyPrinted())
+        }
+    }
+}
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the models in the store.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let models = try Console.run { try storeOptions.open().list() }
+        if json {
+            print(
+                JSONValue.array(
+                    models.map { model in
+                        .object([
+                            ("name", .string(model.name)), ("family", .string(model.family)),
+                            ("base", model.baseModel.map(JSONValue.string) ?? .null), ("format", .string(model.format)),
+                            ("bytes", .number(model.bytes)), ("blocks", .number(model.blocks)),
+                            ("tensors", .number(model.tensors)), ("ingested_at", .string(model.ingestedAt)),
+                        ])
+                    }
+                ).prettyPrinted())
+            return
+        }
+        var table = TextTable(headers: ["model", "family", "format", "blocks", "tensors", "bytes"], rightAligned: [3, 4, 5])
+        for model in models {
+            table.rows.append([model.name, model.family, model.format, String(model.blocks), String(model.tensors), formatBytes(model.bytes)])
+        }
+        print(table.render())
+        print("\n\(models.count) models")
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a model's parameter blocks, their sizes and which other models share each.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "Model name.") var model: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let blocks = try Console.run { try storeOptions.open().show(model) }
+        if json {
+            print(
+                JSONValue.array(
+                    blocks.map { block in
+                        .object([
+                            ("position", .number(block.position)), ("name", .string(block.name)),
+                            ("kind", .string(block.kind)), ("digest", .string(block.digest)), ("bytes", .number(block.bytes)),
+                            ("stored_bytes", .number(block.storedBytes)), ("tensors", .number(block.tensors)),
+                            ("shared_with", .array(block.sharedWith.map(JSONValue.string))),
+                        ])
+                    }
+                ).prettyPrinted())
+            return
+        }
+        var table = TextTable(headers: ["#", "block", "kind", "bytes", "stored", "shared with"], rightAligned: [0, 3, 4])
+        for block in blocks {
+            let shared = block.sharedWith.isEmpty ? "-" : block.sharedWith.joined(separator: ", ")
+            table.rows.append([String(block.position), block.name, block.kind, String(block.bytes), String(block.storedBytes), shared])
+        }
+        print(table.render())
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Parameter reuse, deduplication and compression across the store (docs/blocks.md).")
+    @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Print the per-model table as CSV.") var csv = false
+
+    func validate() throws {
+        if json && csv { throw ValidationError("choose one of --json and --csv") }
+    }
+
+    func run() throws {
+        let report = try Console.run { try storeOptions.open().reuseReport() }
+        if json { return print(report.json.prettyPrinted()) }
+        if csv { return print(report.csv, terminator: "") }
+        var table = TextTable(
+            headers: ["model", "family", "bytes", "blocks", "reused blocks", "reused tensors", "reuse"], rightAligned: [2, 3, 4, 5, 6])
+        for model in report.models {
+            table.rows.append([
+                model.name, model.family, formatBytes(model.bytes), String(model.blocks), formatBytes(model.reusedBlockBytes),
+                formatBytes(model.reusedTensorBytes), percent(model.reuseRatio),
+            ])
+        }
+        print(table.render())
+        print(
+            "\nlogical \(formatBytes(report.logicalBytes)), unique blocks \(formatBytes(report.uniqueBlockBytes)), "
+                + "unique tensors \(formatBytes(report.uniqueTensorBytes)), stored \(formatBytes(report.storedBytes)); "
+                + "dedup \(ratio(report.dedupRatio))×, compression \(ratio(report.compressionRatio))×, "
+                + "overall \(ratio(report.storedBytes == 0 ? 0 : Double(report.logicalBytes) / Double(report.storedBytes)))×")
+    }
+
+    private func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
+    private func ratio(_ value: Double) -> String { String(format: "%.2f", value) }
+}
+
+struct ExportManifestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-manifest",
+        abstract: "Write the pbrepo.manifest/v1 file the caching experiments read (docs/manifest.md).")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(parsing: .upToNextOption, help: "Only these models (default: all).") var models: [String] = []
+    @Option(name: .shortAndLong, help: "Output file, e.g. manifests/NAME.json.") var output: String
+    @Flag(help: "Also write NAME.blocks.csv and NAME.models.csv next to it, for pandas.") var csv = false
+
+    func run() throws {
+        try Console.run {
+            let manifest = try storeOptions.open().manifest(models: models.isEmpty ? nil : models)
+            try writeAtomically(Array((manifest.json.prettyPrinted() + "\n").utf8), to: output)
+            if csv {
+                let stem = output.hasSuffix(".json") ? String(output.dropLast(5)) : output
+                try writeAtomically(Array(manifest.blocksCSV.utf8), to: stem + ".blocks.csv")
+                try writeAtomically(Array(manifest.modelsCSV.utf8), to: stem + ".models.csv")
+            }
+            print("wrote \(output): \(manifest.models.count) models, \(manifest.blocks.count) blocks")
+        }
+    }
+}
+
+struct ExportBlocksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-blocks",
+        abstract: "Write what a client downloads for a model: its objects and its recipe.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "Model name.") var model: String
+    @Option(name: .shortAndLong, help: "Output directory (created; may already hold other models' objects).") var output: String
+
+    func run() throws {
+        try Console.run {
+            let exported = try storeOptions.open().exportBlocks(model, to: output)
+            print("wrote \(exported.objects) objects (\(formatBytes(exported.bytes))) and \(model).recipe.json to \(output)")
+        }
+    }
+}
+
+struct AssembleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assemble",
+        abstract: "Rebuild a model, byte for byte, from the store or from a directory of downloaded objects.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "Model name.") var model: String
+    @Option(name: .shortAndLong, help: "Output file (single-file models) or new directory (sharded / directory models).")
+    var output: String
+    @Option(help: "A directory written by export-blocks, instead of the store.") var from: String?
+
+    func run() throws {
+        let progress = ProgressBar(label: "assemble \(model)")
+        let result = try Console.run {
+            if let from {
+                return try Assembler.assemble(
+                    try Assembler.recipe(from: from, model: model), objects: ObjectDirectory(root: from), to: output
+                ) { progress.update(done: $0, total: $1) }
+            }
+            return try storeOptions.open().assemble(model, to: output) { progress.update(done: $0, total: $1) }
+        }
+        progress.finish()
+        print("assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), sha256 verified")
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Check every object decodes to its digest and every model is complete.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let progress = ProgressBar(label: "verify")
+        let result = try Console.run { try storeOptions.open().verify { progress.update(done: $0, total: $1) } }
+        progress.finish()
+        if json {
+            print(
+                JSONValue.object([
+                    ("objects_checked", .number(result.objectsChecked)), ("models_checked", .number(result.modelsChecked)),
+                    ("corrupt", .array(result.corrupt.map(JSONValue.string))),
+                    ("missing", .array(result.missing.map(JSONValue.string))),
+                    ("incomplete_models", .array(result.incompleteModels.map(JSONValue.string))),
+                    ("ok", .bool(result.isHealthy)),
+                ]).prettyPrinted())
+        } else {
+            print("\(result.objectsChecked) objects, \(result.modelsChecked) models checked")
+            for digest in result.corrupt { print("corrupt object \(digest)") }
+            for digest in result.missing { print("missing object \(digest)") }
+            for model in result.incompleteModels { print("incomplete model \(model)") }
+            print(result.isHealthy ? "ok" : "PROBLEMS FOUND")
+        }
+        if !result.isHealthy { throw ExitCode.failure }
+    }
+}
+
+struct CollectGarbageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc", abstract: "Delete objects no model needs and temporary files of finished processes.")
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let result = try Console.run { try storeOptions.open().collectGarbage() }
+        print("removed \(result.objectsRemoved) objects (\(formatBytes(result.bytesFreed))) and \(result.temporaryFilesRemoved) temporary files")
+    }
+}
+
+struct RemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Remove a model from the store (run gc to free its objects).")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "Model name.") var model: String
+
+    func run() throws {
+        try Console.run { try storeOptions.open().remove(model) }
+        print("removed \(model)")
+    }
+}
+
+/// Writes a whole file atomically.
+func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    let file = try AtomicFile(destination: path)
+    try file.write(bytes)
+    try file.commit()
+}
