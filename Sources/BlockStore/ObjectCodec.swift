@@ -12,9 +12,12 @@ public enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
     /// XOR against the base object's content (same length), then byte grouping and zstd: a fine-tuned weight close to
     /// its base leaves mostly zero bits (ZipLLM's BitX).
     case xorBaseZstd = 2
+    /// The bytes as they are, when no codec makes them smaller (random-looking small tensors).
+    case stored = 3
 
     public var name: String {
         switch self {
+        case .stored: return "stored"
         case .zstd: return "zstd"
         case .byteGroupedZstd: return "bytegroup-zstd"
         case .xorBaseZstd: return "bitx-zstd"
@@ -29,13 +32,13 @@ public enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
 ///
 ///     0  "PBOB"           magic
 ///     4  u8 version = 1
-///     5  u8 codec         ObjectCodec
+///     5  u8 codec         ObjectCodec (0 zstd, 1 byte-grouped zstd, 2 XOR-with-base zstd, 3 stored)
 ///     6  u8 element size  bytes per element for byte grouping (1 = none)
 ///     7  u8 reserved = 0
 ///     8  u64 raw length   bytes of the content
 ///    16  16 bytes         XXH3-128 of the content (canonical big-endian)
 ///    32  16 bytes         XXH3-128 of the base object's content for `xorBaseZstd`, zeros otherwise
-///    48  ...              one zstd frame
+///    48  ...              one zstd frame (the content itself for `stored`)
 public struct StoredObject: Sendable {
     public static let headerLength = 48
     static let magic: [UInt8] = Array("PBOB".utf8)
@@ -74,9 +77,11 @@ public struct StoredObject: Sendable {
             let planes = grouping ? xored.withUnsafeBytes { byteGrouped($0, elementSize: elementSize) } : xored
             consider(try Zstd.compress(planes, level: level), .xorBaseZstd)
         }
-        guard let best else { throw StoreError(.corruptObject, "no codec produced a payload") }
+        guard var best else { throw StoreError(.corruptObject, "no codec produced a payload") }
+        if best.payload.count >= content.count { best = (Array(content), .stored) }
         let header = StoredObject(
-            codec: best.codec, elementSize: grouping ? elementSize : 1, rawLength: UInt64(content.count),
+            codec: best.codec, elementSize: grouping && best.codec != .stored ? elementSize : 1,
+            rawLength: UInt64(content.count),
             digest: digest, base: best.codec == .xorBaseZstd ? base?.digest : nil)
         return (header.headerBytes + best.payload, best.codec)
     }
@@ -124,16 +129,20 @@ public struct StoredObject: Sendable {
             throw StoreError(.corruptObject, "object \(name) claims \(header.rawLength) bytes")
         }
         var content: [UInt8]
-        do {
-            content = try Zstd.decompress(
-                UnsafeRawBufferPointer(rebasing: object[headerLength...]), maximumSize: Int(header.rawLength))
-        } catch {
-            throw StoreError(.corruptObject, "object \(name) does not decompress: \(error)")
+        let payload = UnsafeRawBufferPointer(rebasing: object[headerLength...])
+        if header.codec == .stored {
+            content = Array(payload)
+        } else {
+            do {
+                content = try Zstd.decompress(payload, maximumSize: Int(header.rawLength))
+            } catch {
+                throw StoreError(.corruptObject, "object \(name) does not decompress: \(error)")
+            }
         }
         guard content.count == Int(header.rawLength) else {
             throw StoreError(.corruptObject, "object \(name) decompressed to \(content.count) bytes, header says \(header.rawLength)")
         }
-        if header.codec != .zstd && header.elementSize > 1 {
+        if (header.codec == .byteGroupedZstd || header.codec == .xorBaseZstd) && header.elementSize > 1 {
             content = content.withUnsafeBytes { byteUngrouped($0, elementSize: header.elementSize) }
         }
         if header.codec == .xorBaseZstd {
