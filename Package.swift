@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [
-                "pbrepo", "TensorFiles", "TestSupport",
+                "pbrepo", "TensorFiles", "BlockStore", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

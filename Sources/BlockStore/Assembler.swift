@@ -192,10 +192,10 @@ extension Store {
         let target = ObjectDirectory(root: directory)
         var bytes: UInt64 = 0
         for digest in required.present {
-            let file = try objects.map(digest)
-            bytes += UInt64(file.count)
-            if target.contains(digest) { continue }
-            try target.write(Array(file.bytes), digest: digest)
+            try objects.withObject(digest) { object in
+                bytes += UInt64(object.count)
+                if !target.contains(digest) { try target.write(Array(object), digest: digest) }
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

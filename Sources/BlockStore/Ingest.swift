@@ -76,9 +76,21 @@ extension Store {
         var plan = try ModelPlan(report: report, source: source, hashes: hashes, model: name)
         let base = try baseTensors(family: family, explicit: options.base, excluding: name)
         let written = try writeObjects(&plan, report: report, base: base, level: options.level)
-        let reused = try record(
-            plan, report: report, name: name, family: family, baseModel: base?.model, rules: options.rules,
-            source: path)
+        let reused: Int
+        do {
+            reused = try record(
+                plan, report: report, name: name, family: family, baseModel: base?.model, rules: options.rules,
+                source: path)
+        } catch let error as StoreError where error.code == .conflict {
+            // Another ingest of the same files won the race: the model is there, as asked.
+            guard try existingSources(of: name) == zip(source.relativePaths, hashes).map({ "\($0.0)=\($0.1)" }) else {
+                throw error
+            }
+            return IngestResult(
+                model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
+                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: report.blocks.count,
+                newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
+        }
         return IngestResult(
             model: name, family: family, status: .added, tensors: report.inspection.tensors.count,
             tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: reused,
@@ -153,7 +165,7 @@ extension Store {
             do {
                 if let size = objects.size(of: object.digest) {
                     // Left by an earlier, interrupted ingest: complete and durable (written atomically); reuse it.
-                    let header = try StoredObject.header(of: try objects.map(object.digest).bytes, name: "\(object.digest)")
+                    let header = try objects.withObject(object.digest) { try StoredObject.header(of: $0, name: "\(object.digest)") }
                     outcomes.withLock { $0[index] = Outcome(codec: header.codec, stored: size, base: header.base) }
                     return
                 }
@@ -338,7 +350,7 @@ struct SourceFiles {
             do {
                 let file = try MappedFile(path: absolutePath(relativePaths[index]))
                 file.adviseSequential()
-                let digest = SHA256.hash(data: file.bytes)
+                let digest = file.withUnsafeBytes { SHA256.hash(data: $0) }
                 let hex = digest.map { String(format: "%02x", $0) }.joined()
                 results.withLock { $0[index] = hex }
             } catch {

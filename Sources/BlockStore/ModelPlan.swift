@@ -66,7 +66,7 @@ struct ModelPlan: Sendable {
             return digest
         }
         func fileObject(_ index: Int) -> XXH3Digest {
-            let digest = xxh3_128(mapped[index].bytes)
+            let digest = xxh3_128(mapped[index].unsafeBytes)
             add(
                 PlannedObject(
                     digest: digest, rawBytes: UInt64(mapped[index].count), elementSize: 1, dtype: "", shape: "",
@@ -101,7 +101,7 @@ struct ModelPlan: Sendable {
                     break
                 }
                 entry.kind = .hdf5
-                let bytes = mapped[fileIndex].bytes
+                let bytes = mapped[fileIndex].unsafeBytes
                 var extents: [(offset: Int, length: Int, tensor: Int)] = []
                 for (index, info) in checkpoint.datasets.enumerated() {
                     // Spliced: contiguous data stored as is (no byte swap) whose file bytes are the tensor's bytes.
@@ -137,7 +137,7 @@ struct ModelPlan: Sendable {
     func withContent<R>(of object: PlannedObject, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         switch object.source {
         case .file(let index, let offset, let length):
-            return try body(UnsafeRawBufferPointer(rebasing: files[index].bytes[offset..<(offset + length)]))
+            return try body(UnsafeRawBufferPointer(rebasing: files[index].unsafeBytes[offset..<(offset + length)]))
         case .bytes(let bytes):
             return try bytes.withUnsafeBytes(body)
         }

@@ -36,38 +36,41 @@ public struct ObjectDirectory: Sendable {
         try file.commit()
     }
 
-    /// Maps an object file.
-    public func map(_ digest: XXH3Digest) throws(StoreError) -> MappedFile {
+    /// Calls `body` with an object file's bytes (mapped).
+    public func withObject<R>(_ digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let file: MappedFile
         do {
-            return try MappedFile(path: path(of: digest))
+            file = try MappedFile(path: path(of: digest))
         } catch {
             throw StoreError(.missingObject, "object \(digest) is missing (\(path(of: digest)))")
         }
+        return try file.withUnsafeBytes(body)
     }
 
     /// Decodes an object (and, for a delta, its base), checking every digest on the way.
-    public func content(of digest: XXH3Digest) throws(StoreError) -> [UInt8] {
-        let file = try map(digest)
-        let header = try StoredObject.header(of: file.bytes, name: "\(digest)")
-        guard header.digest == digest else {
-            throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
-        }
-        var base: [UInt8]?
-        if let baseDigest = header.base {
-            let baseFile = try map(baseDigest)
-            let baseHeader = try StoredObject.header(of: baseFile.bytes, name: "\(baseDigest)")
-            guard baseHeader.base == nil else {
-                throw StoreError(.corruptObject, "object \(digest) is a delta against another delta \(baseDigest)")
+    public func content(of digest: XXH3Digest) throws -> [UInt8] {
+        try withObject(digest) { object in
+            let header = try StoredObject.header(of: object, name: "\(digest)")
+            guard header.digest == digest else {
+                throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
             }
-            base = try StoredObject.decode(baseFile.bytes, name: "\(baseDigest)")
+            var base: [UInt8]?
+            if let baseDigest = header.base {
+                base = try withObject(baseDigest) { baseObject in
+                    let baseHeader = try StoredObject.header(of: baseObject, name: "\(baseDigest)")
+                    guard baseHeader.base == nil else {
+                        throw StoreError(.corruptObject, "object \(digest) is a delta against another delta \(baseDigest)")
+                    }
+                    return try StoredObject.decode(baseObject, name: "\(baseDigest)")
+                }
+            }
+            return try StoredObject.decode(object, name: "\(digest)", base: base)
         }
-        return try StoredObject.decode(file.bytes, name: "\(digest)", base: base)
     }
 
     /// The base of a delta object, read from its header; nil for a self-contained object.
-    public func base(of digest: XXH3Digest) throws(StoreError) -> XXH3Digest? {
-        let file = try map(digest)
-        return try StoredObject.header(of: file.bytes, name: "\(digest)").base
+    public func base(of digest: XXH3Digest) throws -> XXH3Digest? {
+        try withObject(digest) { try StoredObject.header(of: $0, name: "\(digest)").base }
     }
 
     /// Every object file present, by digest.

@@ -17,7 +17,7 @@ public enum Checkpoint: Sendable {
     public static func open(_ path: String) throws(TensorFileError) -> Checkpoint {
         if isDirectory(path) || path.hasSuffix(".index.json") { return .safetensors(try SafetensorsModel.open(path)) }
         let file = try MappedFile(path: path)
-        if file.count >= 8 && Array(file.bytes.prefix(8)) == hdf5Signature {
+        if file.withUnsafeBytes({ Array($0.prefix(8)) }) == hdf5Signature {
             return .hdf5(try HDF5Checkpoint.open(path))
         }
         do {

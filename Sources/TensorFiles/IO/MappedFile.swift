@@ -42,8 +42,15 @@ public final class MappedFile: @unchecked Sendable {
         if let base { munmap(base, count) }
     }
 
-    /// The file's bytes; valid while `self` is alive.
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    /// Calls `body` with the file's bytes, keeping the mapping alive until it returns.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(unsafeBytes) }
+    }
+
+    /// The file's bytes, valid only while the caller keeps `self` alive by its own means (a stored property of an
+    /// object that outlives every use). Swift may release a local or temporary `MappedFile` right after its last use
+    /// — before a view taken from it is read — so code without such an owner must use `withUnsafeBytes`.
+    public var unsafeBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Tells the kernel the mapping will be read front to back (doubles read-ahead).
     public func adviseSequential() {

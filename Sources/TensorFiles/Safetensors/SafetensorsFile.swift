@@ -17,7 +17,7 @@ public final class SafetensorsFile: Sendable {
     public init(path: String) throws(TensorFileError) {
         self.path = path
         mapping = try MappedFile(path: path)
-        let bytes = mapping.bytes
+        let bytes = mapping.unsafeBytes
         guard bytes.count >= 8 else {
             throw TensorFileError(
                 .tooShort, path: path,
@@ -48,12 +48,12 @@ public final class SafetensorsFile: Sendable {
         let start = dataStart + Int(tensor.begin)
         let end = dataStart + Int(tensor.end)
         precondition(end <= mapping.count && start <= end, "tensor range outside \(path)")
-        return UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<end])
+        return UnsafeRawBufferPointer(rebasing: mapping.unsafeBytes[start..<end])
     }
 
     /// The whole data section, a view into the mapping.
     public var dataSection: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: mapping.bytes[dataStart..<mapping.count])
+        UnsafeRawBufferPointer(rebasing: mapping.unsafeBytes[dataStart..<mapping.count])
     }
 
     /// Tells the kernel the file will be read front to back.

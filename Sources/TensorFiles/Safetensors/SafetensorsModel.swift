@@ -63,7 +63,7 @@ public struct SafetensorsModel: Sendable {
 
     private static func openIndex(_ indexPath: String, reportedPath: String) throws(TensorFileError) -> SafetensorsModel {
         let mapping = try MappedFile(path: indexPath)
-        let bytes = Array(mapping.bytes)
+        let bytes = mapping.withUnsafeBytes { Array($0) }
         let root: JSONValue
         do {
             root = try StrictJSONParser.parse(bytes)

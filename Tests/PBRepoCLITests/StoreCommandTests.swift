@@ -1,0 +1,80 @@
+import BlockStore
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// The store under processes that die: `kill -9` at random moments of real `pbrepo ingest` runs.
+@Suite(.serialized) struct StoreCrashTests {
+    static let models = [
+        "mlp/mlp-base.safetensors", "mlp/mlp-ft-freeze2.safetensors", "transformer/tiny-llama-ft-sharded",
+        "transformer/tiny-llama-base", "mlp/mlp-ft-freeze1.h5", "lora/digits-rotated", "hdf5/dtypes-and-layouts.h5",
+    ]
+
+    func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRun.binary)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// The store, if the killed process got as far as creating it, must be consistent: every object the index
+    /// names exists and decodes, every model it lists is complete.
+    func expectConsistent(_ root: String, _ context: String) throws {
+        guard FileManager.default.fileExists(atPath: root + "/index.sqlite3") else { return }
+        let store = try Store(root: root, create: false)
+        let result = try store.verify()
+        #expect(result.missing.isEmpty, "\(context): missing \(result.missing)")
+        #expect(result.corrupt.isEmpty, "\(context): corrupt \(result.corrupt)")
+        #expect(result.incompleteModels.isEmpty, "\(context): incomplete \(result.incompleteModels)")
+    }
+
+    @Test func killedIngestsNeverLeaveTheStoreInconsistent() throws {
+        let root = Samples.temporaryDirectory() + "/store"
+        var generator = SplitMix64(seed: 2026)
+        var killed = 0
+        for round in 0..<48 {
+            let model = Self.models[round % Self.models.count]
+            let process = try start(["ingest", "--store", root, Samples.path(model)])
+            usleep(UInt32.random(in: 0...250_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killed += 1 }
+            try expectConsistent(root, "round \(round) (\(model))")
+        }
+        #expect(killed >= 12, "only \(killed) of 48 ingests were killed mid-way")
+        // Afterwards every model ingests completely, leftovers are collected, and a model assembles exactly.
+        for model in Self.models {
+            let finished = try start(["ingest", "--store", root, Samples.path(model)])
+            finished.waitUntilExit()
+            #expect(finished.terminationStatus == 0, "\(model)")
+        }
+        let store = try Store(root: root, create: false)
+        _ = try store.collectGarbage()
+        #expect(try store.verify().isHealthy)
+        #expect(try store.list().count == Self.models.count)
+        let output = Samples.temporaryDirectory() + "/assembled"
+        _ = try store.assemble("tiny-llama-ft-sharded", to: output)
+        let original = Samples.path("transformer/tiny-llama-ft-sharded")
+        for name in try FileManager.default.contentsOfDirectory(atPath: original) {
+            #expect(FileManager.default.contentsEqual(atPath: original + "/" + name, andPath: output + "/" + name), "\(name)")
+        }
+    }
+
+    @Test func concurrentIngestsDoNotCorruptAnything() throws {
+        let root = Samples.temporaryDirectory() + "/store"
+        // Seed the store so both runs find the index, then race: different models, and the same model twice.
+        _ = try Store(root: root)
+        let runs = try (Self.models + ["mlp/mlp-base.safetensors"]).map { try start(["ingest", "--store", root, Samples.path($0)]) }
+        for run in runs {
+            run.waitUntilExit()
+            #expect(run.terminationStatus == 0)
+        }
+        let store = try Store(root: root, create: false)
+        #expect(try store.verify().isHealthy)
+        #expect(try store.list().count == Self.models.count)
+    }
+}
