@@ -32,20 +32,10 @@ test: deps
 	swift test --skip-build
 
 demo: build
-	@echo "== a safetensors checkpoint (fine-tuned MLP on scikit-learn digits)"
-	$(PBREPO) inspect samples/mlp/mlp-ft-freeze2.safetensors
-	@echo
-	@echo "== a sharded Hugging Face checkpoint, read as one model"
-	$(PBREPO) inspect samples/transformer/tiny-llama-ft-sharded
-	@echo
-	@echo "== a Keras 3 .weights.h5 file, as JSON"
-	$(PBREPO) inspect samples/mlp/mlp-ft-freeze2.weights.h5 --json | head -30
-	@echo
-	@echo "== a hostile file: one line, exit status 1"
-	@$(PBREPO) inspect samples/hostile/overlapping-offsets.safetensors || echo "(exit status $$?)"
+	PBREPO=$(PBREPO) scripts/demo.sh
 
 bench: build
-	scripts/bench-inspect.sh
+	$(PBREPO) bench inspect --size-gb 1.5
 
 clean:
 	rm -rf .build
