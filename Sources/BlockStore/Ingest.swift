@@ -19,7 +19,7 @@ public struct IngestOptions: Sendable {
     /// zstd level for objects.
     public var level: Int
 
-    public init(name: String? = nil, family: String? = nil, base: String? = nil, rules: PartitionRules? = nil, level: Int = 3) {
+    public init(name: String? = nil, family: String? = nil, base: String? = nil, rules: PartitionRules? = nil, level: Int = 1) {
         self.name = name
         self.family = family
         self.base = base

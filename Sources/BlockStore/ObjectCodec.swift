@@ -64,18 +64,17 @@ public struct StoredObject: Sendable {
             if best == nil || payload.count < best!.payload.count { best = (payload, codec) }
         }
         let grouping = elementSize > 1 && content.count % elementSize == 0
-        if grouping {
-            consider(try Zstd.compress(byteGrouped(content, elementSize: elementSize), level: level), .byteGroupedZstd)
-        } else {
-            consider(try Zstd.compress(content, level: level), .zstd)
+        func planes(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+            grouping ? byteGrouped(bytes, elementSize: elementSize) : Array(bytes)
         }
+        // With a base, the delta is tried first: a fine-tune's XOR is usually far smaller, and then the plain
+        // encoding (a second full compression) is only tried when the delta saved less than half.
         if let base, base.content.count == content.count {
-            var xored = [UInt8](repeating: 0, count: content.count)
-            xored.withUnsafeMutableBytes { out in
-                for index in 0..<content.count { out[index] = content[index] ^ base.content[index] }
-            }
-            let planes = grouping ? xored.withUnsafeBytes { byteGrouped($0, elementSize: elementSize) } : xored
-            consider(try Zstd.compress(planes, level: level), .xorBaseZstd)
+            let delta = xored(content, base.content)
+            consider(try delta.withUnsafeBytes { try Zstd.compress(planes($0), level: level) }, .xorBaseZstd)
+        }
+        if best == nil || best!.payload.count * 2 > content.count {
+            consider(try Zstd.compress(planes(content), level: level), grouping ? .byteGroupedZstd : .zstd)
         }
         guard var best else { throw StoreError(.corruptObject, "no codec produced a payload") }
         if best.payload.count >= content.count { best = (Array(content), .stored) }
@@ -149,7 +148,7 @@ public struct StoredObject: Sendable {
             guard let base, base.count == content.count else {
                 throw StoreError(.missingObject, "object \(name) is a delta against \(header.base.map { "\($0)" } ?? "?"), which is missing")
             }
-            for index in content.indices { content[index] ^= base[index] }
+            content = content.withUnsafeBytes { delta in base.withUnsafeBytes { xored(delta, $0) } }
         }
         let actual = content.withUnsafeBytes { xxh3_128($0) }
         guard actual == header.digest else {
@@ -162,33 +161,59 @@ public struct StoredObject: Sendable {
 /// Splits each element's bytes into planes: plane p holds byte p of every element.
 func byteGrouped(_ bytes: UnsafeRawBufferPointer, elementSize: Int) -> [UInt8] {
     let count = bytes.count / elementSize
-    var planes = [UInt8](repeating: 0, count: bytes.count)
-    planes.withUnsafeMutableBytes { out in
+    return [UInt8](unsafeUninitializedCapacity: bytes.count) { out, initialized in
+        guard let source = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), let target = out.baseAddress else {
+            initialized = 0
+            return
+        }
         for plane in 0..<elementSize {
-            let base = plane * count
-            var source = plane
+            let planeStart = target + plane * count
+            var from = source + plane
             for element in 0..<count {
-                out[base + element] = bytes[source]
-                source += elementSize
+                planeStart[element] = from.pointee
+                from += elementSize
             }
         }
+        initialized = bytes.count
     }
-    return planes
 }
 
 /// Inverse of `byteGrouped`.
 func byteUngrouped(_ planes: UnsafeRawBufferPointer, elementSize: Int) -> [UInt8] {
     let count = planes.count / elementSize
-    var bytes = [UInt8](repeating: 0, count: planes.count)
-    bytes.withUnsafeMutableBytes { out in
+    return [UInt8](unsafeUninitializedCapacity: planes.count) { out, initialized in
+        guard let source = planes.baseAddress?.assumingMemoryBound(to: UInt8.self), let target = out.baseAddress else {
+            initialized = 0
+            return
+        }
         for plane in 0..<elementSize {
-            let base = plane * count
-            var target = plane
+            let planeStart = source + plane * count
+            var to = target + plane
             for element in 0..<count {
-                out[target] = planes[base + element]
-                target += elementSize
+                to.pointee = planeStart[element]
+                to += elementSize
             }
         }
+        initialized = planes.count
     }
-    return bytes
+}
+
+/// `a XOR b`, bytewise, 8 bytes at a time.
+func xored(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> [UInt8] {
+    precondition(a.count == b.count, "xor of buffers of different lengths")
+    return [UInt8](unsafeUninitializedCapacity: a.count) { out, initialized in
+        guard let x = a.baseAddress, let y = b.baseAddress, let z = out.baseAddress else {
+            initialized = 0
+            return
+        }
+        let words = a.count / 8
+        let target = UnsafeMutableRawPointer(z)
+        for index in 0..<words {
+            let value = x.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
+                ^ y.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
+            target.storeBytes(of: value, toByteOffset: index * 8, as: UInt64.self)
+        }
+        for index in (words * 8)..<a.count { z[index] = a[index] ^ b[index] }
+        initialized = a.count
+    }
 }

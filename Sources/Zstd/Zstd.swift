@@ -26,12 +26,12 @@ public enum Zstd {
         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
         ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
         let bound = ZSTD_compressBound(input.count)
-        var output = [UInt8](repeating: 0, count: bound)
-        let written = output.withUnsafeMutableBytes { out in
-            ZSTD_compress2(context, out.baseAddress, out.count, input.baseAddress, input.count)
+        var status = 0
+        let output = [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
+            status = ZSTD_compress2(context, out.baseAddress, out.count, input.baseAddress, input.count)
+            initialized = ZSTD_isError(status) != 0 ? 0 : status
         }
-        if ZSTD_isError(written) != 0 { throw ZstdError(code: written) }
-        output.removeLast(bound - written)
+        if ZSTD_isError(status) != 0 { throw ZstdError(code: status) }
         return output
     }
 
@@ -50,9 +50,10 @@ public enum Zstd {
         }
         guard let context = ZSTD_createDCtx() else { throw ZstdError("out of memory") }
         defer { ZSTD_freeDCtx(context) }
-        var output = [UInt8](repeating: 0, count: Int(size))
-        let written = output.withUnsafeMutableBytes { out in
-            ZSTD_decompressDCtx(context, out.baseAddress, out.count, frame.baseAddress, frame.count)
+        var written = 0
+        let output = [UInt8](unsafeUninitializedCapacity: Int(size)) { out, initialized in
+            written = ZSTD_decompressDCtx(context, out.baseAddress, out.count, frame.baseAddress, frame.count)
+            initialized = ZSTD_isError(written) != 0 ? 0 : written
         }
         if ZSTD_isError(written) != 0 { throw ZstdError(code: written) }
         if written != Int(size) { throw ZstdError("frame decompressed to \(written) bytes, header said \(size)") }

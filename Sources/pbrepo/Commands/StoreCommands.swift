@@ -32,7 +32,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Family name.") var family: String?
     @Option(help: "Base model for delta compression (default: the family's first model).") var base: String?
     @Option(help: "Partition rules file (JSON).") var rules: String?
-    @Option(help: "zstd level of the objects.") var level: Int = 3
+    @Option(help: "zstd level of the objects (1 is fastest; on byte-grouped floats it also compressed best in our measurements).") var level: Int = 1
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
