@@ -1,8 +1,10 @@
 import Crypto
+import Dispatch
 import Foundation
 import Glibc
 import GRDB
 public import TensorFiles
+import Synchronization
 import XXHash
 
 /// What `assemble` produced.
@@ -110,18 +112,21 @@ public enum Assembler {
         switch file.kind {
         case .safetensors:
             try content(file.header).withUnsafeBytes { try emit($0) }
-            for tensor in file.tensors ?? [] { try content(tensor).withUnsafeBytes { try emit($0) } }
+            try decodeInOrder(file.tensors ?? [], objects: objects, model: recipe.model) { _, data in
+                try data.withUnsafeBytes { try emit($0) }
+            }
         case .hdf5:
             let skeleton = try content(file.skeleton)
+            let extents = file.extents ?? []
             var cursor = 0
-            for extent in file.extents ?? [] {
+            try decodeInOrder(extents.map(\.object), objects: objects, model: recipe.model) { index, data in
+                let extent = extents[index]
                 let gap = Int(extent.offset) - Int(written)
                 guard gap >= 0, cursor + gap <= skeleton.count else {
                     throw StoreError(.corruptObject, "recipe of \(recipe.model): extents of \(file.path) out of order")
                 }
                 try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor..<(cursor + gap)])) }
                 cursor += gap
-                let data = try content(extent.object)
                 guard UInt64(data.count) == extent.length else {
                     throw StoreError(.corruptObject, "object \(extent.object) has \(data.count) bytes, extent wants \(extent.length)")
                 }
@@ -138,6 +143,35 @@ public enum Assembler {
                 "assembled \(file.path) of \(recipe.model) has sha256 \(sha) (\(written) bytes), ingested file had \(file.sha256) (\(file.size) bytes)")
         }
         try output.commit()
+    }
+
+    /// Decodes objects on all cores, a few at a time, and hands them to `body` in order: the writer is never idle
+    /// waiting for one decode, and memory holds at most one window of decoded objects.
+    static func decodeInOrder(
+        _ names: [String], objects: ObjectDirectory, model: String, _ body: (Int, [UInt8]) throws -> Void
+    ) throws {
+        let window = 2 * ProcessInfo.processInfo.activeProcessorCount
+        var start = 0
+        while start < names.count {
+            let (first, end) = (start, min(names.count, start + window))
+            let decoded = Mutex([Int: Result<[UInt8], any Error>]())
+            DispatchQueue.concurrentPerform(iterations: end - first) { offset in
+                let index = first + offset
+                let result = Result { () throws -> [UInt8] in
+                    guard let digest = XXH3Digest(hex: names[index]) else {
+                        throw StoreError(.corruptObject, "recipe of \(model) has an invalid object name \(names[index])")
+                    }
+                    return try objects.content(of: digest)
+                }
+                decoded.withLock { $0[index] = result }
+            }
+            let results = decoded.withLock { $0 }
+            for index in start..<end {
+                guard let result = results[index] else { continue }
+                try body(index, try result.get())
+            }
+            start = end
+        }
     }
 
     /// Reads `<model>.recipe.json` from a directory written by `export-blocks`.
