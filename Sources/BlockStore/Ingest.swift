@@ -173,7 +173,7 @@ extension Store {
                 if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
                     tensor.shape == object.shape, tensor.object != object.digest
                 {
-                    baseCandidate = (tensor.object, try objects.content(of: tensor.object))
+                    baseCandidate = (tensor.object, try baseCache.content(of: tensor.object) { try objects.content(of: tensor.object) })
                 }
                 let encoded = try planned.withContent(of: object) { content in
                     if let baseCandidate {

@@ -12,4 +12,18 @@ struct PBRepo: ParsableCommand {
             CollectGarbageCommand.self, RemoveCommand.self, Bench.self, CheckHDF5.self,
         ]
     )
+
+    static func main() {
+        // Ingest and assemble allocate and free many tensor-sized buffers (up to tens of MB). glibc serves those
+        // with fresh mmaps by default, and the kernel zeroes every page on first touch: a quarter of an ingest's
+        // time went to page faults. Keeping such blocks in the heap lets the next tensor reuse them.
+        _ = glibcMallopt(-3, 32 << 20)  // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-1, 1 << 30)  // M_TRIM_THRESHOLD
+        _ = glibcMallopt(-2, 256 << 20)  // M_TOP_PAD
+        main(nil)
+    }
 }
+
+/// glibc's `mallopt` (malloc.h), which the Glibc module does not export; the parameter numbers are glibc's.
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
