@@ -324,7 +324,7 @@ struct SourceFiles {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         if isDirectory.boolValue || path.hasSuffix(".index.json") {
             let directory = isDirectory.boolValue ? url : url.deletingLastPathComponent()
-            let names = try listDirectoryNames(directory.path).filter { name in
+            let names = try listDirectory(directory.path).filter { name in
                 var isSub: ObjCBool = false
                 FileManager.default.fileExists(atPath: directory.path + "/" + name, isDirectory: &isSub)
                 return !isSub.boolValue && !name.hasPrefix(".pbrepo-tmp-")

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GRDB
+import TensorFiles
 import Synchronization
 public import XXHash
 
@@ -98,9 +99,9 @@ extension Store {
     /// `.pbrepo-tmp-<pid>-...` files under objects/ whose process no longer exists.
     func removeStaleTemporaryFiles() -> Int {
         var removed = 0
-        for fan in (try? listDirectoryNames(root + "/objects")) ?? [] {
+        for fan in (try? listDirectory(root + "/objects")) ?? [] {
             let directory = root + "/objects/" + fan
-            for name in (try? listDirectoryNames(directory)) ?? [] where name.hasPrefix(".pbrepo-tmp-") {
+            for name in (try? listDirectory(directory)) ?? [] where name.hasPrefix(".pbrepo-tmp-") {
                 let pid = name.dropFirst(".pbrepo-tmp-".count).prefix { $0 != "-" }
                 if let pid = Int32(pid), kill(pid, 0) == 0 || errno == EPERM { continue }
                 if unlink(directory + "/" + name) == 0 { removed += 1 }

@@ -76,8 +76,8 @@ public struct ObjectDirectory: Sendable {
     /// Every object file present, by digest.
     public func allObjects() -> [XXH3Digest] {
         var found: [XXH3Digest] = []
-        for fan in (try? listDirectoryNames(root + "/objects")) ?? [] where fan.count == 2 {
-            for rest in (try? listDirectoryNames(root + "/objects/" + fan)) ?? [] {
+        for fan in (try? listDirectory(root + "/objects")) ?? [] where fan.count == 2 {
+            for rest in (try? listDirectory(root + "/objects/" + fan)) ?? [] {
                 if let digest = XXH3Digest(hex: fan + rest) { found.append(digest) }
             }
         }
@@ -94,20 +94,4 @@ func makeDirectories(_ path: String) throws {
             throw StoreError(.io, "cannot create directory \(current): \(String(cString: strerror(errno)))")
         }
     }
-}
-
-/// Names in a directory (no "." or ".."), sorted byte-wise; throws when it cannot be listed.
-func listDirectoryNames(_ path: String) throws -> [String] {
-    guard let directory = opendir(path) else {
-        throw StoreError(.io, "cannot list \(path): \(String(cString: strerror(errno)))")
-    }
-    defer { closedir(directory) }
-    var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
 }

@@ -322,16 +322,17 @@ func describeDataset(_ dataset: hid_t, path: String, _ site: CallSite) throws ->
         storageSize: UInt64(H5Dget_storage_size(dataset)), attributes: try readAttributes(of: dataset, site))
 }
 
+/// The type to read a dataset with: `memoryType` when given, else the dataset's own stored type.
+func memoryDatatype(of dataset: hid_t, _ memoryType: HDF5Datatype?, _ site: CallSite) throws -> OwnedID {
+    if let memoryType { return try makeDatatype(memoryType, site) }
+    return OwnedID(try site.check(H5Dget_type(dataset), "read dataset type"), .datatype)
+}
+
 func readDatasetBytes(
     _ file: hid_t, path: String, memoryType: HDF5Datatype?, into buffer: UnsafeMutableRawBufferPointer, _ site: CallSite
 ) throws {
     let dataset = OwnedID(try site.check(H5Dopen2(file, path, chdf5_p_default()), "open dataset"), .dataset)
-    let type: OwnedID
-    if let memoryType {
-        type = try makeDatatype(memoryType, site)
-    } else {
-        type = OwnedID(try site.check(H5Dget_type(dataset.id), "read dataset type"), .datatype)
-    }
+    let type = try memoryDatatype(of: dataset.id, memoryType, site)
     let space = OwnedID(try site.check(H5Dget_space(dataset.id), "read dataset shape"), .dataspace)
     let points = H5Sget_simple_extent_npoints(space.id)
     let needed = Int(points) * H5Tget_size(type.id)
@@ -349,12 +350,7 @@ func readDatasetRows(
     into buffer: UnsafeMutableRawBufferPointer, _ site: CallSite
 ) throws {
     let dataset = OwnedID(try site.check(H5Dopen2(file, path, chdf5_p_default()), "open dataset"), .dataset)
-    let type: OwnedID
-    if let memoryType {
-        type = try makeDatatype(memoryType, site)
-    } else {
-        type = OwnedID(try site.check(H5Dget_type(dataset.id), "read dataset type"), .datatype)
-    }
+    let type = try memoryDatatype(of: dataset.id, memoryType, site)
     let fileSpace = OwnedID(try site.check(H5Dget_space(dataset.id), "read dataset shape"), .dataspace)
     let shape = try describeDataspace(fileSpace.id, site)
     guard shape.kind == .simple, let rows = shape.dimensions.first, start + count <= rows else {

@@ -139,7 +139,7 @@ func isDirectory(_ path: String) -> Bool {
 }
 
 /// The names in a directory (no "." or ".."), sorted byte-wise.
-func listDirectory(_ path: String) throws(TensorFileError) -> [String] {
+public func listDirectory(_ path: String) throws(TensorFileError) -> [String] {
     guard let directory = opendir(path) else {
         throw TensorFileError(.io, path: path, "cannot list directory: \(systemError())")
     }
