@@ -1,4 +1,5 @@
 import BlockStore
+import Dispatch
 import Foundation
 import Glibc
 import TestSupport
@@ -33,19 +34,30 @@ import Testing
     }
 
     @Test func killedIngestsNeverLeaveTheStoreInconsistent() throws {
+        // How long each ingest takes here, uninterrupted (into a throwaway store), so that the kills below land at
+        // random points inside the run on a fast machine and on a slow one alike.
+        var duration: [String: Double] = [:]
+        let scratch = Samples.temporaryDirectory() + "/timing"
+        for model in Self.models {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let run = try start(["ingest", "--store", scratch, Samples.path(model)])
+            run.waitUntilExit()
+            duration[model] = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+        }
         let root = Samples.temporaryDirectory() + "/store"
         var generator = SplitMix64(seed: 2026)
         var killed = 0
         for round in 0..<48 {
             let model = Self.models[round % Self.models.count]
             let process = try start(["ingest", "--store", root, Samples.path(model)])
-            usleep(UInt32.random(in: 0...250_000, using: &generator))
+            let limit = max(0.01, 0.9 * (duration[model] ?? 0.1))
+            usleep(UInt32(Double.random(in: 0.002...limit, using: &generator) * 1e6))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             if process.terminationReason == .uncaughtSignal { killed += 1 }
             try expectConsistent(root, "round \(round) (\(model))")
         }
-        #expect(killed >= 12, "only \(killed) of 48 ingests were killed mid-way")
+        #expect(killed >= 16, "only \(killed) of 48 ingests were killed mid-way")
         // Afterwards every model ingests completely, leftovers are collected, and a model assembles exactly.
         for model in Self.models {
             let finished = try start(["ingest", "--store", root, Samples.path(model)])
