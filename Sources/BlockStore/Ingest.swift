@@ -63,15 +63,18 @@ extension Store {
             throw StoreError(.invalidArgument, "model name \"\(name)\" must be non-empty and contain no \"/\"")
         }
         let hashes = try source.sha256()
+        let fingerprint = zip(source.relativePaths, hashes).map { "\($0.0)=\($0.1)" }
+        func unchanged(_ written: (count: Int, raw: UInt64, stored: UInt64)) -> IngestResult {
+            IngestResult(
+                model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
+                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: report.blocks.count,
+                newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
+        }
         if let existing = try existingSources(of: name) {
-            guard existing == zip(source.relativePaths, hashes).map({ "\($0.0)=\($0.1)" }) else {
+            guard existing == fingerprint else {
                 throw StoreError(.conflict, "a different model named \"\(name)\" is already in the store; rm it first or choose another --name")
             }
-            let tensorBytes = report.inspection.totalBytes
-            return IngestResult(
-                model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
-                tensorBytes: tensorBytes, blocks: report.blocks.count, reusedBlocks: report.blocks.count, newObjects: 0,
-                newObjectBytes: 0, newStoredBytes: 0)
+            return unchanged((0, 0, 0))
         }
         var plan = try ModelPlan(report: report, source: source, hashes: hashes, model: name)
         let base = try baseTensors(family: family, explicit: options.base, excluding: name)
@@ -83,13 +86,8 @@ extension Store {
                 source: path)
         } catch let error as StoreError where error.code == .conflict {
             // Another ingest of the same files won the race: the model is there, as asked.
-            guard try existingSources(of: name) == zip(source.relativePaths, hashes).map({ "\($0.0)=\($0.1)" }) else {
-                throw error
-            }
-            return IngestResult(
-                model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
-                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: report.blocks.count,
-                newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
+            guard try existingSources(of: name) == fingerprint else { throw error }
+            return unchanged(written)
         }
         return IngestResult(
             model: name, family: family, status: .added, tensors: report.inspection.tensors.count,

@@ -208,10 +208,16 @@ struct ExportBlocksCommand: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
     @Option(name: .shortAndLong, help: "Output directory (created; may already hold other models' objects).") var output: String
+    @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        try Console.run {
-            let exported = try storeOptions.open().exportBlocks(model, to: output)
+        let exported = try Console.run { try storeOptions.open().exportBlocks(model, to: output) }
+        if json {
+            print(JSONValue.object([
+                ("model", .string(model)), ("directory", .string(output)), ("objects", .number(exported.objects)),
+                ("bytes", .number(exported.bytes)),
+            ]).prettyPrinted())
+        } else {
             print("wrote \(exported.objects) objects (\(formatBytes(exported.bytes))) and \(model).recipe.json to \(output)")
         }
     }
@@ -226,6 +232,7 @@ struct AssembleCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (single-file models) or new directory (sharded / directory models).")
     var output: String
     @Option(help: "A directory written by export-blocks, instead of the store.") var from: String?
+    @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let progress = ProgressBar(label: "assemble \(model)")
@@ -238,7 +245,14 @@ struct AssembleCommand: ParsableCommand {
             return try storeOptions.open().assemble(model, to: output) { progress.update(done: $0, total: $1) }
         }
         progress.finish()
-        print("assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), sha256 verified")
+        if json {
+            print(JSONValue.object([
+                ("model", .string(result.model)), ("output", .string(result.output)), ("files", .number(result.files)),
+                ("bytes", .number(result.bytes)), ("sha256_verified", .bool(true)),
+            ]).prettyPrinted())
+        } else {
+            print("assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), sha256 verified")
+        }
     }
 }
 
@@ -276,9 +290,16 @@ struct CollectGarbageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc", abstract: "Delete objects no model needs and temporary files of finished processes.")
     @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let result = try Console.run { try storeOptions.open().collectGarbage() }
+        if json {
+            return print(JSONValue.object([
+                ("objects_removed", .number(result.objectsRemoved)), ("bytes_freed", .number(result.bytesFreed)),
+                ("temporary_files_removed", .number(result.temporaryFilesRemoved)),
+            ]).prettyPrinted())
+        }
         print("removed \(result.objectsRemoved) objects (\(formatBytes(result.bytesFreed))) and \(result.temporaryFilesRemoved) temporary files")
     }
 }
