@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // MARK: - C libraries (Debian -dev packages; `make deps` installs them, `providers` only prints a hint)
@@ -39,6 +40,9 @@ let package = Package(
             ]
         ),
 
+        // MARK: - Simulator
+        .target(name: "EdgeSim", dependencies: [.product(name: "Numerics", package: "swift-numerics")]),
+
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
@@ -54,6 +58,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
         .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
+        .testTarget(name: "EdgeSimTests", dependencies: ["EdgeSim", "TestSupport"]),
         .testTarget(
             name: "BlockStoreTests",
             dependencies: ["BlockStore", "ParameterBlocks", "TensorFiles", "XXHash", "TestSupport"]

@@ -1,0 +1,163 @@
+import RealModule
+import Foundation
+
+/// The parameters of a simulated edge network. Every field is optional in a scenario file; the defaults are those of
+/// Table II of the reference paper (docs/simulator.md lists them with units).
+public struct Scenario: Sendable, Equatable, Codable {
+    /// N: edge nodes.
+    public var nodes: Int = 6
+    /// U: users.
+    public var users: Int = 30
+    /// M: antennas per edge node.
+    public var antennas: Int = 20
+    /// Side of the square area, metres (1 km² by default).
+    public var areaMeters: Double = 1000
+    /// C_n: storage per node, bytes (one value for all nodes, or one per node).
+    public var capacityBytes: [Double] = [1.25e9]
+    /// B: bandwidth shared by all nodes, Hz.
+    public var bandwidthHz: Double = 400e6
+    /// σ²_u: noise power, dBm.
+    public var noiseDBm: Double = -80
+    /// P^max: per-node transmit power budget, dBm.
+    public var pMaxDBm: Double = 43
+    /// v: channel gain at the 1 m reference distance, dB.
+    public var refGainDB: Double = -30
+    /// α: path-loss exponent.
+    public var pathlossExponent: Double = 3
+    /// Rician K-factor of the small-scale fading (linear).
+    public var ricianK: Double = 3
+    /// R^bac_{n,m}(k): backhaul rate range, bit/s, drawn uniformly per (k, n, m).
+    public var backhaulBps: [Double] = [8e9, 12e9]
+    /// Q_u: QoS range, bit/s, drawn uniformly per user.
+    public var qosBps: [Double] = [5e9, 7e9]
+    /// ε_{n,u}: radius of the channel-error ball (C_{n,u} = I/ε²; the paper's 10¹⁰·I is ε = 10⁻⁵).
+    public var errorEps: Double = 1e-5
+    /// ι: Zipf exponent of model popularity (request probability of model j ∝ j^(−ι)).
+    public var zipf: Double = 0.5
+    /// Nodes closer than this observe each other (ϖ_{n,m} = 1), metres.
+    public var observeRadiusMeters: Double = 500
+    /// r1, r2: reward weights of (12).
+    public var r1: Double = 10
+    public var r2: Double = 10
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case nodes, users, antennas
+        case areaMeters = "area_m"
+        case capacityBytes = "capacity_bytes"
+        case bandwidthHz = "bandwidth_hz"
+        case noiseDBm = "noise_dbm"
+        case pMaxDBm = "p_max_dbm"
+        case refGainDB = "ref_gain_db"
+        case pathlossExponent = "pathloss_exponent"
+        case ricianK = "rician_k"
+        case backhaulBps = "backhaul_bps"
+        case qosBps = "qos_bps"
+        case errorEps = "error_eps"
+        case zipf
+        case observeRadiusMeters = "observe_radius_m"
+        case r1, r2
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw ScenarioError("unknown field \"\(unknown)\" (fields: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        var scenario = Scenario()
+        func read<T: Decodable>(_ key: CodingKeys, _ target: inout T) throws {
+            if let value = try values.decodeIfPresent(T.self, forKey: key) { target = value }
+        }
+        try read(.nodes, &scenario.nodes)
+        try read(.users, &scenario.users)
+        try read(.antennas, &scenario.antennas)
+        try read(.areaMeters, &scenario.areaMeters)
+        if let single = try? values.decode(Double.self, forKey: .capacityBytes) {
+            scenario.capacityBytes = [single]
+        } else {
+            try read(.capacityBytes, &scenario.capacityBytes)
+        }
+        try read(.bandwidthHz, &scenario.bandwidthHz)
+        try read(.noiseDBm, &scenario.noiseDBm)
+        try read(.pMaxDBm, &scenario.pMaxDBm)
+        try read(.refGainDB, &scenario.refGainDB)
+        try read(.pathlossExponent, &scenario.pathlossExponent)
+        try read(.ricianK, &scenario.ricianK)
+        try read(.backhaulBps, &scenario.backhaulBps)
+        try read(.qosBps, &scenario.qosBps)
+        try read(.errorEps, &scenario.errorEps)
+        try read(.zipf, &scenario.zipf)
+        try read(.observeRadiusMeters, &scenario.observeRadiusMeters)
+        try read(.r1, &scenario.r1)
+        try read(.r2, &scenario.r2)
+        try scenario.validate()
+        self = scenario
+    }
+
+    /// Reads a scenario file; refuses unknown fields and invalid values with a message naming the field.
+    public static func load(_ path: String) throws -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ScenarioError("\(path): cannot read scenario file")
+        }
+        do {
+            return try JSONDecoder().decode(Scenario.self, from: data)
+        } catch let error as ScenarioError {
+            throw ScenarioError("\(path): \(error.message)")
+        } catch {
+            throw ScenarioError("\(path): not a valid scenario: \(error)")
+        }
+    }
+
+    /// Checks every field; throws naming the first invalid one.
+    public func validate() throws {
+        func require(_ condition: Bool, _ message: String) throws { if !condition { throw ScenarioError(message) } }
+        try require(nodes >= 1, "nodes must be at least 1, not \(nodes)")
+        try require(users >= 1, "users must be at least 1, not \(users)")
+        try require(antennas >= 1, "antennas must be at least 1, not \(antennas)")
+        try require(areaMeters > 0 && areaMeters.isFinite, "area_m must be positive")
+        try require(
+            capacityBytes.count == 1 || capacityBytes.count == nodes,
+            "capacity_bytes must be one number or one per node (\(nodes)), not \(capacityBytes.count) values")
+        try require(capacityBytes.allSatisfy { $0 >= 0 && $0.isFinite }, "capacity_bytes must be non-negative")
+        try require(bandwidthHz > 0 && bandwidthHz.isFinite, "bandwidth_hz must be positive")
+        try require(noiseDBm.isFinite && pMaxDBm.isFinite && refGainDB.isFinite, "noise_dbm, p_max_dbm and ref_gain_db must be finite")
+        try require(pathlossExponent > 0, "pathloss_exponent must be positive")
+        try require(ricianK >= 0 && ricianK.isFinite, "rician_k must be non-negative")
+        for (name, range) in [("backhaul_bps", backhaulBps), ("qos_bps", qosBps)] {
+            try require(range.count == 2 && range[0] > 0 && range[0] <= range[1] && range[1].isFinite, "\(name) must be [low, high] with 0 < low <= high")
+        }
+        try require(errorEps >= 0 && errorEps.isFinite, "error_eps must be non-negative")
+        try require(zipf >= 0 && zipf.isFinite, "zipf must be non-negative")
+        try require(observeRadiusMeters >= 0, "observe_radius_m must be non-negative")
+        try require(r1 >= 0 && r2 >= 0, "r1 and r2 must be non-negative")
+    }
+
+    /// C_n of node `n`, bytes.
+    public func capacity(of node: Int) -> Double { capacityBytes.count == 1 ? capacityBytes[0] : capacityBytes[node] }
+
+    /// σ², watts.
+    public var noiseWatts: Double { Self.watts(dBm: noiseDBm) }
+    /// P^max, watts.
+    public var pMaxWatts: Double { Self.watts(dBm: pMaxDBm) }
+    /// v, linear.
+    public var refGain: Double { Double.pow(10, refGainDB / 10) }
+
+    public static func watts(dBm: Double) -> Double { Double.pow(10, (dBm - 30) / 10) }
+}
+
+/// An invalid scenario; the message names the field.
+public struct ScenarioError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
