@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "pbrepo",
             dependencies: [
-                "TensorFiles", "ParameterBlocks", "BlockStore",
+                "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

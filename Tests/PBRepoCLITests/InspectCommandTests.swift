@@ -107,3 +107,27 @@ struct CommandRun {
         #expect(refused > 0)
     }
 }
+
+@Suite struct BeamformCommandTests {
+    @Test func solvesTheDocumentedExample() throws {
+        let result = try CommandRun.run(["beamform", "--instance", Samples.root + "/docs/examples/beamform-instance.json", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let rates = try #require(object["worst_case_rate_bps"] as? [Double])
+        let minimum = try #require(object["min_worst_case_rate_bps"] as? Double)
+        #expect(rates.count == 3 && minimum == rates.min())
+        #expect(abs((object["delay_s"] as? Double ?? 0) - 8e8 / minimum) < 1e-9)
+        // QoS of 5–6 Gbit/s against ~4 Gbit/s achievable: reported infeasible, consistently with the rates.
+        #expect(object["feasible"] as? Bool == false)
+        #expect((object["w"] as? [[[Double]]])?.count == 2)
+    }
+
+    @Test func badInstancesAreOneLineErrors() throws {
+        let path = Samples.temporaryDirectory() + "/bad.json"
+        try Data(#"{"bandwidth_hz": 1, "noise_w": 1, "p_max_w": 1, "block_bits": 1, "qos_bps": [1], "error_eps": [[0]], "channels": [[[[1, 0], [2]]]]}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
+        let result = try CommandRun.run(["beamform", "--instance", path])
+        #expect(result.status == 1)
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains("[re, im]"))
+    }
+}
