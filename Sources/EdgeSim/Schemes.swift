@@ -1,0 +1,159 @@
+/// The caching and migration schemes `pbrepo simulate` compares (Section V-D of the reference paper, and a
+/// heuristic of our own).
+public enum Scheme: String, Sendable, CaseIterable {
+    /// Whole models per node, no PB sharing in storage; the caching nodes broadcast with CoMP, no migration.
+    case coarse
+    /// TrimCaching (Qu et al., ICDCS 2024): greedy hit-ratio caching of models with shared PBs; no migration.
+    case trimcaching
+    /// Each node caches for its own users and serves only them, one cell after another; no migration, no CoMP.
+    case noCooperation = "no-cooperation"
+    /// TrimCaching's placement, then every node takes part in every requested PB (migrated where missing).
+    case fullComp = "full-comp"
+    /// Delay-aware greedy: PBs placed by demand per byte around each node, then per PB the migrations that shorten
+    /// its delay, found by local search on the evaluated delay.
+    case heuristic
+}
+
+extension Scheme {
+    /// The simulator that evaluates this scheme (without edge cooperation, nodes serve only their own cells).
+    public func simulator(for network: Network) -> Simulator {
+        Simulator(network: network, ownCellsOnly: self == .noCooperation)
+    }
+}
+
+public enum Planner {
+    /// The plan of `scheme` for the network (schemes see the users' requests, as the paper's agents do).
+    public static func plan(_ scheme: Scheme, simulator: Simulator) -> CachePlan {
+        let network = simulator.network
+        switch scheme {
+        case .coarse: return modelGreedy(network, shareBlocks: false)
+        case .trimcaching, .noCooperation: return scheme == .trimcaching ? modelGreedy(network, shareBlocks: true) : localGreedy(network)
+        case .fullComp:
+            var plan = modelGreedy(network, shareBlocks: true)
+            for k in 0..<network.repository.blockCount where !network.requesters[k].isEmpty {
+                let holders = (0..<network.scenario.nodes).filter { plan.cached[$0][k] }
+                guard !holders.isEmpty else { continue }
+                let rates = network.backhaulRates(block: k)
+                for m in 0..<network.scenario.nodes where !plan.cached[m][k] {
+                    let source = holders.max { rates[$0][m] < rates[$1][m] } ?? holders[0]
+                    plan.migrations[k].append(.init(from: source, to: m))
+                }
+            }
+            return plan
+        case .heuristic: return heuristic(simulator)
+        }
+    }
+
+    /// Users of each model per node (by association).
+    static func demand(_ network: Network) -> [[Int]] {
+        var counts = [[Int]](repeating: [Int](repeating: 0, count: network.repository.models.count), count: network.scenario.nodes)
+        for (user, model) in network.requests.enumerated() { counts[network.association[user]][model] += 1 }
+        return counts
+    }
+
+    /// Greedy over (node, model): add the model serving the most not-yet-served associated users per added byte,
+    /// while it fits. With `shareBlocks`, PBs a node already holds cost nothing (TrimCaching); without, every model
+    /// is charged its full size (coarse-grained caching).
+    static func modelGreedy(_ network: Network, shareBlocks: Bool) -> CachePlan {
+        let repository = network.repository
+        var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
+        var used = [Double](repeating: 0, count: network.scenario.nodes)
+        var served = demand(network)
+        while true {
+            var best: (node: Int, model: Int, score: Double, cost: Double)?
+            for n in 0..<network.scenario.nodes {
+                for (j, model) in repository.models.enumerated() where served[n][j] > 0 {
+                    let cost = Set(model.blocks).filter { !shareBlocks || !plan.cached[n][$0] }.reduce(0) { $0 + repository.blockBytes[$1] }
+                    guard used[n] + cost <= network.scenario.capacity(of: n) else { continue }
+                    let score = Double(served[n][j]) / max(cost, 1)
+                    if score > (best?.score ?? 0) { best = (n, j, score, cost) }
+                }
+            }
+            guard let best else { return plan }
+            for k in repository.models[best.model].blocks { plan.cached[best.node][k] = true }
+            used[best.node] += best.cost
+            served[best.node][best.model] = 0
+        }
+    }
+
+    /// PB-level greedy per node on its own users' demand per byte (no-cooperation).
+    static func localGreedy(_ network: Network) -> CachePlan {
+        let repository = network.repository
+        var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
+        for n in 0..<network.scenario.nodes {
+            var weight = [Double](repeating: 0, count: repository.blockCount)
+            for (user, model) in network.requests.enumerated() where network.association[user] == n {
+                for k in Set(repository.models[model].blocks) { weight[k] += 1 }
+            }
+            fill(&plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
+        }
+        return plan
+    }
+
+    static func fill(_ plan: inout CachePlan, node n: Int, weight: [Double], repository: Repository, capacity: Double) {
+        var used = plan.storedBytes(node: n, repository: repository)
+        let order = weight.indices.filter { weight[$0] > 0 }.sorted {
+            let (a, b) = (weight[$0] / max(repository.blockBytes[$0], 1), weight[$1] / max(repository.blockBytes[$1], 1))
+            return a != b ? a > b : $0 < $1
+        }
+        for k in order where !plan.cached[n][k] && used + repository.blockBytes[k] <= capacity {
+            plan.cached[n][k] = true
+            used += repository.blockBytes[k]
+        }
+    }
+
+    /// Delay-aware heuristic: each node places PBs by demand per byte, its own users counting fully and its
+    /// neighbours' (observed nodes) at half; then, PB by PB (delays are independent once caching is fixed), migrations
+    /// toward the nodes nearest the requesting users are added while they shorten the evaluated delay.
+    static func heuristic(_ simulator: Simulator) -> CachePlan {
+        let network = simulator.network
+        let repository = network.repository
+        var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
+        for n in 0..<network.scenario.nodes {
+            var weight = [Double](repeating: 0, count: repository.blockCount)
+            for (user, model) in network.requests.enumerated() {
+                let owner = network.association[user]
+                let share = owner == n ? 1.0 : (network.observes[n][owner] ? 0.5 : 0)
+                guard share > 0 else { continue }
+                for k in Set(repository.models[model].blocks) { weight[k] += share }
+            }
+            fill(&plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
+        }
+        // Requested PBs nobody holds: the least loaded node that can fit them takes them.
+        for k in 0..<repository.blockCount where !network.requesters[k].isEmpty && !(0..<network.scenario.nodes).contains(where: { plan.cached[$0][k] }) {
+            let candidates = (0..<network.scenario.nodes).filter {
+                plan.storedBytes(node: $0, repository: repository) + repository.blockBytes[k] <= network.scenario.capacity(of: $0)
+            }
+            if let node = candidates.min(by: { plan.storedBytes(node: $0, repository: repository) < plan.storedBytes(node: $1, repository: repository) }) {
+                plan.cached[node][k] = true
+            }
+        }
+        for k in 0..<repository.blockCount where !network.requesters[k].isEmpty {
+            var current = simulator.outcome(of: plan, block: k)
+            guard !current.missed else { continue }
+            let rates = network.backhaulRates(block: k)
+            while true {
+                let participants = Set(plan.participants(block: k))
+                let holders = (0..<network.scenario.nodes).filter { plan.cached[$0][k] }
+                var best: (plan: CachePlan, outcome: BlockOutcome)?
+                for m in 0..<network.scenario.nodes where !participants.contains(m) {
+                    guard let source = holders.max(by: { rates[$0][m] < rates[$1][m] }) else { continue }
+                    var trial = plan
+                    trial.migrations[k].append(.init(from: source, to: m))
+                    let outcome = simulator.outcome(of: trial, block: k)
+                    if better(outcome, than: best?.outcome ?? current) { best = (trial, outcome) }
+                }
+                guard let best else { break }
+                plan = best.plan
+                current = best.outcome
+            }
+        }
+        return plan
+    }
+
+    /// Feasible beats infeasible; then the shorter delay.
+    static func better(_ a: BlockOutcome, than b: BlockOutcome) -> Bool {
+        if a.feasible != b.feasible { return a.feasible }
+        return a.delaySeconds < b.delaySeconds * (1 - 1e-9)
+    }
+}

@@ -1,0 +1,50 @@
+/// A scheme's plan and its outcome on one network, ready for printing.
+public struct SimulationReport: Sendable {
+    public var scheme: Scheme
+    public var seed: UInt64
+    public var network: Network
+    public var plan: CachePlan
+    public var outcome: PlanOutcome
+
+    /// Builds the network for the seed, plans with the scheme and evaluates the plan.
+    public static func run(scheme: Scheme, scenario: Scenario, repository: Repository, seed: UInt64) throws -> SimulationReport {
+        try scenario.validate()
+        let network = Network(scenario: scenario, repository: repository, seed: seed)
+        let simulator = scheme.simulator(for: network)
+        let plan = Planner.plan(scheme, simulator: simulator)
+        if let violation = plan.violation(scenario: scenario, repository: repository) {
+            throw ScenarioError("scheme \(scheme.rawValue) produced an invalid plan: \(violation)")
+        }
+        return SimulationReport(scheme: scheme, seed: seed, network: network, plan: plan, outcome: simulator.outcome(of: plan))
+    }
+
+    /// `{"scheme", "seed", "total_delay_s", "feasible", "hit_ratio", "capacity_bytes", "cache", "migrations",
+    /// "blocks"}` — node indices from 0, block ids as in the manifest.
+    public var jsonText: String {
+        let ids = network.repository.blockIDs
+        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+        func quoted(_ text: String) -> String { "\"" + text + "\"" }
+        let cache = plan.cached.map { row in "[" + row.indices.filter { row[$0] }.map { quoted(ids[$0]) }.joined(separator: ", ") + "]" }
+        let migrations = outcome.blocks.flatMap { block in
+            block.migrations.map { "{\"block\": \(quoted(ids[block.block])), \"from\": \($0.from), \"to\": \($0.to), \"delay_s\": \(number($0.seconds))}" }
+        }
+        let blocks = outcome.blocks.map { block in
+            "{\"id\": \(quoted(ids[block.block])), \"bytes\": \(number(block.bytes)), \"requesting_users\": [\(block.requestingUsers.map(String.init).joined(separator: ", "))], "
+                + "\"participants\": [\(block.participants.map(String.init).joined(separator: ", "))], \"delay_s\": \(number(block.delaySeconds)), \"feasible\": \(block.feasible)}"
+        }
+        let capacities = (0..<network.scenario.nodes).map { number(network.scenario.capacity(of: $0)) }
+        return """
+            {
+              "scheme": \(quoted(scheme.rawValue)),
+              "seed": \(seed),
+              "total_delay_s": \(number(outcome.totalDelaySeconds)),
+              "feasible": \(outcome.feasible),
+              "hit_ratio": \(number(outcome.hitRatio)),
+              "capacity_bytes": [\(capacities.joined(separator: ", "))],
+              "cache": [\(cache.joined(separator: ",\n    "))],
+              "migrations": [\(migrations.joined(separator: ",\n    "))],
+              "blocks": [\(blocks.joined(separator: ",\n    "))]
+            }
+            """
+    }
+}

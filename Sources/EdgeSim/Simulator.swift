@@ -1,0 +1,156 @@
+import ComplexModule
+
+/// A caching and migration plan: a_n(k) for every node and PB, b_{n,m}(k) as (from, to) pairs per PB.
+public struct CachePlan: Sendable, Equatable {
+    /// cached[n][k] = a_n(k).
+    public var cached: [[Bool]]
+    /// migrations[k] = the (from, to) pairs with b_{from,to}(k) = 1.
+    public var migrations: [[Migration]]
+
+    public struct Migration: Sendable, Equatable, Hashable {
+        public var from: Int
+        public var to: Int
+        public init(from: Int, to: Int) {
+            self.from = from
+            self.to = to
+        }
+    }
+
+    public init(nodes: Int, blocks: Int) {
+        cached = [[Bool]](repeating: [Bool](repeating: false, count: blocks), count: nodes)
+        migrations = [[Migration]](repeating: [], count: blocks)
+    }
+
+    /// Bytes node n stores under this plan.
+    public func storedBytes(node n: Int, repository: Repository) -> Double {
+        cached[n].enumerated().reduce(0) { $0 + ($1.element ? repository.blockBytes[$1.offset] : 0) }
+    }
+
+    /// λ_n(k) — (3).
+    public func participants(block k: Int) -> [Int] {
+        let nodes = cached.count
+        let receivers = Set(migrations[k].map(\.to))
+        return (0..<nodes).filter { cached[$0][k] || receivers.contains($0) }
+    }
+
+    /// The first violated constraint among (1) capacity and (2) migrate-only-what-you-cache, or nil.
+    public func violation(scenario: Scenario, repository: Repository) -> String? {
+        for n in cached.indices where storedBytes(node: n, repository: repository) > scenario.capacity(of: n) * (1 + 1e-12) {
+            return "node \(n) stores \(storedBytes(node: n, repository: repository)) bytes, over its capacity \(scenario.capacity(of: n)) (1)"
+        }
+        for (k, moves) in migrations.enumerated() {
+            for move in moves where move.from == move.to || !cached[move.from][k] {
+                return "PB \(k) is migrated from node \(move.from), which does not cache it (2)"
+            }
+        }
+        return nil
+    }
+}
+
+/// The outcome of one PB under a plan.
+public struct BlockOutcome: Sendable, Equatable {
+    public var block: Int
+    public var bytes: Double
+    public var requestingUsers: [Int]
+    public var participants: [Int]
+    /// T(k): migrations then broadcast; 0 for an unrequested or missed PB.
+    public var delaySeconds: Double
+    /// Every requesting user gets its QoS for every error, and some node could deliver the PB.
+    public var feasible: Bool
+    public var missed: Bool
+    public var migrations: [(from: Int, to: Int, seconds: Double)]
+
+    public static func == (a: BlockOutcome, b: BlockOutcome) -> Bool {
+        a.block == b.block && a.bytes == b.bytes && a.requestingUsers == b.requestingUsers && a.participants == b.participants
+            && a.delaySeconds == b.delaySeconds && a.feasible == b.feasible && a.missed == b.missed
+            && a.migrations.map(\.seconds) == b.migrations.map(\.seconds)
+    }
+}
+
+/// The outcome of a plan over all PBs.
+public struct PlanOutcome: Sendable, Equatable {
+    public var blocks: [BlockOutcome]
+    /// T — (8), over the PBs delivered.
+    public var totalDelaySeconds: Double { blocks.reduce(0) { $0 + $1.delaySeconds } }
+    public var feasible: Bool { blocks.allSatisfy(\.feasible) }
+    /// Share of the (user, requested PB) pairs whose PB some edge node holds.
+    public var hitRatio: Double {
+        let requests = blocks.reduce(0) { $0 + $1.requestingUsers.count }
+        let hits = blocks.filter { !$0.missed }.reduce(0) { $0 + $1.requestingUsers.count }
+        return requests == 0 ? 1 : Double(hits) / Double(requests)
+    }
+}
+
+/// Evaluates plans on a network: participation (3), robust beamforming for each requested PB, delay (7) and (8).
+public struct Simulator: Sendable {
+    public let network: Network
+    public var robust: Bool
+    /// Without edge cooperation: each node serves only its own users, cells one after another, no CoMP.
+    public var ownCellsOnly: Bool
+
+    public init(network: Network, robust: Bool = true, ownCellsOnly: Bool = false) {
+        self.network = network
+        self.robust = robust
+        self.ownCellsOnly = ownCellsOnly
+    }
+
+    /// Solves P2(k) for `users` served by `nodes`.
+    func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
+        let scenario = network.scenario
+        let instance = BeamformingInstance(
+            bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts, pMaxWatts: scenario.pMaxWatts,
+            blockBits: 8 * network.repository.blockBytes[k], qosBps: users.map { network.qos[$0] },
+            errorEps: users.map { _ in nodes.map { _ in scenario.errorEps } },
+            channels: users.map { u in nodes.map { channels[u][$0] } })
+        return RobustBeamformer.solve(instance, robust: robust)
+    }
+
+    /// One PB under a plan.
+    public func outcome(of plan: CachePlan, block k: Int) -> BlockOutcome {
+        let scenario = network.scenario
+        let bytes = network.repository.blockBytes[k]
+        let backhaul = network.backhaulRates(block: k)
+        let moves = plan.migrations[k].map { (from: $0.from, to: $0.to, seconds: 8 * bytes / backhaul[$0.from][$0.to]) }
+        let migration = moves.reduce(0) { $0 + $1.seconds }
+        let users = network.requesters[k]
+        let participants = plan.participants(block: k)
+        guard !users.isEmpty else {
+            return BlockOutcome(
+                block: k, bytes: bytes, requestingUsers: [], participants: participants, delaySeconds: migration,
+                feasible: true, missed: false, migrations: moves)
+        }
+        guard !participants.isEmpty else {
+            return BlockOutcome(
+                block: k, bytes: bytes, requestingUsers: users, participants: [], delaySeconds: migration, feasible: false,
+                missed: true, migrations: moves)
+        }
+        let channels = network.channels(block: k)
+        if ownCellsOnly {
+            var delay = migration, feasible = true, missed = false
+            for n in 0..<scenario.nodes {
+                let own = users.filter { network.association[$0] == n }
+                guard !own.isEmpty else { continue }
+                guard plan.cached[n][k] else {
+                    missed = true
+                    feasible = false
+                    continue
+                }
+                let solution = broadcast(block: k, users: own, nodes: [n], channels: channels)
+                delay += solution.delaySeconds
+                feasible = feasible && solution.feasible
+            }
+            return BlockOutcome(
+                block: k, bytes: bytes, requestingUsers: users, participants: participants, delaySeconds: delay,
+                feasible: feasible, missed: missed, migrations: moves)
+        }
+        let solution = broadcast(block: k, users: users, nodes: participants, channels: channels)
+        return BlockOutcome(
+            block: k, bytes: bytes, requestingUsers: users, participants: participants,
+            delaySeconds: migration + solution.delaySeconds, feasible: solution.feasible, missed: false, migrations: moves)
+    }
+
+    /// Every PB under a plan.
+    public func outcome(of plan: CachePlan) -> PlanOutcome {
+        PlanOutcome(blocks: (0..<network.repository.blockCount).map { outcome(of: plan, block: $0) })
+    }
+}

@@ -1,0 +1,76 @@
+import ComplexModule
+import EdgeSim
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct SchemeTests {
+    static let repository = Repository(
+        blockIDs: (0..<8).map { "b\($0)" }, blockBytes: [4e8, 3e8, 3e8, 2e8, 2e8, 1e8, 1e8, 5e7],
+        models: [
+            .init(id: "m0", family: "f", blocks: [0, 1, 3]), .init(id: "m1", family: "f", blocks: [0, 1, 4]),
+            .init(id: "m2", family: "f", blocks: [0, 2, 5]), .init(id: "m3", family: "g", blocks: [6, 7]),
+        ])
+
+    static func scenario() -> Scenario {
+        var scenario = Scenario()
+        scenario.nodes = 4
+        scenario.users = 10
+        scenario.antennas = 4
+        scenario.capacityBytes = [9e8]
+        scenario.qosBps = [1e9, 2e9]
+        return scenario
+    }
+
+    @Test(arguments: Scheme.allCases)
+    func plansRespectCapacityMigrationAndPower(scheme: Scheme) throws {
+        for seed in [UInt64(1), 2, 3] {
+            let report = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            #expect(report.plan.violation(scenario: Self.scenario(), repository: Self.repository) == nil)
+            for n in 0..<4 { #expect(report.plan.storedBytes(node: n, repository: Self.repository) <= 9e8) }
+            // Participation follows (3); a PB nobody requests costs no broadcast.
+            for block in report.outcome.blocks {
+                #expect(block.participants == report.plan.participants(block: block.block))
+                if block.requestingUsers.isEmpty { #expect(block.delaySeconds == block.migrations.reduce(0) { $0 + $1.seconds }) }
+            }
+        }
+    }
+
+    @Test func sameSeedSameOutput() throws {
+        for scheme in Scheme.allCases {
+            let a = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
+            let b = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
+            #expect(a.jsonText == b.jsonText, "\(scheme)")
+        }
+    }
+
+    @Test func coarseCachingStoresNoMoreModelsThanSharing() throws {
+        for seed in [UInt64(5), 6, 7] {
+            let coarse = try SimulationReport.run(scheme: .coarse, scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            let trim = try SimulationReport.run(scheme: .trimcaching, scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            #expect(trim.outcome.hitRatio >= coarse.outcome.hitRatio)
+        }
+    }
+
+    @Test func oneUserOneNodeDelayByHand() throws {
+        var scenario = Scenario()
+        scenario.nodes = 1
+        scenario.users = 1
+        scenario.antennas = 3
+        scenario.errorEps = 0
+        let repository = Repository(blockIDs: ["x"], blockBytes: [1e8], models: [.init(id: "m", family: "f", blocks: [0])])
+        let network = Network(scenario: scenario, repository: repository, seed: 9)
+        var plan = CachePlan(nodes: 1, blocks: 1)
+        plan.cached[0][0] = true
+        let outcome = Simulator(network: network).outcome(of: plan, block: 0)
+        // One node, one user, no error: w = √P h/‖h‖, rate B log2(1 + P‖h‖²/σ²), delay 8S/rate.
+        let h = network.channels(block: 0)[0][0]
+        let normSquared = h.reduce(0) { $0 + $1.lengthSquared }
+        let rate = scenario.bandwidthHz * log2(1 + scenario.pMaxWatts * normSquared / scenario.noiseWatts)
+        #expect(abs(outcome.delaySeconds - 8e8 / rate) <= 1e-6 * outcome.delaySeconds)
+        #expect(outcome.participants == [0] && !outcome.missed)
+        // Not cached anywhere: missed, reported infeasible.
+        let empty = Simulator(network: network).outcome(of: CachePlan(nodes: 1, blocks: 1), block: 0)
+        #expect(empty.missed && !empty.feasible && empty.delaySeconds == 0)
+    }
+}
