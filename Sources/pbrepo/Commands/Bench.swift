@@ -1,4 +1,5 @@
 import ArgumentParser
+import EdgeSim
 import Foundation
 import TensorFiles
 
@@ -84,21 +85,15 @@ struct BenchInspect: ParsableCommand {
 
     private func format(_ value: Double) -> String { String(format: "%.2f", value) }
 
-    /// Tensors of 1–64 MiB until the size is reached; bytes from a SplitMix64 stream (hashing speed does not
-    /// depend on content, but compressible zeros would flatter a file system with compression).
+    /// Tensors of 1–64 MiB until the size is reached; pseudo-random bytes (hashing speed does not depend on content,
+    /// but compressible zeros would flatter a file system with compression).
     private func makeSyntheticFile() throws -> String {
         let path = directory + "/pbrepo-bench-\(getpid()).safetensors"
         let target = UInt64(sizeGB * 1e9)
         var specs: [(name: String, dtype: DType, shape: [UInt64])] = []
         var total: UInt64 = 0
-        var state: UInt64 = 0x5EED
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SimulationRandom(seed: 0x5EED)
+        func next() -> UInt64 { random.next() }
         while total < target {
             let mebibytes = UInt64(1) << (next() % 7)  // 1, 2, 4, ... 64 MiB
             let dtype: DType = specs.count % 3 == 0 ? .BF16 : .F32
