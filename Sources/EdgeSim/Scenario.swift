@@ -39,6 +39,8 @@ public struct Scenario: Sendable, Equatable, Codable {
     /// r1, r2: reward weights of (12).
     public var r1: Double = 10
     public var r2: Double = 10
+    /// ε^hot of hybrid multicasting: PBs requested by more users than this are broadcast, the others unicast.
+    public var hotThreshold: Int = 2
 
     public init() {}
 
@@ -58,6 +60,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         case zipf
         case observeRadiusMeters = "observe_radius_m"
         case r1, r2
+        case hotThreshold = "hot_threshold"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -93,6 +96,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         try read(.observeRadiusMeters, &scenario.observeRadiusMeters)
         try read(.r1, &scenario.r1)
         try read(.r2, &scenario.r2)
+        try read(.hotThreshold, &scenario.hotThreshold)
         try scenario.validate()
         self = scenario
     }
@@ -133,6 +137,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         try require(zipf >= 0 && zipf.isFinite, "zipf must be non-negative")
         try require(observeRadiusMeters >= 0, "observe_radius_m must be non-negative")
         try require(r1 >= 0 && r2 >= 0, "r1 and r2 must be non-negative")
+        try require(hotThreshold >= 0, "hot_threshold must be non-negative")
     }
 
     /// C_n of node `n`, bytes.

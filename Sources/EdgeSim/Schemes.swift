@@ -9,15 +9,28 @@ public enum Scheme: String, Sendable, CaseIterable {
     case noCooperation = "no-cooperation"
     /// TrimCaching's placement, then every node takes part in every requested PB (migrated where missing).
     case fullComp = "full-comp"
+    /// TrimCaching's placement; each requesting user served alone by maximum-ratio transmission from the nearest
+    /// caching node, one after another.
+    case tdmaUnicast = "tdma-unicast"
+    /// The heuristic's plan, broadcast (CoMP) for PBs requested by more than `hot_threshold` users, unicast for the
+    /// others (Fig. 17).
+    case hybrid
     /// Delay-aware greedy: PBs placed by demand per byte around each node, then per PB the migrations that shorten
     /// its delay, found by local search on the evaluated delay.
     case heuristic
+    /// The best plan by exhaustive search over caching and migration (tiny scenarios only).
+    case exact
 }
 
 extension Scheme {
     /// The simulator that evaluates this scheme (without edge cooperation, nodes serve only their own cells).
     public func simulator(for network: Network) -> Simulator {
-        Simulator(network: network, ownCellsOnly: self == .noCooperation)
+        switch self {
+        case .noCooperation: return Simulator(network: network, mode: .ownCells)
+        case .tdmaUnicast: return Simulator(network: network, mode: .unicast)
+        case .hybrid: return Simulator(network: network, mode: .hybrid(threshold: network.scenario.hotThreshold))
+        default: return Simulator(network: network)
+        }
     }
 }
 
@@ -27,7 +40,10 @@ public enum Planner {
         let network = simulator.network
         switch scheme {
         case .coarse: return modelGreedy(network, shareBlocks: false)
-        case .trimcaching, .noCooperation: return scheme == .trimcaching ? modelGreedy(network, shareBlocks: true) : localGreedy(network)
+        case .trimcaching, .tdmaUnicast: return modelGreedy(network, shareBlocks: true)
+        case .noCooperation: return localGreedy(network)
+        case .hybrid: return heuristic(simulator)
+        case .exact: return exact(simulator)
         case .fullComp:
             var plan = modelGreedy(network, shareBlocks: true)
             for k in 0..<network.repository.blockCount where !network.requesters[k].isEmpty {
@@ -149,6 +165,89 @@ public enum Planner {
             }
         }
         return plan
+    }
+
+    /// The largest search `exact` accepts: nodes × requested PBs.
+    public static let exactLimit = 12
+
+    /// Whether `exact` can search this network exhaustively.
+    public static func exactIsTractable(_ network: Network) -> Bool {
+        network.scenario.nodes * network.requesters.filter { !$0.isEmpty }.count <= exactLimit
+    }
+
+    /// Exhaustive search: every caching of the requested PBs within capacity, and for each PB every set of nodes
+    /// it is migrated to (each from the holder with the fastest backhaul to it, which is never worse). Plans are
+    /// ranked by missed PBs, then PBs whose QoS fails, then total delay. Per PB the outcome depends only on which
+    /// nodes hold it, so those are memoised. Beamforming is the same subroutine as for every scheme.
+    static func exact(_ simulator: Simulator) -> CachePlan {
+        let network = simulator.network
+        let repository = network.repository
+        let nodes = network.scenario.nodes
+        let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty }
+        typealias Score = (missed: Int, infeasible: Int, delay: Double)
+        func less(_ a: Score, _ b: Score) -> Bool {
+            (a.missed, a.infeasible) != (b.missed, b.infeasible) ? (a.missed, a.infeasible) < (b.missed, b.infeasible) : a.delay < b.delay
+        }
+        // best[k][mask]: the best migrations for PB k when the nodes in `mask` hold it.
+        var best = [[(score: Score, moves: [CachePlan.Migration])]]()
+        for k in requested {
+            let rates = network.backhaulRates(block: k)
+            var row: [(score: Score, moves: [CachePlan.Migration])] = []
+            for mask in 0..<(1 << nodes) {
+                let holders = (0..<nodes).filter { mask & (1 << $0) != 0 }
+                var plan = CachePlan(nodes: nodes, blocks: repository.blockCount)
+                for n in holders { plan.cached[n][k] = true }
+                guard !holders.isEmpty else {
+                    row.append(((1, 1, 0), []))
+                    continue
+                }
+                let others = (0..<nodes).filter { mask & (1 << $0) == 0 }
+                var choice: (score: Score, moves: [CachePlan.Migration])?
+                for receivers in 0..<(1 << others.count) {
+                    let moves = others.indices.filter { receivers & (1 << $0) != 0 }.map { index in
+                        CachePlan.Migration(from: holders.max { rates[$0][others[index]] < rates[$1][others[index]] } ?? holders[0], to: others[index])
+                    }
+                    plan.migrations[k] = moves
+                    let outcome = simulator.outcome(of: plan, block: k)
+                    let score: Score = (0, outcome.feasible ? 0 : 1, outcome.delaySeconds)
+                    if choice == nil || less(score, choice!.score) { choice = (score, moves) }
+                }
+                row.append(choice ?? ((1, 1, 0), []))
+            }
+            best.append(row)
+        }
+        var bestPlan = CachePlan(nodes: nodes, blocks: repository.blockCount)
+        var bestScore: Score?
+        var masks = [Int](repeating: 0, count: requested.count)
+        func search(_ index: Int, _ used: [Double], _ score: Score) {
+            // Scores only grow as PBs are added, so a partial plan no better than the best complete one is done.
+            if let bestScore, !less(score, bestScore) { return }
+            guard index < requested.count else {
+                bestScore = score
+                var plan = CachePlan(nodes: nodes, blocks: repository.blockCount)
+                for (position, k) in requested.enumerated() {
+                    for n in 0..<nodes where masks[position] & (1 << n) != 0 { plan.cached[n][k] = true }
+                    plan.migrations[k] = best[position][masks[position]].moves
+                }
+                bestPlan = plan
+                return
+            }
+            let k = requested[index]
+            for mask in 0..<(1 << nodes) {
+                var next = used
+                var fits = true
+                for n in 0..<nodes where mask & (1 << n) != 0 {
+                    next[n] += repository.blockBytes[k]
+                    if next[n] > network.scenario.capacity(of: n) * (1 + 1e-12) { fits = false }
+                }
+                guard fits else { continue }
+                masks[index] = mask
+                let part = best[index][mask].score
+                search(index + 1, next, (score.missed + part.missed, score.infeasible + part.infeasible, score.delay + part.delay))
+            }
+        }
+        search(0, [Double](repeating: 0, count: nodes), (0, 0, 0))
+        return bestPlan
     }
 
     /// Feasible beats infeasible; then the shorter delay.

@@ -10,6 +10,11 @@ public struct SimulationReport: Sendable {
     public static func run(scheme: Scheme, scenario: Scenario, repository: Repository, seed: UInt64) throws -> SimulationReport {
         try scenario.validate()
         let network = Network(scenario: scenario, repository: repository, seed: seed)
+        if scheme == .exact && !Planner.exactIsTractable(network) {
+            let requested = network.requesters.filter { !$0.isEmpty }.count
+            throw ScenarioError(
+                "exact searches every plan: nodes × requested PBs must be at most \(Planner.exactLimit), here \(scenario.nodes) × \(requested)")
+        }
         let simulator = scheme.simulator(for: network)
         let plan = Planner.plan(scheme, simulator: simulator)
         if let violation = plan.violation(scenario: scenario, repository: repository) {

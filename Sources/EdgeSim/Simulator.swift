@@ -85,13 +85,37 @@ public struct PlanOutcome: Sendable, Equatable {
 public struct Simulator: Sendable {
     public let network: Network
     public var robust: Bool
-    /// Without edge cooperation: each node serves only its own users, cells one after another, no CoMP.
-    public var ownCellsOnly: Bool
+    public var mode: DeliveryMode
 
-    public init(network: Network, robust: Bool = true, ownCellsOnly: Bool = false) {
+    /// How a requested PB reaches its users.
+    public enum DeliveryMode: Sendable, Equatable {
+        /// One CoMP broadcast by all participating nodes (the paper's system).
+        case broadcast
+        /// Without edge cooperation: each node serves only its own users, cells one after another.
+        case ownCells
+        /// TDMA unicasting: one user after another, each by maximum-ratio transmission from the participating node
+        /// nearest to it.
+        case unicast
+        /// Hybrid multicasting: broadcast when more than `threshold` users request the PB, else unicast.
+        case hybrid(threshold: Int)
+    }
+
+    public init(network: Network, robust: Bool = true, mode: DeliveryMode = .broadcast) {
         self.network = network
         self.robust = robust
-        self.ownCellsOnly = ownCellsOnly
+        self.mode = mode
+    }
+
+    /// Unicast with maximum-ratio transmission from one node: w = √P h̃/‖h̃‖, worst-case rate by the closed form.
+    func unicastRate(user u: Int, node n: Int, channels: [[[Complex<Double>]]]) -> Double {
+        let scenario = network.scenario
+        let h = channels[u][n]
+        let size = Delivery.norm(h)
+        guard size > 0 else { return 0 }
+        let w = h.map { $0.multiplied(by: scenario.pMaxWatts.squareRoot() / size) }
+        return Delivery.rate(
+            amplitude: Delivery.worstCaseAmplitude(channels: [h], beamformers: [w], errorRadii: [scenario.errorEps]),
+            bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
     }
 
     /// Solves P2(k) for `users` served by `nodes`.
@@ -125,7 +149,28 @@ public struct Simulator: Sendable {
                 missed: true, migrations: moves)
         }
         let channels = network.channels(block: k)
-        if ownCellsOnly {
+        let unicast: Bool
+        switch mode {
+        case .unicast: unicast = true
+        case .hybrid(let threshold): unicast = users.count <= threshold
+        case .broadcast, .ownCells: unicast = false
+        }
+        if unicast {
+            var delay = migration, feasible = true
+            for u in users {
+                let node = participants.min {
+                    network.nodePositions[$0].distance(to: network.userPositions[u])
+                        < network.nodePositions[$1].distance(to: network.userPositions[u])
+                } ?? participants[0]
+                let rate = unicastRate(user: u, node: node, channels: channels)
+                delay += rate > 0 ? 8 * bytes / rate : .infinity
+                feasible = feasible && rate >= network.qos[u]
+            }
+            return BlockOutcome(
+                block: k, bytes: bytes, requestingUsers: users, participants: participants, delaySeconds: delay,
+                feasible: feasible, missed: false, migrations: moves)
+        }
+        if mode == .ownCells {
             var delay = migration, feasible = true, missed = false
             for n in 0..<scenario.nodes {
                 let own = users.filter { network.association[$0] == n }

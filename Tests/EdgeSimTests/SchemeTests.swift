@@ -22,7 +22,10 @@ import Testing
         return scenario
     }
 
-    @Test(arguments: Scheme.allCases)
+    /// Every scheme that scales past tiny scenarios (`exact` has its own tests).
+    static let scalable = Scheme.allCases.filter { $0 != .exact }
+
+    @Test(arguments: scalable)
     func plansRespectCapacityMigrationAndPower(scheme: Scheme) throws {
         for seed in [UInt64(1), 2, 3] {
             let report = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: seed)
@@ -37,7 +40,7 @@ import Testing
     }
 
     @Test func sameSeedSameOutput() throws {
-        for scheme in Scheme.allCases {
+        for scheme in Self.scalable {
             let a = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
             let b = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
             #expect(a.jsonText == b.jsonText, "\(scheme)")
@@ -72,5 +75,36 @@ import Testing
         // Not cached anywhere: missed, reported infeasible.
         let empty = Simulator(network: network).outcome(of: CachePlan(nodes: 1, blocks: 1), block: 0)
         #expect(empty.missed && !empty.feasible && empty.delaySeconds == 0)
+    }
+}
+
+@Suite struct ExactSchemeTests {
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func exactIsNeverWorseThanAnyScheme(seed: UInt64) throws {
+        var scenario = Scenario()
+        scenario.nodes = 2
+        scenario.users = 4
+        scenario.antennas = 2
+        scenario.capacityBytes = [5e8]
+        scenario.qosBps = [5e8, 1e9]
+        let repository = Repository(
+            blockIDs: ["a", "b", "c"], blockBytes: [3e8, 2e8, 2e8],
+            models: [.init(id: "m0", family: "f", blocks: [0, 1]), .init(id: "m1", family: "f", blocks: [0, 2])])
+        let exact = try SimulationReport.run(scheme: .exact, scenario: scenario, repository: repository, seed: seed)
+        func rank(_ outcome: PlanOutcome) -> (Int, Int, Double) {
+            (outcome.blocks.filter(\.missed).count, outcome.blocks.filter { !$0.feasible && !$0.missed }.count, outcome.totalDelaySeconds)
+        }
+        for scheme in Scheme.allCases where scheme != .exact && scheme != .noCooperation && scheme != .tdmaUnicast && scheme != .hybrid {
+            // Same delivery model (CoMP broadcast): the exhaustive search must do at least as well.
+            let other = try SimulationReport.run(scheme: scheme, scenario: scenario, repository: repository, seed: seed)
+            let (a, b) = (rank(exact.outcome), rank(other.outcome))
+            #expect(a.0 < b.0 || (a.0 == b.0 && (a.1 < b.1 || (a.1 == b.1 && a.2 <= b.2 * (1 + 1e-9)))), "\(scheme): exact \(a), scheme \(b)")
+        }
+    }
+
+    @Test func exactRefusesLargeScenarios() {
+        #expect(throws: ScenarioError.self) {
+            try SimulationReport.run(scheme: .exact, scenario: Scenario(), repository: SchemeTests.repository, seed: 1)
+        }
     }
 }
