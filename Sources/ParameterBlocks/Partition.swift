@@ -126,7 +126,12 @@ public struct Partition: Sendable, Equatable {
     static func containerKey(_ components: [String]) -> (container: [String], key: [String])? {
         guard let first = components.indices.dropFirst().first(where: { isNumber(components[$0]) }) else { return nil }
         var last = first
-        while last + 1 < components.count && isNumber(components[last + 1]) { last += 1 }
+        // Stretch over directly following numbers (timm's `blocks.3.2.conv_pw.weight`: stage, block) unless the run
+        // ends right before the parameter's own name: in torchvision's `features.0.0.weight` the second number is a
+        // layer inside block 0 (conv, then BN as `features.0.1`), not a block of its own.
+        while last + 1 < components.count && isNumber(components[last + 1]) && components.count - (last + 2) >= 2 {
+            last += 1
+        }
         return (Array(components[..<first]), Array(components[...last]))
     }
 

@@ -8,7 +8,7 @@ struct PBRepo: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Inspect.self, PartitionCommand.self, IngestCommand.self, ListCommand.self, ShowCommand.self, ReportCommand.self,
-            ExportManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self, VerifyCommand.self,
+            ExportManifestCommand.self, SynthesizeManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self, VerifyCommand.self,
             CollectGarbageCommand.self, RemoveCommand.self, BeamformCommand.self, SimulateCommand.self, Bench.self, CheckHDF5.self,
         ]
     )

@@ -322,3 +322,19 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws {
     try file.write(bytes)
     try file.commit()
 }
+
+struct SynthesizeManifestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synthesize-manifest",
+        abstract: "Write a paper-scale manifest derived from architecture tensor tables (\(PaperRepositories.names.joined(separator: ", "))).")
+    @Argument(help: "Repository name.") var name: String
+    @Option(name: .shortAndLong, help: "Output file.") var output: String
+
+    func run() throws {
+        try Console.run {
+            let manifest = try PaperRepositories.manifest(named: name)
+            try writeAtomically(Array((manifest.json.prettyPrinted() + "\n").utf8), to: output)
+            print("wrote \(output): \(manifest.models) models, \(manifest.blocks) blocks")
+        }
+    }
+}
