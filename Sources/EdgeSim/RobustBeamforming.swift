@@ -117,14 +117,18 @@ public enum RobustBeamformer {
         for start in startingPoints(h) {
             var w = start.enumerated().map { active[$0.offset] ? $0.element : [Complex<Double>](repeating: .zero, count: antennas) }
             var q = [Double](repeating: 1 / Double(users), count: users)
+            var lastImprovement = 0
             for iteration in 0..<iterations {
                 let sums = (0..<users).map { u in (0..<nodes).reduce(Complex<Double>.zero) { $0 + Delivery.innerProduct(h[u][$1], w[$1]) } }
                 let values = (0..<users).map { sums[$0].length - margins[$0] }
                 let worst = values.min() ?? 0
                 if worst > bestValue {
+                    if worst > bestValue + 1e-7 * abs(bestValue) { lastImprovement = iteration }
                     bestValue = worst
                     best = w
                 }
+                // Converged: no real progress for a while (the step has shrunk below what the max-min can gain).
+                if iteration - lastImprovement > 80 { break }
                 let spread = max(1e-12, (values.max() ?? 0) - worst)
                 q = zip(q, values).map { $0 * Double.exp(-2 * ($1 - worst) / spread) }
                 let total = q.reduce(0, +)
@@ -147,8 +151,8 @@ public enum RobustBeamformer {
         return (best, bestValue)
     }
 
-    /// Starts: each node's maximum-ratio transmission toward the sum of the users' channels, and toward each user
-    /// alone (unit norm, i.e. full power after rescaling).
+    /// Starts: each node's maximum-ratio transmission toward the sum of the users' channels, and toward each of the
+    /// (up to four) weakest users alone (unit norm, i.e. full power after rescaling).
     static func startingPoints(_ h: [[[Complex<Double>]]]) -> [[[Complex<Double>]]] {
         let users = h.count, nodes = h[0].count
         func normalised(_ v: [Complex<Double>]) -> [Complex<Double>] {
@@ -156,7 +160,13 @@ public enum RobustBeamformer {
             return size > 0 ? v.map { $0.divided(by: size) } : v
         }
         var starts = [(0..<nodes).map { n in normalised((0..<users).reduce([Complex<Double>](repeating: .zero, count: h[0][0].count)) { sum, u in zip(sum, h[u][n]).map { $0 + $1 } }) }]
-        if users > 1 { starts += (0..<min(users, 4)).map { u in (0..<nodes).map { n in normalised(h[u][n]) } } }
+        if users > 1 {
+            // Toward each user alone, weakest channels first (the likely bottlenecks of the max-min), at most four.
+            let byStrength = (0..<users).sorted { a, b in
+                h[a].reduce(0) { $0 + Delivery.norm($1) } < h[b].reduce(0) { $0 + Delivery.norm($1) }
+            }
+            starts += byStrength.prefix(4).map { u in (0..<nodes).map { n in normalised(h[u][n]) } }
+        }
         return starts
     }
 

@@ -1,4 +1,5 @@
 import ComplexModule
+import RealModule
 
 /// A caching and migration plan: a_n(k) for every node and PB, b_{n,m}(k) as (from, to) pairs per PB.
 public struct CachePlan: Sendable, Equatable {
@@ -119,7 +120,7 @@ public struct Simulator: Sendable {
     }
 
     /// Solves P2(k) for `users` served by `nodes`.
-    func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
+    public func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
         let scenario = network.scenario
         let instance = BeamformingInstance(
             bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts, pMaxWatts: scenario.pMaxWatts,

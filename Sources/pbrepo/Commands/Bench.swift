@@ -6,7 +6,7 @@ import TensorFiles
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure pbrepo's speed on this machine.",
-        subcommands: [BenchInspect.self]
+        subcommands: [BenchInspect.self, BenchBeamform.self]
     )
 }
 
@@ -113,5 +113,52 @@ struct BenchInspect: ParsableCommand {
         }
         try writer.commit()
         return path
+    }
+}
+
+struct BenchBeamform: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "beamform",
+        abstract: "Time the robust beamforming subroutine like Table III: N = 6/12 nodes, M = 20/60 antennas.",
+        discussion: """
+            On the given manifest (default manifests/paper-cnn60.json) with the default scenario otherwise, solves P2(k) \
+            for the first --blocks requested PBs twice: with the nodes that cache the PB under the trimcaching \
+            placement ("cached nodes"), and with every node ("full CoMP"). Reports mean milliseconds per solve on \
+            one core.
+            """)
+
+    @Option(help: "Manifest.") var manifest = "manifests/paper-cnn60.json"
+    @Option(help: "Requested PBs timed per configuration.") var blocks = 30
+    @Option(help: "Seed.") var seed: UInt64 = 1
+
+    func run() throws {
+        let repository = try Console.run { try Repository.load(manifest: manifest) }
+        print("N   M   participants  mean users  ms/solve (cached nodes)  ms/solve (full CoMP)")
+        for (nodes, antennas) in [(6, 20), (6, 60), (12, 20), (12, 60)] {
+            var scenario = Scenario()
+            scenario.nodes = nodes
+            scenario.antennas = antennas
+            let network = Network(scenario: scenario, repository: repository, seed: seed)
+            let simulator = Simulator(network: network)
+            let plan = Planner.plan(.trimcaching, simulator: simulator)
+            let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty }.prefix(blocks)
+            var cachedTime = 0.0, fullTime = 0.0, participants = 0, users = 0
+            for k in requested {
+                let channels = network.channels(block: k)
+                let holders = plan.participants(block: k)
+                let chosen = holders.isEmpty ? [0] : holders
+                participants += chosen.count
+                users += network.requesters[k].count
+                var start = DispatchTime.now().uptimeNanoseconds
+                _ = simulator.broadcast(block: k, users: network.requesters[k], nodes: chosen, channels: channels)
+                cachedTime += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                start = DispatchTime.now().uptimeNanoseconds
+                _ = simulator.broadcast(block: k, users: network.requesters[k], nodes: Array(0..<nodes), channels: channels)
+                fullTime += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            }
+            let count = Double(requested.count)
+            print(String(format: "%-3d %-3d %-13.1f %-11.1f %-24.2f %.2f", nodes, antennas, Double(participants) / count,
+                         Double(users) / count, cachedTime / count, fullTime / count))
+        }
     }
 }
