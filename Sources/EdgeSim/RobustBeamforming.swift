@@ -90,7 +90,16 @@ public enum RobustBeamformer {
         var (best, bestValue) = directions(h, eps: eps, active: active, users: users, iterations: iterations)
         while robust && active.filter({ $0 }).count > 1 {
             var candidate: (node: Int, w: [[Complex<Double>]], value: Double)?
-            for n in 0..<nodes where active[n] {
+            // Only a node that takes more from some user than it gives (its margin ε exceeds its in-phase
+            // contribution) can be worth silencing; the others would lower every user's value.
+            let sums = (0..<users).map { u in (0..<nodes).reduce(Complex<Double>.zero) { $0 + Delivery.innerProduct(h[u][$1], best[$1]) } }
+            let doubtful = (0..<nodes).filter { n in
+                active[n] && (0..<users).contains { u in
+                    let phase = sums[u].length > 0 ? sums[u].divided(by: sums[u].length) : Complex(1, 0)
+                    return (Delivery.innerProduct(h[u][n], best[n]) * phase.conjugate).real < eps[u][n]
+                }
+            }
+            for n in doubtful {
                 var trial = active
                 trial[n] = false
                 let (w, value) = directions(h, eps: eps, active: trial, users: users, iterations: iterations / 2)
@@ -112,43 +121,110 @@ public enum RobustBeamformer {
     ) -> ([[Complex<Double>]], Double) {
         let nodes = active.count, antennas = h[0][0].count
         let margins = (0..<users).map { u in (0..<nodes).reduce(0.0) { $0 + (active[$1] ? eps[u][$1] : 0) } }
-        var best: [[Complex<Double>]] = []
-        var bestValue = -Double.infinity
-        for start in startingPoints(h) {
-            var w = start.enumerated().map { active[$0.offset] ? $0.element : [Complex<Double>](repeating: .zero, count: antennas) }
-            var q = [Double](repeating: 1 / Double(users), count: users)
-            var lastImprovement = 0
-            for iteration in 0..<iterations {
-                let sums = (0..<users).map { u in (0..<nodes).reduce(Complex<Double>.zero) { $0 + Delivery.innerProduct(h[u][$1], w[$1]) } }
-                let values = (0..<users).map { sums[$0].length - margins[$0] }
-                let worst = values.min() ?? 0
-                if worst > bestValue {
-                    if worst > bestValue + 1e-7 * abs(bestValue) { lastImprovement = iteration }
-                    bestValue = worst
-                    best = w
-                }
-                // Converged: no real progress for a while (the step has shrunk below what the max-min can gain).
-                if iteration - lastImprovement > 80 { break }
-                let spread = max(1e-12, (values.max() ?? 0) - worst)
-                q = zip(q, values).map { $0 * Double.exp(-2 * ($1 - worst) / spread) }
-                let total = q.reduce(0, +)
-                q = q.map { $0 / total }
-                let step = 0.5 / Double(iteration + 1).squareRoot()
-                for n in 0..<nodes where active[n] {
-                    var gradient = [Complex<Double>](repeating: .zero, count: antennas)
-                    for u in 0..<users where q[u] > 1e-9 {
-                        let phase = sums[u].length > 0 ? sums[u].divided(by: sums[u].length) : Complex(1, 0)
-                        for a in 0..<antennas { gradient[a] = gradient[a] + (h[u][n][a] * phase).multiplied(by: q[u]) }
-                    }
-                    let length = Delivery.norm(gradient)
-                    guard length > 0 else { continue }
-                    for a in 0..<antennas { w[n][a] = w[n][a] + gradient[a].multiplied(by: step / length) }
-                    let size = Delivery.norm(w[n])
-                    if size > 0 { w[n] = w[n].map { $0.divided(by: size) } }
+        // Flat real/imaginary arrays: the inner loops run over contiguous doubles without nested-array traffic.
+        let count = users * nodes * antennas
+        var hr = [Double](repeating: 0, count: count), hi = [Double](repeating: 0, count: count)
+        for u in 0..<users {
+            for n in 0..<nodes {
+                for a in 0..<antennas {
+                    let index = (u * nodes + n) * antennas + a
+                    hr[index] = h[u][n][a].real
+                    hi[index] = h[u][n][a].imaginary
                 }
             }
         }
-        return (best, bestValue)
+        let activeNodes = (0..<nodes).filter { active[$0] }
+        var best = [Double](repeating: 0, count: 2 * nodes * antennas)
+        var bestValue = -Double.infinity
+        var wr = [Double](repeating: 0, count: nodes * antennas), wi = wr
+        var gr = [Double](repeating: 0, count: antennas), gi = gr
+        var sr = [Double](repeating: 0, count: users), si = sr, values = sr, q = sr
+        for start in startingPoints(h) {
+            for n in 0..<nodes {
+                for a in 0..<antennas {
+                    wr[n * antennas + a] = active[n] ? start[n][a].real : 0
+                    wi[n * antennas + a] = active[n] ? start[n][a].imaginary : 0
+                }
+            }
+            for u in 0..<users { q[u] = 1 / Double(users) }
+            var lastImprovement = 0
+            for iteration in 0..<iterations {
+                var worst = Double.infinity, highest = -Double.infinity
+                for u in 0..<users {
+                    var re = 0.0, im = 0.0
+                    for n in activeNodes {
+                        let hBase = (u * nodes + n) * antennas, wBase = n * antennas
+                        for a in 0..<antennas {
+                            // conj(h)·w
+                            re += hr[hBase + a] * wr[wBase + a] + hi[hBase + a] * wi[wBase + a]
+                            im += hr[hBase + a] * wi[wBase + a] - hi[hBase + a] * wr[wBase + a]
+                        }
+                    }
+                    sr[u] = re
+                    si[u] = im
+                    values[u] = (re * re + im * im).squareRoot() - margins[u]
+                    worst = min(worst, values[u])
+                    highest = max(highest, values[u])
+                }
+                if worst > bestValue {
+                    if worst > bestValue + 1e-7 * abs(bestValue) { lastImprovement = iteration }
+                    bestValue = worst
+                    for index in 0..<(nodes * antennas) {
+                        best[2 * index] = wr[index]
+                        best[2 * index + 1] = wi[index]
+                    }
+                }
+                // Converged: no real progress for a while (the step has shrunk below what the max-min can gain).
+                if iteration - lastImprovement > 80 { break }
+                let spread = max(1e-12, highest - worst)
+                var total = 0.0
+                for u in 0..<users {
+                    q[u] *= Double.exp(-2 * (values[u] - worst) / spread)
+                    total += q[u]
+                }
+                for u in 0..<users { q[u] /= total }
+                let step = 0.5 / Double(iteration + 1).squareRoot()
+                for n in activeNodes {
+                    for a in 0..<antennas {
+                        gr[a] = 0
+                        gi[a] = 0
+                    }
+                    for u in 0..<users where q[u] > 1e-9 {
+                        let length = (sr[u] * sr[u] + si[u] * si[u]).squareRoot()
+                        let (pr, pi) = length > 0 ? (sr[u] / length * q[u], si[u] / length * q[u]) : (q[u], 0)
+                        let hBase = (u * nodes + n) * antennas
+                        for a in 0..<antennas {
+                            // h·phase, weighted
+                            gr[a] += hr[hBase + a] * pr - hi[hBase + a] * pi
+                            gi[a] += hr[hBase + a] * pi + hi[hBase + a] * pr
+                        }
+                    }
+                    var length = 0.0
+                    for a in 0..<antennas { length += gr[a] * gr[a] + gi[a] * gi[a] }
+                    length = length.squareRoot()
+                    guard length > 0 else { continue }
+                    let scale = step / length
+                    var size = 0.0
+                    let wBase = n * antennas
+                    for a in 0..<antennas {
+                        wr[wBase + a] += gr[a] * scale
+                        wi[wBase + a] += gi[a] * scale
+                        size += wr[wBase + a] * wr[wBase + a] + wi[wBase + a] * wi[wBase + a]
+                    }
+                    size = size.squareRoot()
+                    if size > 0 {
+                        for a in 0..<antennas {
+                            wr[wBase + a] /= size
+                            wi[wBase + a] /= size
+                        }
+                    }
+                }
+            }
+        }
+        let beamformers = (0..<nodes).map { n in
+            (0..<antennas).map { a in Complex(best[2 * (n * antennas + a)], best[2 * (n * antennas + a) + 1]) }
+        }
+        return (beamformers, bestValue)
     }
 
     /// Starts: each node's maximum-ratio transmission toward the sum of the users' channels, and toward each of the
