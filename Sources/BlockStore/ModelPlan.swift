@@ -82,7 +82,7 @@ struct ModelPlan: Sendable {
                 path: relative, kind: .verbatim, size: UInt64(mapped[fileIndex].count), sha256: hashes[fileIndex])
             switch inspection.checkpoint {
             case .safetensors(let checkpoint):
-                if let shard = checkpoint.shards.first(where: { ($0.path as NSStringPath).lastComponent == relative }) {
+                if let shard = checkpoint.shards.first(where: { $0.path.split(separator: "/").last.map(String.init) == relative }) {
                     entry.kind = .safetensors
                     entry.header = bytesObject(shard.header.prefixBytes).description
                     entry.tensors = shard.header.tensorsInDataOrder.map { tensor in
@@ -151,10 +151,4 @@ struct ModelPlan: Sendable {
         default: return 1
         }
     }
-}
-
-/// The last component of a path.
-private typealias NSStringPath = String
-extension String {
-    fileprivate var lastComponent: String { split(separator: "/").last.map(String.init) ?? self }
 }
