@@ -108,3 +108,22 @@ import Testing
         }
     }
 }
+
+@Suite struct SweepTests {
+    @Test func sweepRunsEveryCaseOnceAndIsDeterministic() throws {
+        var scenario = SchemeTests.scenario()
+        scenario.users = 6
+        let run = {
+            try Sweep.run(
+                repository: SchemeTests.repository, scenario: scenario, parameter: .capacity, values: [5e8, 9e8],
+                schemes: [.trimcaching, .coarse], seeds: 2)
+        }
+        let sweep = try run()
+        #expect(sweep.rows.count == 2 * 2 * 2)
+        #expect(sweep.csv.split(separator: "\n").count == 9)
+        #expect(sweep.csv == (try run()).csv)
+        #expect(sweep.summary.count == 4)
+        let svg = sweep.svg(title: "test")
+        #expect(svg.hasPrefix("<svg") && svg.contains("trimcaching") && svg.contains("polyline"))
+    }
+}

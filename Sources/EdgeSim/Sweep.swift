@@ -1,0 +1,128 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// A parameter sweep: every (value, scheme, seed) simulated, in parallel, as in Figs. 8–13 and 17.
+public struct Sweep: Sendable {
+    public enum Parameter: String, Sendable, CaseIterable {
+        case capacity, users, nodes, antennas, zipf
+
+        func apply(_ value: Double, to scenario: inout Scenario) {
+            switch self {
+            case .capacity: scenario.capacityBytes = [value]
+            case .users: scenario.users = Int(value)
+            case .nodes: scenario.nodes = Int(value)
+            case .antennas: scenario.antennas = Int(value)
+            case .zipf: scenario.zipf = value
+            }
+        }
+    }
+
+    public struct Row: Sendable, Equatable {
+        public var value: Double
+        public var scheme: Scheme
+        public var seed: UInt64
+        public var totalDelaySeconds: Double
+        /// Share of the requested PBs delivered with every requesting user's QoS met.
+        public var qosShare: Double
+        public var hitRatio: Double
+    }
+
+    public var parameter: Parameter
+    public var rows: [Row]
+
+    /// Runs the sweep on all cores. Seeds are 1...seeds.
+    public static func run(
+        repository: Repository, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [Scheme], seeds: Int,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> Sweep {
+        let cases = values.flatMap { value in schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } } }
+        let results = Mutex([Int: Result<Row, any Error>]())
+        DispatchQueue.concurrentPerform(iterations: cases.count) { index in
+            let (value, scheme, seed) = cases[index]
+            let result = Result { () throws -> Row in
+                var parameters = scenario
+                parameter.apply(value, to: &parameters)
+                let report = try SimulationReport.run(scheme: scheme, scenario: parameters, repository: repository, seed: seed)
+                let requested = report.outcome.blocks.filter { !$0.requestingUsers.isEmpty }
+                let met = requested.filter(\.feasible).count
+                return Row(
+                    value: value, scheme: scheme, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
+                    qosShare: requested.isEmpty ? 1 : Double(met) / Double(requested.count), hitRatio: report.outcome.hitRatio)
+            }
+            let done = results.withLock { results -> Int in
+                results[index] = result
+                return results.count
+            }
+            progress?(done, cases.count)
+        }
+        let finished = results.withLock { $0 }
+        return Sweep(parameter: parameter, rows: try cases.indices.map { try finished[$0]!.get() })
+    }
+
+    /// One row per run: parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio.
+    public var csv: String {
+        (["parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio"]
+            + rows.map { "\(parameter.rawValue),\($0.value),\($0.scheme.rawValue),\($0.seed),\($0.totalDelaySeconds),\($0.qosShare),\($0.hitRatio)" })
+            .joined(separator: "\n") + "\n"
+    }
+
+    /// Mean and standard deviation of the total delay per (scheme, value), over seeds.
+    public var summary: [(scheme: Scheme, value: Double, mean: Double, deviation: Double)] {
+        var out: [(Scheme, Double, Double, Double)] = []
+        var seen: [Scheme] = []
+        for row in rows where !seen.contains(row.scheme) { seen.append(row.scheme) }
+        let values = rows.map(\.value).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }
+        for scheme in seen {
+            for value in values {
+                let delays = rows.filter { $0.scheme == scheme && $0.value == value }.map(\.totalDelaySeconds)
+                let mean = delays.reduce(0, +) / Double(max(1, delays.count))
+                let variance = delays.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, delays.count))
+                out.append((scheme, value, mean, variance.squareRoot()))
+            }
+        }
+        return out
+    }
+
+    /// A line chart of the mean total delay against the swept value, one line per scheme, ± one standard deviation
+    /// as error bars (SVG, 720 × 440).
+    public func svg(title: String) -> String {
+        let points = summary.filter { $0.mean.isFinite }
+        let values = rows.map(\.value).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }
+        let top = max(1e-9, points.map { $0.mean + $0.deviation }.max() ?? 1)
+        let (left, right, upper, lower) = (70.0, 560.0, 40.0, 380.0)
+        func x(_ value: Double) -> Double {
+            guard let index = values.firstIndex(of: value) else { return left }
+            return values.count == 1 ? (left + right) / 2 : left + (right - left) * Double(index) / Double(values.count - 1)
+        }
+        func y(_ delay: Double) -> Double { lower - (lower - upper) * delay / top }
+        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+        var body = "<text x=\"360\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(title)</text>\n"
+        body += "<line x1=\"\(left)\" y1=\"\(lower)\" x2=\"\(right)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
+        body += "<line x1=\"\(left)\" y1=\"\(upper)\" x2=\"\(left)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
+        for tick in 0...4 {
+            let delay = top * Double(tick) / 4
+            body += "<text x=\"\(left - 6)\" y=\"\(y(delay) + 4)\" text-anchor=\"end\" font-size=\"11\">\(String(format: "%.2f", delay))</text>\n"
+        }
+        for value in values {
+            body += "<text x=\"\(x(value))\" y=\"\(lower + 16)\" text-anchor=\"middle\" font-size=\"11\">\(String(format: "%g", value))</text>\n"
+        }
+        body += "<text x=\"\((left + right) / 2)\" y=\"\(lower + 34)\" text-anchor=\"middle\" font-size=\"12\">\(parameter.rawValue)</text>\n"
+        body += "<text x=\"18\" y=\"\((upper + lower) / 2)\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 18 \((upper + lower) / 2))\">total delay T (s)</text>\n"
+        var schemes: [Scheme] = []
+        for point in points where !schemes.contains(point.scheme) { schemes.append(point.scheme) }
+        for (index, scheme) in schemes.enumerated() {
+            let colour = colours[index % colours.count]
+            let line = points.filter { $0.scheme == scheme }
+            body += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"" + line.map { "\(x($0.value)),\(y($0.mean))" }.joined(separator: " ") + "\"/>\n"
+            for point in line {
+                body += "<line x1=\"\(x(point.value))\" y1=\"\(y(point.mean - point.deviation))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>\n"
+                body += "<circle cx=\"\(x(point.value))\" cy=\"\(y(point.mean))\" r=\"3\" fill=\"\(colour)\"/>\n"
+            }
+            body += "<rect x=\"575\" y=\"\(50 + 20 * Double(index))\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
+            body += "<text x=\"593\" y=\"\(61 + 20 * Double(index))\" font-size=\"12\">\(scheme.rawValue)</text>\n"
+        }
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"440\" font-family=\"sans-serif\">\n"
+            + "<rect width=\"720\" height=\"440\" fill=\"white\"/>\n" + body + "</svg>\n"
+    }
+}

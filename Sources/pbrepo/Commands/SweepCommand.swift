@@ -1,0 +1,59 @@
+import ArgumentParser
+import EdgeSim
+import Foundation
+import TensorFiles
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Simulate schemes over a range of one parameter and several seeds; write CSV and an SVG plot.",
+        discussion: "Example: pbrepo sweep --manifest manifests/paper-cnn60.json --vary capacity=2e8,5e8,1.25e9 --schemes trimcaching,heuristic --seeds 5 -o out/")
+
+    @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
+    @Option(help: "Base scenario (JSON); defaults are Table II.") var scenario: String?
+    @Option(help: "PARAMETER=v1,v2,... with PARAMETER one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var vary: String
+    @Option(help: "Comma-separated schemes.") var schemes: String = "coarse,trimcaching,no-cooperation,tdma-unicast,full-comp,heuristic"
+    @Option(help: "Seeds per point (1...n).") var seeds: Int = 5
+    @Option(name: .shortAndLong, help: "Output directory (sweep.csv, sweep.svg).") var output: String
+
+    func validate() throws {
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
+        guard vary.contains("=") else { throw ValidationError("--vary takes PARAMETER=v1,v2,...") }
+    }
+
+    func run() throws {
+        let parts = vary.split(separator: "=", maxSplits: 1).map(String.init)
+        guard let parameter = Sweep.Parameter(rawValue: parts[0]) else {
+            throw ValidationError("unknown parameter \(parts[0]); choose one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let values = try parts[1].split(separator: ",").map { text -> Double in
+            guard let value = Double(text) else { throw ValidationError("\(text) is not a number") }
+            return value
+        }
+        let chosen = try schemes.split(separator: ",").map { name -> Scheme in
+            guard let scheme = Scheme(rawValue: String(name)), scheme != .exact else {
+                throw ValidationError("unknown or unsweepable scheme \(name)")
+            }
+            return scheme
+        }
+        let progress = ProgressBar(label: "sweep")
+        let sweep = try Console.run {
+            let base = try scenario.map { try Scenario.load($0) } ?? Scenario()
+            return try Sweep.run(
+                repository: try Repository.load(manifest: manifest), scenario: base, parameter: parameter, values: values,
+                schemes: chosen, seeds: seeds) { done, total in progress.update(done: UInt64(done), total: UInt64(total)) }
+        }
+        progress.finish()
+        try Console.run {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try writeAtomically(Array(sweep.csv.utf8), to: output + "/sweep.csv")
+            let title = "Total delay vs \(parameter.rawValue) (\((manifest as NSString).lastPathComponent), \(seeds) seeds)"
+            try writeAtomically(Array(sweep.svg(title: title).utf8), to: output + "/sweep.svg")
+        }
+        for point in sweep.summary {
+            print(String(format: "%-15@ %-10g T = %.4f ± %.4f s", point.scheme.rawValue, point.value, point.mean, point.deviation))
+        }
+        print("wrote \(output)/sweep.csv and \(output)/sweep.svg")
+    }
+}
