@@ -136,7 +136,7 @@ public enum Assembler {
         case .verbatim:
             try content(file.object).withUnsafeBytes { try emit($0) }
         }
-        let sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let sha = lowercaseHex(hasher.finalize())
         guard sha == file.sha256, written == file.size else {
             throw StoreError(
                 .checksumMismatch,

@@ -349,7 +349,7 @@ struct SourceFiles {
                 let file = try MappedFile(path: absolutePath(relativePaths[index]))
                 file.adviseSequential()
                 let digest = file.withUnsafeBytes { SHA256.hash(data: $0) }
-                let hex = digest.map { String(format: "%02x", $0) }.joined()
+                let hex = lowercaseHex(digest)
                 results.withLock { $0[index] = hex }
             } catch {
                 failure.withLock { if $0 == nil { $0 = error } }
@@ -358,4 +358,9 @@ struct SourceFiles {
         if let error = failure.withLock({ $0 }) { throw error }
         return results.withLock { $0.map { $0 ?? "" } }
     }
+}
+
+/// A digest's bytes as lowercase hex, as `sha256sum` prints them.
+func lowercaseHex(_ digest: some Sequence<UInt8>) -> String {
+    digest.map { String(format: "%02x", $0) }.joined()
 }
