@@ -145,9 +145,10 @@ public enum Planner {
             }
         }
         for k in 0..<repository.blockCount where !network.requesters[k].isEmpty {
-            var current = simulator.outcome(of: plan, block: k)
+            let draws = simulator.draws(block: k)
+            var current = simulator.outcome(of: plan, block: k, draws: draws)
             guard !current.missed else { continue }
-            let rates = network.backhaulRates(block: k)
+            let rates = draws.backhaul
             while true {
                 let participants = Set(plan.participants(block: k))
                 let holders = (0..<network.scenario.nodes).filter { plan.cached[$0][k] }
@@ -156,7 +157,7 @@ public enum Planner {
                     guard let source = holders.max(by: { rates[$0][m] < rates[$1][m] }) else { continue }
                     var trial = plan
                     trial.migrations[k].append(.init(from: source, to: m))
-                    let outcome = simulator.outcome(of: trial, block: k)
+                    let outcome = simulator.outcome(of: trial, block: k, draws: draws)
                     if better(outcome, than: best?.outcome ?? current) { best = (trial, outcome) }
                 }
                 guard let best else { break }
@@ -191,7 +192,8 @@ public enum Planner {
         // best[k][mask]: the best migrations for PB k when the nodes in `mask` hold it.
         var best = [[(score: Score, moves: [CachePlan.Migration])]]()
         for k in requested {
-            let rates = network.backhaulRates(block: k)
+            let draws = simulator.draws(block: k)
+            let rates = draws.backhaul
             var row: [(score: Score, moves: [CachePlan.Migration])] = []
             for mask in 0..<(1 << nodes) {
                 let holders = (0..<nodes).filter { mask & (1 << $0) != 0 }
@@ -208,7 +210,7 @@ public enum Planner {
                         CachePlan.Migration(from: holders.max { rates[$0][others[index]] < rates[$1][others[index]] } ?? holders[0], to: others[index])
                     }
                     plan.migrations[k] = moves
-                    let outcome = simulator.outcome(of: plan, block: k)
+                    let outcome = simulator.outcome(of: plan, block: k, draws: draws)
                     let score: Score = (0, outcome.feasible ? 0 : 1, outcome.delaySeconds)
                     if choice == nil || less(score, choice!.score) { choice = (score, moves) }
                 }

@@ -130,11 +130,26 @@ public struct Simulator: Sendable {
         return RobustBeamformer.solve(instance, robust: robust)
     }
 
+    /// The random draws of one PB (backhaul rates, estimated channels), which no plan changes.
+    public struct BlockDraws: Sendable {
+        public var backhaul: [[Double]]
+        public var channels: [[[Complex<Double>]]]
+    }
+
+    public func draws(block k: Int) -> BlockDraws {
+        BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k))
+    }
+
     /// One PB under a plan.
     public func outcome(of plan: CachePlan, block k: Int) -> BlockOutcome {
+        outcome(of: plan, block: k, draws: draws(block: k))
+    }
+
+    /// One PB under a plan, with its draws made once by the caller (searches that try many plans per PB).
+    public func outcome(of plan: CachePlan, block k: Int, draws: BlockDraws) -> BlockOutcome {
         let scenario = network.scenario
         let bytes = network.repository.blockBytes[k]
-        let backhaul = network.backhaulRates(block: k)
+        let backhaul = draws.backhaul
         let moves = plan.migrations[k].map { (from: $0.from, to: $0.to, seconds: 8 * bytes / backhaul[$0.from][$0.to]) }
         let migration = moves.reduce(0) { $0 + $1.seconds }
         let users = network.requesters[k]
@@ -149,7 +164,7 @@ public struct Simulator: Sendable {
                 block: k, bytes: bytes, requestingUsers: users, participants: [], delaySeconds: migration, feasible: false,
                 missed: true, migrations: moves)
         }
-        let channels = network.channels(block: k)
+        let channels = draws.channels
         let unicast: Bool
         switch mode {
         case .unicast: unicast = true
