@@ -16,7 +16,8 @@ Two generated families of four safetensors models each (seeded, so every run mea
 - bf16-full: a base of ~188 MB in bfloat16 and five fine-tunes that changed every weight (no frozen layer at all),
   drifting by ~0.5 % of the scale, then rounded to bfloat16 — the case of ZipLLM's BitX.
 
-Every timing is on a warm page cache (files read once first), wall clock, whole commands.
+Every timing is on a warm page cache (files read once first), wall clock, whole commands, after a `sync` so that
+no earlier step's writeback competes; each is the median of `--repeat` runs (5 by default).
 """
 
 import argparse
@@ -95,9 +96,16 @@ def generate(work):
 
 
 def timed(command, **kwargs):
+    os.sync()  # no writeback of earlier steps' dirty pages competes with the command timed
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
     return time.perf_counter() - start
+
+
+def median_of(repeat, run):
+    """Median over `repeat` runs of `run()` (which returns seconds): the VM's figures vary by tens of percent."""
+    times = sorted(run() for _ in range(repeat))
+    return times[len(times) // 2]
 
 
 def tensors_of(path):
@@ -140,6 +148,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pbrepo", default=".build/release/pbrepo")
     parser.add_argument("--work", default="/tmp/pbrepo-bench")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each timed command; the median is reported")
     args = parser.parse_args()
     pbrepo = os.path.abspath(args.pbrepo)
     shutil.rmtree(args.work, ignore_errors=True)
@@ -155,19 +164,35 @@ def main():
                 while f.read(1 << 24):
                     pass
         store = os.path.join(args.work, "store-" + family)
-        ingest = timed([pbrepo, "ingest", "--store", store, "--family", family] + files)
+
+        def ingest_once():
+            shutil.rmtree(store, ignore_errors=True)
+            return timed([pbrepo, "ingest", "--store", store, "--family", family] + files)
+
+        ingest = median_of(args.repeat, ingest_once)
         report = json.loads(subprocess.run([pbrepo, "report", "--store", store, "--json"], check=True,
                                            capture_output=True, text=True).stdout)
         out = os.path.join(args.work, "out-" + family)
-        os.makedirs(out)
+        os.makedirs(out + "/d")
         assemble = 0.0
+        assemble_sha256 = 0.0
         for path in files:
             name = os.path.basename(path)[: -len(".safetensors")]
-            assemble += timed([pbrepo, "assemble", "--store", store, name, "-o", os.path.join(out, name)])
-            assert open(path, "rb").read() == open(os.path.join(out, name), "rb").read(), name
-        zstd_time = timed(["zstd", "-T0", "-1", "-q", "-f", "--output-dir-flat", out] + files)
+            target = os.path.join(out, name)
+
+            def assemble_once(*extra):
+                if os.path.exists(target):
+                    os.remove(target)
+                return timed([pbrepo, "assemble", "--store", store, name, "-o", target, *extra])
+
+            assemble_sha256 += median_of(args.repeat, lambda: assemble_once("--sha256"))
+            assemble += median_of(args.repeat, assemble_once)
+            assert open(path, "rb").read() == open(target, "rb").read(), name
+        zstd_time = median_of(args.repeat, lambda: timed(["zstd", "-T0", "-1", "-q", "-f", "--output-dir-flat", out] + files))
         zstd1 = sum(os.path.getsize(os.path.join(out, os.path.basename(p) + ".zst")) for p in files)
-        xxh_time = timed(["xxhsum", "-H2"] + files)
+        zstd_d_time = median_of(args.repeat, lambda: timed(
+            ["zstd", "-d", "-T0", "-q", "-f", "--output-dir-flat", out + "/d"] + [os.path.join(out, os.path.basename(p) + ".zst") for p in files]))
+        xxh_time = median_of(args.repeat, lambda: timed(["xxhsum", "-H2"] + files))
         subprocess.run(["zstd", "-T0", "-3", "-q", "-f", "--output-dir-flat", out] + files, check=True)
         zstd3 = sum(os.path.getsize(os.path.join(out, os.path.basename(p) + ".zst")) for p in files)
         dtype = "BF16" if family.startswith("bf16") else "F32"
@@ -175,6 +200,8 @@ def main():
             "family": family, "files": len(files), "logical_bytes": logical,
             "pbrepo_ingest_s": ingest, "pbrepo_ingest_gbps": logical / ingest / 1e9,
             "pbrepo_assemble_s": assemble, "pbrepo_assemble_gbps": logical / assemble / 1e9,
+            "pbrepo_assemble_sha256_s": assemble_sha256, "pbrepo_assemble_sha256_gbps": logical / assemble_sha256 / 1e9,
+            "zstd_d_T0_s": zstd_d_time, "zstd_d_T0_gbps": logical / zstd_d_time / 1e9,
             "zstd_T0_1_s": zstd_time, "zstd_T0_1_gbps": logical / zstd_time / 1e9,
             "xxhsum_H2_s": xxh_time, "xxhsum_H2_gbps": logical / xxh_time / 1e9,
             "pbrepo_stored_bytes": report["stored_bytes"], "zstd_1_bytes": zstd1, "zstd_3_bytes": zstd3,

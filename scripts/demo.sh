@@ -34,7 +34,7 @@ same=0
 mkdir -p "$work/out"
 for path in "${models[@]}"; do
   name=$(basename "$path"); name=${name%.safetensors}
-  "$PBREPO" assemble --store "$store" "$name" -o "$work/out/$name" > /dev/null
+  "$PBREPO" assemble --store "$store" "$name" -o "$work/out/$name" --sha256 > /dev/null
   if [ -d "$path" ]; then diff -rq "$path" "$work/out/$name" > /dev/null && same=$((same + 1)) || echo "DIFFERS: $name"
   else cmp -s "$path" "$work/out/$name" && same=$((same + 1)) || echo "DIFFERS: $name"; fi
 done

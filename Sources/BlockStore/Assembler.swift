@@ -13,6 +13,8 @@ public struct AssembleResult: Sendable, Equatable {
     public var output: String
     public var files: Int
     public var bytes: UInt64
+    /// Whether every file's SHA-256 was computed and compared (asked for, or the recipe predates XXH3 checks).
+    public var sha256Verified: Bool
 }
 
 /// Rebuilds a model's files from a recipe and a directory of objects (the store's, or one `export-blocks` wrote).
@@ -36,15 +38,25 @@ public enum Assembler {
         return (present, missing)
     }
 
+    /// How `assemble` checks what it writes.
+    public struct Options: Sendable, Equatable {
+        /// Also compute each file's SHA-256 and compare it with the one recorded at ingest. Every object is always
+        /// checked against its XXH3-128 digest, and every file against its whole-file XXH3-128, which already
+        /// proves the bytes equal to the ingested ones; SHA-256 adds a cryptographic check at some cost in speed.
+        public var sha256: Bool
+
+        public init(sha256: Bool = false) { self.sha256 = sha256 }
+    }
+
     /// Writes the model to `output`: a file for a single-file model, a new directory for a directory model.
     ///
-    /// Every object is checked against its digest while it is decoded and every file against the sha256 recorded
-    /// at ingest before it is moved into place; nothing appears at `output` unless all of it is right.
+    /// Every object is checked against its digest while it is decoded and every file against the whole-file digest
+    /// recorded at ingest before it is moved into place; nothing appears at `output` unless all of it is right.
     ///
     /// - Throws: `StoreError` `.missingObject` listing what is missing (before anything is written),
     ///   `.corruptObject` naming the object, `.checksumMismatch` naming the file.
     public static func assemble(
-        _ recipe: Recipe, objects: ObjectDirectory, to output: String,
+        _ recipe: Recipe, objects: ObjectDirectory, to output: String, options: Options = Options(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> AssembleResult {
         let required = requiredObjects(recipe, in: objects)
@@ -56,12 +68,18 @@ public enum Assembler {
         }
         let total = recipe.files.reduce(0) { $0 + $1.size }
         var done: UInt64 = 0
+        func write(_ file: Recipe.File, to path: String) throws {
+            try Self.write(file, of: recipe, objects: objects, to: path, options: options) {
+                done += $0
+                progress?(done, total)
+            }
+        }
         switch recipe.layout {
         case .file:
             guard let file = recipe.files.first, recipe.files.count == 1 else {
                 throw StoreError(.corruptObject, "recipe of \(recipe.model) has \(recipe.files.count) files for a single-file model")
             }
-            try write(file, of: recipe, objects: objects, to: output) { done += $0; progress?(done, total) }
+            try write(file, to: output)
         case .directory:
             if FileManager.default.fileExists(atPath: output) {
                 throw StoreError(.invalidArgument, "\(output) exists; assemble writes a new directory")
@@ -69,36 +87,38 @@ public enum Assembler {
             let staging = AtomicFile.directory(of: output) + "/.pbrepo-tmp-\(getpid())-" + (output.split(separator: "/").last.map(String.init) ?? "model")
             try makeDirectories(staging)
             do {
-                for file in recipe.files {
-                    try write(file, of: recipe, objects: objects, to: staging + "/" + file.path) { done += $0; progress?(done, total) }
-                }
+                for file in recipe.files { try write(file, to: staging + "/" + file.path) }
                 guard rename(staging, output) == 0 else {
                     throw StoreError(.io, "cannot move the assembled directory to \(output): \(String(cString: strerror(errno)))")
                 }
-                let parent = open(AtomicFile.directory(of: output), O_RDONLY | O_DIRECTORY)
-                if parent >= 0 {
-                    fsync(parent)
-                    close(parent)
-                }
+                AtomicFile.syncDirectory(AtomicFile.directory(of: output))
             } catch {
                 try? FileManager.default.removeItem(atPath: staging)
                 throw error
             }
         }
-        return AssembleResult(model: recipe.model, output: output, files: recipe.files.count, bytes: total)
+        return AssembleResult(
+            model: recipe.model, output: output, files: recipe.files.count, bytes: total,
+            sha256Verified: options.sha256 || recipe.files.allSatisfy { $0.xxh3 == nil })
     }
 
     static func write(
-        _ file: Recipe.File, of recipe: Recipe, objects: ObjectDirectory, to path: String, advanced: (UInt64) -> Void
+        _ file: Recipe.File, of recipe: Recipe, objects: ObjectDirectory, to path: String, options: Options,
+        advanced: (UInt64) -> Void
     ) throws {
         guard !file.path.contains("/"), !file.path.hasPrefix(".") || file.path.count > 2 else {
             throw StoreError(.corruptObject, "recipe of \(recipe.model) names an unsafe path \"\(file.path)\"")
         }
-        let output = try AtomicFile(destination: path)
-        var hasher = SHA256()
+        // Model files are large, written once and then read by another program: direct I/O makes them durable at
+        // the disk's speed without first filling the page cache.
+        let output = try AtomicFile(destination: path, directIO: file.size >= 1 << 20)
+        let checkSHA256 = options.sha256 || file.xxh3 == nil
+        var sha = SHA256()
+        var xxh = XXH3Hasher()
         var written: UInt64 = 0
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
-            hasher.update(bufferPointer: bytes)
+            if checkSHA256 { sha.update(bufferPointer: bytes) }
+            xxh.update(bytes)
             try output.write(bytes)
             written += UInt64(bytes.count)
             advanced(UInt64(bytes.count))
@@ -136,41 +156,46 @@ public enum Assembler {
         case .verbatim:
             try content(file.object).withUnsafeBytes { try emit($0) }
         }
-        let sha = lowercaseHex(hasher.finalize())
-        guard sha == file.sha256, written == file.size else {
+        guard written == file.size else {
             throw StoreError(
-                .checksumMismatch,
-                "assembled \(file.path) of \(recipe.model) has sha256 \(sha) (\(written) bytes), ingested file had \(file.sha256) (\(file.size) bytes)")
+                .checksumMismatch, "assembled \(file.path) of \(recipe.model) has \(written) bytes, ingested file had \(file.size)")
+        }
+        if let expected = file.xxh3 {
+            let actual = xxh.finalize().description
+            guard actual == expected else {
+                throw StoreError(
+                    .checksumMismatch, "assembled \(file.path) of \(recipe.model) has XXH3-128 \(actual), ingested file had \(expected)")
+            }
+        }
+        if checkSHA256 {
+            let actual = lowercaseHex(sha.finalize())
+            guard actual == file.sha256 else {
+                throw StoreError(
+                    .checksumMismatch, "assembled \(file.path) of \(recipe.model) has sha256 \(actual), ingested file had \(file.sha256)")
+            }
         }
         try output.commit()
     }
 
-    /// Decodes objects on all cores, a few at a time, and hands them to `body` in order: the writer is never idle
-    /// waiting for one decode, and memory holds at most one window of decoded objects.
+    /// Decodes objects on all cores and hands them to `body` in order, while the workers go on decoding the next
+    /// ones: writing overlaps decoding, and memory holds at most a window of decoded objects.
     static func decodeInOrder(
         _ names: [String], objects: ObjectDirectory, model: String, _ body: (Int, [UInt8]) throws -> Void
     ) throws {
-        let window = 2 * ProcessInfo.processInfo.activeProcessorCount
-        var start = 0
-        while start < names.count {
-            let (first, end) = (start, min(names.count, start + window))
-            let decoded = Mutex([Int: Result<[UInt8], any Error>]())
-            DispatchQueue.concurrentPerform(iterations: end - first) { offset in
-                let index = first + offset
-                let result = Result { () throws -> [UInt8] in
-                    guard let digest = XXH3Digest(hex: names[index]) else {
-                        throw StoreError(.corruptObject, "recipe of \(model) has an invalid object name \(names[index])")
-                    }
-                    return try objects.content(of: digest)
-                }
-                decoded.withLock { $0[index] = result }
+        let digests = try names.map { name in
+            guard let digest = XXH3Digest(hex: name) else {
+                throw StoreError(.corruptObject, "recipe of \(model) has an invalid object name \(name)")
             }
-            let results = decoded.withLock { $0 }
-            for index in start..<end {
-                guard let result = results[index] else { continue }
-                try body(index, try result.get())
-            }
-            start = end
+            return digest
+        }
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let pipeline = OrderedPipeline<[UInt8]>(count: digests.count, window: 2 * workers + 1)
+        for _ in 0..<workers {
+            pipeline.startWorker { index in try objects.content(of: digests[index]) }
+        }
+        defer { pipeline.cancelAndJoin() }
+        for index in digests.indices {
+            try body(index, try pipeline.take(index))
         }
     }
 
@@ -210,9 +235,10 @@ extension Store {
 
     /// Rebuilds `model` from the store's objects (see `Assembler.assemble`).
     public func assemble(
-        _ model: String, to output: String, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+        _ model: String, to output: String, options: Assembler.Options = .init(),
+        progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> AssembleResult {
-        try Assembler.assemble(try recipe(of: model), objects: objects, to: output, progress: progress)
+        try Assembler.assemble(try recipe(of: model), objects: objects, to: output, options: options, progress: progress)
     }
 
     /// Writes what a client must download for `model` into `directory`: the objects (with delta bases) under
@@ -237,5 +263,70 @@ extension Store {
         try recipeFile.write([UInt8](try encoder.encode(recipe)) + [0x0A])
         try recipeFile.commit()
         return (required.present.count, bytes)
+    }
+}
+
+/// Work items 0..<count produced by worker threads in any order and taken by one consumer in order; workers stay at
+/// most `window` items ahead of the consumer.
+final class OrderedPipeline<Value: Sendable>: @unchecked Sendable {
+    // All mutable state is guarded by `condition`.
+    private let condition = NSCondition()
+    private let count: Int
+    private let window: Int
+    private var nextToClaim = 0
+    private var nextToTake = 0
+    private var ready: [Int: Result<Value, any Error>] = [:]
+    private var cancelled = false
+    private var running = 0
+
+    init(count: Int, window: Int) {
+        self.count = count
+        self.window = window
+    }
+
+    func startWorker(_ produce: @escaping @Sendable (Int) throws -> Value) {
+        condition.lock()
+        running += 1
+        condition.unlock()
+        Thread { self.work(produce) }.start()
+    }
+
+    private func work(_ produce: @Sendable (Int) throws -> Value) {
+        condition.lock()
+        while true {
+            while !cancelled && nextToClaim < count && nextToClaim - nextToTake >= window { condition.wait() }
+            guard !cancelled, nextToClaim < count else { break }
+            let index = nextToClaim
+            nextToClaim += 1
+            condition.unlock()
+            let result = Result { try produce(index) }
+            condition.lock()
+            ready[index] = result
+            condition.broadcast()
+        }
+        running -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for item `index` (taken in order, each once).
+    func take(_ index: Int) throws -> Value {
+        condition.lock()
+        defer { condition.unlock() }
+        while ready[index] == nil { condition.wait() }
+        let result = ready.removeValue(forKey: index)!
+        nextToTake = index + 1
+        condition.broadcast()
+        return try result.get()
+    }
+
+    /// Stops the workers after their current item and waits for them.
+    func cancelAndJoin() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        ready.removeAll()
+        condition.unlock()
     }
 }

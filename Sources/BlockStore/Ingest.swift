@@ -62,8 +62,9 @@ extension Store {
         guard !name.isEmpty, !name.contains("/") else {
             throw StoreError(.invalidArgument, "model name \"\(name)\" must be non-empty and contain no \"/\"")
         }
-        let hashes = try source.sha256()
-        let fingerprint = zip(source.relativePaths, hashes).map { "\($0.0)=\($0.1)" }
+        func fingerprint(_ checksums: [FileChecksum]) -> [String] {
+            zip(source.relativePaths, checksums).map { "\($0.0)=\($0.1.sha256)" }
+        }
         func unchanged(_ written: (count: Int, raw: UInt64, stored: UInt64)) -> IngestResult {
             IngestResult(
                 model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
@@ -71,14 +72,24 @@ extension Store {
                 newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
         }
         if let existing = try existingSources(of: name) {
-            guard existing == fingerprint else {
+            guard existing == fingerprint(try source.checksums()) else {
                 throw StoreError(.conflict, "a different model named \"\(name)\" is already in the store; rm it first or choose another --name")
             }
             return unchanged((0, 0, 0))
         }
-        var plan = try ModelPlan(report: report, source: source, hashes: hashes, model: name)
+        var plan = try ModelPlan(report: report, source: source, model: name)
         let base = try baseTensors(family: family, explicit: options.base, excluding: name)
-        let written = try writeObjects(&plan, report: report, base: base, level: options.level)
+        // The whole-file checksums take one core for a while: they run beside the encoders rather than before them.
+        let checksums = BackgroundWork { try source.checksums() }
+        let written: (count: Int, raw: UInt64, stored: UInt64)
+        do {
+            written = try writeObjects(&plan, report: report, base: base, level: options.level)
+        } catch {
+            _ = try? checksums.wait()
+            throw error
+        }
+        let fileChecksums = try checksums.wait()
+        plan.setChecksums(fileChecksums)
         let reused: Int
         do {
             reused = try record(
@@ -86,7 +97,7 @@ extension Store {
                 source: path)
         } catch let error as StoreError where error.code == .conflict {
             // Another ingest of the same files won the race: the model is there, as asked.
-            guard try existingSources(of: name) == fingerprint else { throw error }
+            guard try existingSources(of: name) == fingerprint(fileChecksums) else { throw error }
             return unchanged(written)
         }
         return IngestResult(
@@ -157,8 +168,11 @@ extension Store {
         let outcomes = Mutex([Int: Outcome]())
         let failure = Mutex<(any Error)?>(nil)
         let planned = plan
-        DispatchQueue.concurrentPerform(iterations: pending.count) { position in
-            let index = pending[position]
+        // Largest first, so that the last object to finish is a small one and no core waits at the end.
+        let sizes = pending.map { plan.objects[$0].rawBytes }
+        let order = pending.indices.sorted { sizes[$0] > sizes[$1] }.map { pending[$0] }
+        DispatchQueue.concurrentPerform(iterations: order.count) { position in
+            let index = order[position]
             let object = planned.objects[index]
             do {
                 if let size = objects.size(of: object.digest) {
@@ -184,8 +198,8 @@ extension Store {
                     return try StoredObject.encode(
                         content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
                 }
-                try objects.write(encoded.object, digest: object.digest)
-                let baseUsed = encoded.codec == .xorBaseZstd ? baseCandidate?.digest : nil
+                try objects.write(encoded.object, digest: object.digest, syncDirectory: false)
+                let baseUsed = encoded.codec == .xorPlanes ? baseCandidate?.digest : nil
                 outcomes.withLock {
                     $0[index] = Outcome(codec: encoded.codec, stored: UInt64(encoded.object.count), base: baseUsed)
                 }
@@ -194,6 +208,7 @@ extension Store {
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
+        objects.syncDirectories(of: order.map { plan.objects[$0].digest })
         var raw: UInt64 = 0, stored: UInt64 = 0, count = 0
         let results = outcomes.withLock { $0 }
         for index in plan.objects.indices {
@@ -306,7 +321,7 @@ struct BaseTensors: Sendable {
 }
 
 /// The files a model is ingested from.
-struct SourceFiles {
+struct SourceFiles: Sendable {
     var layout: Recipe.Layout
     /// The model's directory (for `directory` layout) or the file itself.
     var root: String
@@ -340,23 +355,62 @@ struct SourceFiles {
 
     func absolutePath(_ relative: String) -> String { layout == .file ? root : root + "/" + relative }
 
-    /// SHA-256 of every file, hex, in parallel.
-    func sha256() throws -> [String] {
-        let results = Mutex([String?](repeating: nil, count: relativePaths.count))
+    /// SHA-256 and XXH3-128 of every file, in one pass over each, files in parallel.
+    func checksums() throws -> [FileChecksum] {
+        let results = Mutex([FileChecksum?](repeating: nil, count: relativePaths.count))
         let failure = Mutex<(any Error)?>(nil)
         DispatchQueue.concurrentPerform(iterations: relativePaths.count) { index in
             do {
                 let file = try MappedFile(path: absolutePath(relativePaths[index]))
                 file.adviseSequential()
-                let digest = file.withUnsafeBytes { SHA256.hash(data: $0) }
-                let hex = lowercaseHex(digest)
-                results.withLock { $0[index] = hex }
+                let checksum = file.withUnsafeBytes { bytes in
+                    var sha = SHA256()
+                    var xxh = XXH3Hasher()
+                    var offset = 0
+                    // Chunks small enough to stay in the cache between the two hashes.
+                    while offset < bytes.count {
+                        let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 20))])
+                        sha.update(bufferPointer: chunk)
+                        xxh.update(chunk)
+                        offset += chunk.count
+                    }
+                    return FileChecksum(sha256: lowercaseHex(sha.finalize()), xxh3: xxh.finalize().description)
+                }
+                results.withLock { $0[index] = checksum }
             } catch {
                 failure.withLock { if $0 == nil { $0 = error } }
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        return results.withLock { $0.map { $0 ?? "" } }
+        return results.withLock { $0.map { $0 ?? FileChecksum(sha256: "", xxh3: "") } }
+    }
+}
+
+/// A source file's whole-file digests: SHA-256 (what users compare with) and XXH3-128 (what the assembler checks).
+struct FileChecksum: Sendable {
+    var sha256: String
+    var xxh3: String
+}
+
+/// Work started on another thread now and waited for later.
+final class BackgroundWork<Value: Sendable>: Sendable {
+    private let result = Mutex<Result<Value, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        Thread { self.run(work) }.start()
+    }
+
+    private func run(_ work: @Sendable () throws -> Value) {
+        let outcome = Result { try work() }
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+
+    func wait() throws -> Value {
+        done.wait()
+        done.signal()
+        return try result.withLock { $0! }.get()
     }
 }
 

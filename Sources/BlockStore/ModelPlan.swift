@@ -32,7 +32,7 @@ struct ModelPlan: Sendable {
     var objects: [PlannedObject]
     let files: [MappedFile]
 
-    init(report: PartitionReport, source: SourceFiles, hashes: [String], model: String) throws {
+    init(report: PartitionReport, source: SourceFiles, model: String) throws {
         let mapped = try source.relativePaths.map { try MappedFile(path: source.absolutePath($0)) }
         files = mapped
         let inspection = report.inspection
@@ -79,7 +79,7 @@ struct ModelPlan: Sendable {
         var recipeFiles: [Recipe.File] = []
         for (fileIndex, relative) in source.relativePaths.enumerated() {
             var entry = Recipe.File(
-                path: relative, kind: .verbatim, size: UInt64(mapped[fileIndex].count), sha256: hashes[fileIndex])
+                path: relative, kind: .verbatim, size: UInt64(mapped[fileIndex].count), sha256: "")
             switch inspection.checkpoint {
             case .safetensors(let checkpoint):
                 if let shard = checkpoint.shards.first(where: { $0.path.split(separator: "/").last.map(String.init) == relative }) {
@@ -131,6 +131,14 @@ struct ModelPlan: Sendable {
         }
         recipe = Recipe(schema: Recipe.schemaID, model: model, layout: source.layout, files: recipeFiles)
         objects = order.compactMap { planned[$0] }
+    }
+
+    /// Records the source files' whole-file digests in the recipe.
+    mutating func setChecksums(_ checksums: [FileChecksum]) {
+        for (index, checksum) in checksums.enumerated() where index < recipe.files.count {
+            recipe.files[index].sha256 = checksum.sha256
+            recipe.files[index].xxh3 = checksum.xxh3
+        }
     }
 
     /// Calls `body` with an object's content.

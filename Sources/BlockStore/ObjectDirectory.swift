@@ -28,12 +28,25 @@ public struct ObjectDirectory: Sendable {
 
     /// Writes an object file atomically (temporary file, fsync, rename, directory fsync). Objects are immutable and
     /// content-addressed: if another writer got there first, its file stands for this one.
-    public func write(_ object: [UInt8], digest: XXH3Digest) throws {
+    ///
+    /// - Parameter syncDirectory: false leaves the fsync of the object's fan-out directory to the caller
+    ///   (`syncDirectories(of:)`), which must do it before it records the object anywhere.
+    public func write(_ object: [UInt8], digest: XXH3Digest, syncDirectory: Bool = true) throws {
         let destination = path(of: digest)
         try makeDirectories(AtomicFile.directory(of: destination))
-        let file = try AtomicFile(destination: destination)
+        // Large objects skip the page cache: they are written once and read rarely, and it halves the cost of
+        // making them durable.
+        let file = try AtomicFile(destination: destination, directIO: object.count >= 1 << 20)
         try file.write(object)
-        try file.commit()
+        try file.commit(syncDirectory: syncDirectory)
+    }
+
+    /// fsyncs the fan-out directories of `digests` (and `objects/`), each once.
+    public func syncDirectories(of digests: some Sequence<XXH3Digest>) {
+        for fan in Set(digests.map { $0.description.prefix(2) }).sorted() {
+            AtomicFile.syncDirectory(root + "/objects/" + fan)
+        }
+        AtomicFile.syncDirectory(root + "/objects")
     }
 
     /// Calls `body` with an object file's bytes (mapped).
@@ -47,24 +60,32 @@ public struct ObjectDirectory: Sendable {
         return try file.withUnsafeBytes(body)
     }
 
-    /// Decodes an object (and, for a delta, its base), checking every digest on the way.
+    /// Decodes an object (and, for a delta, its base), checking the content's digest.
     public func content(of digest: XXH3Digest) throws -> [UInt8] {
         try withObject(digest) { object in
             let header = try StoredObject.header(of: object, name: "\(digest)")
             guard header.digest == digest else {
                 throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
             }
-            var base: [UInt8]?
-            if let baseDigest = header.base {
-                base = try withObject(baseDigest) { baseObject in
-                    let baseHeader = try StoredObject.header(of: baseObject, name: "\(baseDigest)")
-                    guard baseHeader.base == nil else {
-                        throw StoreError(.corruptObject, "object \(digest) is a delta against another delta \(baseDigest)")
-                    }
-                    return try StoredObject.decode(baseObject, name: "\(baseDigest)")
-                }
+            guard let baseDigest = header.base else { return try StoredObject.decode(object, name: "\(digest)") }
+            guard header.rawLength < UInt64(Int.max / 4) else {
+                throw StoreError(.corruptObject, "object \(digest) claims \(header.rawLength) bytes")
             }
-            return try StoredObject.decode(object, name: "\(digest)", base: base)
+            return try withObject(baseDigest) { baseObject in
+                var failure: (any Error)?
+                let content = [UInt8](unsafeUninitializedCapacity: Int(header.rawLength)) { out, initialized in
+                    do {
+                        try StoredObject.decode(
+                            object, name: "\(digest)", baseObject: baseObject, baseName: "\(baseDigest)",
+                            into: UnsafeMutableRawBufferPointer(out))
+                    } catch {
+                        failure = error
+                    }
+                    initialized = failure == nil ? out.count : 0
+                }
+                if let failure { throw failure }
+                return content
+            }
         }
     }
 

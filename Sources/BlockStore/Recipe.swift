@@ -33,6 +33,9 @@ public struct Recipe: Codable, Sendable, Equatable {
         public var kind: Kind
         public var size: UInt64
         public var sha256: String
+        /// XXH3-128 of the whole file, what `assemble` checks its output against (recipes of pre-release builds
+        /// lack it; the assembler checks the sha256 then).
+        public var xxh3: String?
         public var header: String?
         public var tensors: [String]?
         public var skeleton: String?

@@ -35,6 +35,35 @@ public enum Zstd {
         return output
     }
 
+    /// The most bytes `compress(_:into:level:checksum:)` can write for `count` input bytes.
+    public static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+
+    /// Compresses `input` into one frame written at the start of `output` (which must hold at least
+    /// `compressBound(input.count)` bytes to be sure of success) and returns the frame's length.
+    ///
+    /// - Parameters:
+    ///   - checksum: whether the frame carries zstd's own XXH64 of its content; callers that verify a stronger digest
+    ///     of the content themselves leave it out and save a pass.
+    ///   - huffmanLiterals: Huffman-code literals even at negative levels, which otherwise store them raw. With a
+    ///     very fast level (-100) this makes zstd an entropy coder that barely looks for repeats: on the exponent
+    ///     bytes of float tensors it compresses better than level 1 at 2.5–3× the speed (both ways).
+    public static func compress(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int = defaultLevel,
+        checksum: Bool = true, huffmanLiterals: Bool = false
+    ) throws(ZstdError) -> Int {
+        guard let context = ZSTD_createCCtx() else { throw ZstdError("out of memory") }
+        defer { ZSTD_freeCCtx(context) }
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, checksum ? 1 : 0)
+        if huffmanLiterals {
+            let status = czstd_force_huffman_literals(context)
+            if ZSTD_isError(status) != 0 { throw ZstdError(code: status) }
+        }
+        let status = ZSTD_compress2(context, output.baseAddress, output.count, input.baseAddress, input.count)
+        if ZSTD_isError(status) != 0 { throw ZstdError(code: status) }
+        return status
+    }
+
     public static func compress(_ input: [UInt8], level: Int = defaultLevel) throws -> [UInt8] {
         try input.withUnsafeBytes { try compress($0, level: level) }
     }
@@ -58,6 +87,20 @@ public enum Zstd {
         if ZSTD_isError(written) != 0 { throw ZstdError(code: written) }
         if written != Int(size) { throw ZstdError("frame decompressed to \(written) bytes, header said \(size)") }
         return output
+    }
+
+    /// Decompresses one frame into `output`, which it must fill exactly: a frame that records another content size,
+    /// or decodes to fewer or more bytes, is an error.
+    public static func decompress(_ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(ZstdError) {
+        let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        guard size == UInt64(output.count) else {
+            throw ZstdError("frame content size is unknown, invalid or not the expected \(output.count) bytes")
+        }
+        guard let context = ZSTD_createDCtx() else { throw ZstdError("out of memory") }
+        defer { ZSTD_freeDCtx(context) }
+        let written = ZSTD_decompressDCtx(context, output.baseAddress, output.count, frame.baseAddress, frame.count)
+        if ZSTD_isError(written) != 0 { throw ZstdError(code: written) }
+        if written != output.count { throw ZstdError("frame decompressed to \(written) bytes, header said \(size)") }
     }
 
     public static func decompress(_ frame: [UInt8], maximumSize: Int) throws -> [UInt8] {

@@ -90,6 +90,71 @@ enum SampleModels {
         _ = try store.assemble("mlp-ft-freeze1", to: output)
     }
 
+    /// A base and a fine-tune of ~14 MB each: objects above 1 MiB and the output go through direct I/O (the output
+    /// through the write-behind threads too), and the fine-tune's deltas through the plane-domain decoder.
+    @Test func aLargeGeneratedFamilyAssemblesByteForByteAndChecksItsFiles() throws {
+        let directory = Samples.temporaryDirectory()
+        var generator = SplitMix64(seed: 11)
+        func weights(_ count: Int, width: Int) -> [UInt8] {
+            // Small normal-ish values: the exponent byte repeats, the mantissa bytes are noise.
+            (0..<count).flatMap { _ -> [UInt8] in
+                let value = Float(Int(generator.next() % 2001) - 1000) / 40_000
+                let bits = value.bitPattern
+                return width == 4 ? withUnsafeBytes(of: bits.littleEndian) { Array($0) } : [UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)]
+            }
+        }
+        let shapes: [(String, DType, [UInt64])] = [
+            ("model.embed_tokens.weight", .F32, [512, 1024]), ("model.layers.0.mlp.weight", .F32, [1024, 2048]),
+            ("model.layers.1.mlp.weight", .BF16, [1024, 2048]),
+        ]
+        let base = shapes.map { ($0.0, $0.1, $0.2, weights(Int($0.2.reduce(1, *)), width: $0.1 == .F32 ? 4 : 2)) }
+        let tuned = base.map { tensor -> (String, DType, [UInt64], [UInt8]) in
+            guard tensor.0.contains("layers") else { return tensor }
+            var bytes = tensor.3
+            for index in stride(from: 0, to: bytes.count, by: 2) where generator.next() % 4 == 0 { bytes[index] ^= 0x01 }
+            return (tensor.0, tensor.1, tensor.2, bytes)
+        }
+        for (name, tensors) in [("base", base), ("tuned", tuned)] {
+            try SafetensorsWriter.write(
+                path: directory + "/\(name).safetensors", tensors: tensors.map { (name: $0.0, dtype: $0.1, shape: $0.2, bytes: $0.3) })
+        }
+        let store = try freshStore()
+        for name in ["base", "tuned"] { _ = try store.ingest(directory + "/\(name).safetensors") }
+        let recipe = try store.recipe(of: "tuned")
+        let codecs = try (recipe.files[0].tensors ?? []).map { hex -> UInt8 in
+            try store.objects.withObject(try #require(XXH3DigestParser.parse(hex))) { $0[5] }
+        }
+        #expect(codecs.filter { $0 == ObjectCodec.xorPlanes.rawValue }.count == 2, "\(codecs)")
+        for name in ["base", "tuned"] {
+            let output = directory + "/\(name).out"
+            let result = try store.assemble(name, to: output, options: .init(sha256: true))
+            #expect(result.sha256Verified)
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: directory + "/\(name).safetensors")))
+        }
+
+        // A client's copy whose recipe lies about the file: the whole-file XXH3 catches it, and the SHA-256 when asked.
+        let client = directory + "/client"
+        _ = try store.exportBlocks("tuned", to: client)
+        func assembleWithRecipe(_ change: (inout Recipe.File) -> Void, sha256: Bool) throws -> StoreError? {
+            var lying = try Assembler.recipe(from: client, model: "tuned")
+            change(&lying.files[0])
+            let output = directory + "/lying-\(UUID().uuidString)"
+            do {
+                _ = try Assembler.assemble(lying, objects: ObjectDirectory(root: client), to: output, options: .init(sha256: sha256))
+            } catch let error as StoreError {
+                #expect(!FileManager.default.fileExists(atPath: output))
+                return error
+            }
+            return nil
+        }
+        let wrongXXH3 = try assembleWithRecipe({ $0.xxh3 = String(repeating: "0", count: 32) }, sha256: false)
+        #expect(wrongXXH3?.code == .checksumMismatch && wrongXXH3?.message.contains("XXH3") == true)
+        let wrongSHA = { (file: inout Recipe.File) in file.sha256 = String(repeating: "0", count: 64) }
+        #expect(try assembleWithRecipe(wrongSHA, sha256: false) == nil)
+        #expect(try assembleWithRecipe(wrongSHA, sha256: true)?.code == .checksumMismatch)
+    }
+
     @Test func missingObjectsAreListedBeforeAnythingIsWritten() throws {
         let store = try freshStore()
         let model = try store.ingest(Samples.path("transformer/tiny-llama-ft-sharded")).model

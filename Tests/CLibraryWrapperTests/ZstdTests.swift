@@ -24,4 +24,30 @@ import Zstd
         frame[frame.count / 2] ^= 0xFF
         #expect(throws: ZstdError.self) { try Zstd.decompress(frame, maximumSize: 10_000) }
     }
+
+    @Test func compressesIntoAndDecompressesIntoCallerBuffers() throws {
+        var generator = SplitMix64(seed: 9)
+        let input = (0..<100_000).map { _ in UInt8(truncatingIfNeeded: generator.next() & 0x07) }
+        var frame = [UInt8](repeating: 0, count: Zstd.compressBound(input.count))
+        let length = try input.withUnsafeBytes { source in
+            try frame.withUnsafeMutableBytes { try Zstd.compress(source, into: $0, level: 1, checksum: false) }
+        }
+        #expect(length > 0 && length < input.count / 2)
+        frame.removeLast(frame.count - length)
+        var output = [UInt8](repeating: 0, count: input.count)
+        try frame.withUnsafeBytes { f in try output.withUnsafeMutableBytes { try Zstd.decompress(f, into: $0) } }
+        #expect(output == input)
+        // The output must be filled exactly: one byte short or long is refused.
+        for wrongSize in [input.count - 1, input.count + 1] {
+            var wrong = [UInt8](repeating: 0, count: wrongSize)
+            #expect(throws: ZstdError.self) {
+                try frame.withUnsafeBytes { f in try wrong.withUnsafeMutableBytes { try Zstd.decompress(f, into: $0) } }
+            }
+        }
+        // Too small an output buffer for the frame is an error, not an overrun.
+        var tiny = [UInt8](repeating: 0, count: 16)
+        #expect(throws: ZstdError.self) {
+            try input.withUnsafeBytes { source in try tiny.withUnsafeMutableBytes { try Zstd.compress(source, into: $0) } }
+        }
+    }
 }

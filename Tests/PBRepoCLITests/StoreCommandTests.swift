@@ -90,3 +90,34 @@ import Testing
         #expect(try store.list().count == Self.models.count)
     }
 }
+
+@Suite struct AssembleCommandTests {
+    @Test func assemblesFromTheStoreAndFromExportedBlocksWithTheChecksItReports() throws {
+        let root = Samples.temporaryDirectory()
+        let store = root + "/store"
+        let original = Samples.path("transformer/tiny-llama-ft-sharded")
+        let ingest = try CommandRun.run(["ingest", "--store", store, original, "--json"])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let client = root + "/client"
+        #expect(try CommandRun.run(["export-blocks", "--store", store, "tiny-llama-ft-sharded", "-o", client]).status == 0)
+        for (index, source) in [["--store", store], ["--from", client]].enumerated() {
+            for sha256 in [false, true] {
+                let output = root + "/out-\(index)-\(sha256)"
+                let run = try CommandRun.run(
+                    ["assemble", "tiny-llama-ft-sharded", "-o", output, "--json"] + source + (sha256 ? ["--sha256"] : []))
+                #expect(run.status == 0, "\(run.stderr)")
+                let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+                #expect(report["xxh3_verified"] as? Bool == true)
+                #expect(report["sha256_verified"] as? Bool == sha256)
+                for name in try FileManager.default.contentsOfDirectory(atPath: original) {
+                    #expect(FileManager.default.contentsEqual(atPath: original + "/" + name, andPath: output + "/" + name), "\(name)")
+                }
+            }
+        }
+        // An existing output directory is refused, and left as it was.
+        try FileManager.default.createDirectory(atPath: root + "/taken", withIntermediateDirectories: true)
+        let refused = try CommandRun.run(["assemble", "--store", store, "tiny-llama-ft-sharded", "-o", root + "/taken"])
+        #expect(refused.status != 0 && refused.stderr.contains("exists"), "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/taken").isEmpty)
+    }
+}

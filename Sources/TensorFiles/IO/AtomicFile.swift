@@ -1,4 +1,14 @@
+import Dispatch
 import Glibc
+import Synchronization
+
+// Glibc declares O_DIRECT only under _GNU_SOURCE, which Swift's Glibc module does not set; values from
+// <asm-generic/fcntl.h> and the arch-specific overrides.
+#if arch(arm64) || arch(arm)
+private let O_DIRECT: Int32 = 0o200000
+#else
+private let O_DIRECT: Int32 = 0o40000
+#endif
 
 /// A file that appears at its destination complete or not at all.
 ///
@@ -6,17 +16,32 @@ import Glibc
 /// `commit()` flushes it, fsyncs it, renames it over the destination and fsyncs the directory. A writer released
 /// without `commit()` removes its temporary file: a crash mid-write leaves at most a `.pbrepo-tmp-*` file, never a
 /// half-written destination.
+///
+/// With `directIO`, whole aligned blocks go to the disk with `O_DIRECT`, past the page cache, and files larger than
+/// one staging buffer are written behind the caller by two I/O threads: durable writes of large files then cost
+/// one DMA instead of a copy into the page cache plus writeback at `fsync` (on this project's VMs 1.7–2 GB/s instead
+/// of 0.3–1.6), and the caller goes on producing bytes meanwhile. File systems without `O_DIRECT` (tmpfs on older
+/// kernels) get ordinary writes.
 public final class AtomicFile {
     public let destination: String
     /// The temporary file; other writers (libhdf5) may write it by path before `commit()`.
     public let temporaryPath: String
     private var descriptor: Int32
-    private var buffer: [UInt8] = []
     private var committed = false
-    private static let bufferLimit = 1 << 20
+    private let direct: Bool
+    /// Bytes not yet written, in a page-aligned buffer (what `O_DIRECT` requires of the memory it reads).
+    private var staging: UnsafeMutableRawPointer
+    private let stagingCapacity: Int
+    private var staged = 0
+    /// File offset of the first staged byte.
+    private var offset = 0
+    private var behind: WriteBehind?
+    private static let alignment = 4096
 
     /// Creates the temporary file next to `destination`.
-    public init(destination: String) throws(TensorFileError) {
+    ///
+    /// - Parameter directIO: write whole blocks with `O_DIRECT` where the file system allows it.
+    public init(destination: String, directIO: Bool = false) throws(TensorFileError) {
         self.destination = destination
         let directory = AtomicFile.directory(of: destination)
         let name = destination.split(separator: "/").last.map(String.init) ?? "file"
@@ -27,16 +52,23 @@ public final class AtomicFile {
             if fd >= 0 {
                 descriptor = fd
                 temporaryPath = candidate
-                return
+                break
             }
             attempt += 1
             if errno != EEXIST || attempt > 16 {
                 throw TensorFileError(.io, path: destination, "cannot create a temporary file in \(directory): \(systemError())")
             }
         }
+        // Set after open: a file system that refuses O_DIRECT says so here (EINVAL) without a failed create.
+        direct = directIO && fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_DIRECT) == 0
+        stagingCapacity = direct ? 8 << 20 : 1 << 20
+        staging = UnsafeMutableRawPointer.allocate(byteCount: stagingCapacity, alignment: Self.alignment)
     }
 
     deinit {
+        if let behind { _ = behind.drain() }
+        behind?.release()
+        staging.deallocate()
         if !committed {
             if descriptor >= 0 { close(descriptor) }
             unlink(temporaryPath)
@@ -45,11 +77,29 @@ public final class AtomicFile {
 
     /// Appends bytes (buffered).
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TensorFileError) {
-        if buffer.count + bytes.count > Self.bufferLimit { try flush() }
-        if bytes.count >= Self.bufferLimit {
-            try writeFully(bytes)
-        } else {
-            buffer.append(contentsOf: bytes)
+        guard let start = bytes.baseAddress else { return }
+        if !direct && staged + bytes.count > stagingCapacity {
+            // Ordinary writes need no staging for large pieces: flush what is staged and write the rest straight.
+            try writeStaged()
+            if bytes.count >= stagingCapacity {
+                try writeFully(start, bytes.count, at: offset)
+                offset += bytes.count
+                return
+            }
+        }
+        var consumed = 0
+        while consumed < bytes.count {
+            let piece = min(bytes.count - consumed, stagingCapacity - staged)
+            (staging + staged).copyMemory(from: start + consumed, byteCount: piece)
+            staged += piece
+            consumed += piece
+            if staged == stagingCapacity {
+                if direct {
+                    try handOff()
+                } else {
+                    try writeStaged()
+                }
+            }
         }
     }
 
@@ -57,28 +107,71 @@ public final class AtomicFile {
         try withBytes(bytes) { (raw) throws(TensorFileError) in try write(raw) }
     }
 
-    private func flush() throws(TensorFileError) {
-        guard !buffer.isEmpty else { return }
-        let pending = buffer
-        buffer.removeAll(keepingCapacity: true)
-        try withBytes(pending) { (raw) throws(TensorFileError) in try writeFully(raw) }
+    /// Gives the full staging buffer to the I/O threads and continues in a free one.
+    private func handOff() throws(TensorFileError) {
+        if behind == nil { behind = WriteBehind(descriptor: descriptor, bufferSize: stagingCapacity, alignment: Self.alignment) }
+        guard let behind else { return }
+        staging = try behind.submit(staging, count: staged, offset: offset, path: destination)
+        offset += staged
+        staged = 0
     }
 
-    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws(TensorFileError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw TensorFileError(.io, path: destination, "write failed: \(systemError())")
-            }
-            offset += written
+    private func writeStaged() throws(TensorFileError) {
+        try writeFully(staging, staged, at: offset)
+        offset += staged
+        staged = 0
+    }
+
+    private func writeFully(_ start: UnsafeRawPointer, _ count: Int, at position: Int) throws(TensorFileError) {
+        if let message = AtomicFile.writeFully(descriptor, start, count, at: position) {
+            throw TensorFileError(.io, path: destination, message)
         }
     }
 
+    /// pwrite until done; an error message, or nil.
+    fileprivate static func writeFully(_ descriptor: Int32, _ start: UnsafeRawPointer, _ count: Int, at position: Int) -> String? {
+        var done = 0
+        while done < count {
+            let written = pwrite(descriptor, start + done, count - done, off_t(position + done))
+            if written < 0 {
+                if errno == EINTR { continue }
+                if errno == EINVAL && fcntl(descriptor, F_GETFL) & O_DIRECT != 0 {
+                    // The device wants another alignment than ours: fall back to ordinary writes.
+                    _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_DIRECT)
+                    continue
+                }
+                return "write failed: \(systemError())"
+            }
+            done += written
+        }
+        return nil
+    }
+
+    /// Writes what is staged: whole blocks directly, then the tail through the page cache.
+    private func flushAll() throws(TensorFileError) {
+        if direct {
+            let whole = staged / Self.alignment * Self.alignment
+            if whole > 0 {
+                try writeFully(staging, whole, at: offset)
+                offset += whole
+                staged -= whole
+                staging.copyMemory(from: staging + whole, byteCount: staged)
+            }
+            if let behind, let message = behind.drain() { throw TensorFileError(.io, path: destination, message) }
+            if staged > 0 && fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_DIRECT) != 0 {
+                throw TensorFileError(.io, path: destination, "cannot leave direct I/O: \(systemError())")
+            }
+        }
+        try writeStaged()
+    }
+
     /// Makes the file durable and moves it to its destination, replacing any file there.
-    public func commit() throws(TensorFileError) {
-        try flush()
+    ///
+    /// - Parameter syncDirectory: fsync the directory after the rename; a caller committing many files into a few
+    ///   directories may leave it out and fsync each directory once (`AtomicFile.syncDirectory`) before it relies
+    ///   on the files' names being durable.
+    public func commit(syncDirectory: Bool = true) throws(TensorFileError) {
+        try flushAll()
         guard fsync(descriptor) == 0 else { throw TensorFileError(.io, path: destination, "fsync failed: \(systemError())") }
         close(descriptor)
         descriptor = -1
@@ -86,7 +179,12 @@ public final class AtomicFile {
             throw TensorFileError(.io, path: destination, "cannot rename the temporary file into place: \(systemError())")
         }
         committed = true
-        let directoryDescriptor = open(AtomicFile.directory(of: destination), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if syncDirectory { Self.syncDirectory(Self.directory(of: destination)) }
+    }
+
+    /// fsyncs a directory, making the names created in it durable.
+    public static func syncDirectory(_ path: String) {
+        let directoryDescriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryDescriptor >= 0 {
             fsync(directoryDescriptor)
             close(directoryDescriptor)
@@ -97,5 +195,54 @@ public final class AtomicFile {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let directory = String(path[..<slash])
         return directory.isEmpty ? "/" : directory
+    }
+}
+
+/// Full staging buffers written at their offsets by background I/O, so that the producer fills the next buffer
+/// while the disk takes the last ones (two writes in flight keep this VM's disk near 2 GB/s).
+private final class WriteBehind: Sendable {
+    /// A buffer pointer handed between threads; each buffer is owned by exactly one side at a time.
+    struct Buffer: @unchecked Sendable { var pointer: UnsafeMutableRawPointer }
+
+    private let descriptor: Int32
+    private let queue = DispatchQueue(label: "pbrepo.write-behind", attributes: .concurrent)
+    private let group = DispatchGroup()
+    private let free: Mutex<[Buffer]>
+    private let freeCount: DispatchSemaphore
+    private let failure = Mutex<String?>(nil)
+
+    init(descriptor: Int32, bufferSize: Int, alignment: Int) {
+        self.descriptor = descriptor
+        // Two in flight and one being filled; the caller's own staging buffer is the fourth.
+        let buffers = (0..<3).map { _ in Buffer(pointer: .allocate(byteCount: bufferSize, alignment: alignment)) }
+        free = Mutex(buffers)
+        freeCount = DispatchSemaphore(value: buffers.count)
+    }
+
+    /// Queues `buffer` for writing and returns a free buffer to fill next (waiting for one if all are busy).
+    func submit(_ buffer: UnsafeMutableRawPointer, count: Int, offset: Int, path: String) throws(TensorFileError) -> UnsafeMutableRawPointer {
+        if let message = failure.withLock({ $0 }) { throw TensorFileError(.io, path: path, message) }
+        let filled = Buffer(pointer: buffer)
+        let descriptor = self.descriptor
+        queue.async(group: group) {
+            let message = AtomicFile.writeFully(descriptor, filled.pointer, count, at: offset)
+            if let message { self.failure.withLock { if $0 == nil { $0 = message } } }
+            self.free.withLock { $0.append(filled) }
+            self.freeCount.signal()
+        }
+        freeCount.wait()
+        return free.withLock { $0.removeLast() }.pointer
+    }
+
+    /// Waits for every queued write; the first error, if any.
+    func drain() -> String? {
+        group.wait()
+        return failure.withLock { $0 }
+    }
+
+    /// Frees the buffers this object allocated, except the one the caller holds as its staging buffer (whichever
+    /// it is now, the caller's original buffer has taken its place in the pool). Call after `drain()`.
+    func release() {
+        for buffer in free.withLock({ $0 }) { buffer.pointer.deallocate() }
     }
 }

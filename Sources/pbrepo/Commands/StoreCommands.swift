@@ -232,26 +232,33 @@ struct AssembleCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (single-file models) or new directory (sharded / directory models).")
     var output: String
     @Option(help: "A directory written by export-blocks, instead of the store.") var from: String?
+    @Flag(help: "Also check each file's SHA-256 (every object and every whole file are always checked with XXH3-128).")
+    var sha256 = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let progress = ProgressBar(label: "assemble \(model)")
+        let options = Assembler.Options(sha256: sha256)
         let result = try Console.run {
             if let from {
                 return try Assembler.assemble(
-                    try Assembler.recipe(from: from, model: model), objects: ObjectDirectory(root: from), to: output
+                    try Assembler.recipe(from: from, model: model), objects: ObjectDirectory(root: from), to: output,
+                    options: options
                 ) { progress.update(done: $0, total: $1) }
             }
-            return try storeOptions.open().assemble(model, to: output) { progress.update(done: $0, total: $1) }
+            return try storeOptions.open().assemble(model, to: output, options: options) {
+                progress.update(done: $0, total: $1)
+            }
         }
         progress.finish()
+        let checks = result.sha256Verified ? "XXH3-128 and sha256 verified" : "XXH3-128 verified"
         if json {
             print(JSONValue.object([
                 ("model", .string(result.model)), ("output", .string(result.output)), ("files", .number(result.files)),
-                ("bytes", .number(result.bytes)), ("sha256_verified", .bool(true)),
+                ("bytes", .number(result.bytes)), ("xxh3_verified", .bool(true)), ("sha256_verified", .bool(result.sha256Verified)),
             ]).prettyPrinted())
         } else {
-            print("assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), sha256 verified")
+            print("assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), \(checks)")
         }
     }
 }
