@@ -41,6 +41,10 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var r2: Double = 10
     /// ε^hot of hybrid multicasting: PBs requested by more users than this are broadcast, the others unicast.
     public var hotThreshold: Int = 2
+    /// Rate at which a node fetches a PB that no edge node holds from the cloud, bit/s. Not in the paper, which
+    /// leaves such users to "retrieve the models from the cloud" (its footnote 8); it makes a scheme that leaves
+    /// requested PBs uncached pay for them in T instead of getting them for free.
+    public var cloudBps: Double = 1e9
 
     public init() {}
 
@@ -61,6 +65,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         case observeRadiusMeters = "observe_radius_m"
         case r1, r2
         case hotThreshold = "hot_threshold"
+        case cloudBps = "cloud_bps"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,6 +102,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         try read(.r1, &scenario.r1)
         try read(.r2, &scenario.r2)
         try read(.hotThreshold, &scenario.hotThreshold)
+        try read(.cloudBps, &scenario.cloudBps)
         try scenario.validate()
         self = scenario
     }
@@ -138,6 +144,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         try require(observeRadiusMeters >= 0, "observe_radius_m must be non-negative")
         try require(r1 >= 0 && r2 >= 0, "r1 and r2 must be non-negative")
         try require(hotThreshold >= 0, "hot_threshold must be non-negative")
+        try require(cloudBps > 0 && cloudBps.isFinite, "cloud_bps must be positive")
     }
 
     /// C_n of node `n`, bytes.

@@ -23,8 +23,8 @@ public struct SimulationReport: Sendable {
         return SimulationReport(scheme: scheme, seed: seed, network: network, plan: plan, outcome: simulator.outcome(of: plan))
     }
 
-    /// `{"scheme", "seed", "total_delay_s", "feasible", "hit_ratio", "capacity_bytes", "cache", "migrations",
-    /// "blocks"}` — node indices from 0, block ids as in the manifest.
+    /// `{"scheme", "seed", "total_delay_s", "feasible", "hit_ratio", "qos_met_ratio", "missed_blocks",
+    /// "capacity_bytes", "cache", "migrations", "blocks"}` — node indices from 0, block ids as in the manifest.
     public var jsonText: String {
         let ids = network.repository.blockIDs
         func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
@@ -35,7 +35,7 @@ public struct SimulationReport: Sendable {
         }
         let blocks = outcome.blocks.map { block in
             "{\"id\": \(quoted(ids[block.block])), \"bytes\": \(number(block.bytes)), \"requesting_users\": [\(block.requestingUsers.map(String.init).joined(separator: ", "))], "
-                + "\"participants\": [\(block.participants.map(String.init).joined(separator: ", "))], \"delay_s\": \(number(block.delaySeconds)), \"feasible\": \(block.feasible)}"
+                + "\"participants\": [\(block.participants.map(String.init).joined(separator: ", "))], \"delay_s\": \(number(block.delaySeconds)), \"feasible\": \(block.feasible), \"missed\": \(block.missed)}"
         }
         let capacities = (0..<network.scenario.nodes).map { number(network.scenario.capacity(of: $0)) }
         return """
@@ -45,6 +45,8 @@ public struct SimulationReport: Sendable {
               "total_delay_s": \(number(outcome.totalDelaySeconds)),
               "feasible": \(outcome.feasible),
               "hit_ratio": \(number(outcome.hitRatio)),
+              "qos_met_ratio": \(number(outcome.qosMetRatio)),
+              "missed_blocks": \(outcome.missedBlocks),
               "capacity_bytes": [\(capacities.joined(separator: ", "))],
               "cache": [\(cache.joined(separator: ",\n    "))],
               "migrations": [\(migrations.joined(separator: ",\n    "))],

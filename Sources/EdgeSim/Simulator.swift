@@ -54,9 +54,10 @@ public struct BlockOutcome: Sendable, Equatable {
     public var bytes: Double
     public var requestingUsers: [Int]
     public var participants: [Int]
-    /// T(k): migrations then broadcast; 0 for an unrequested or missed PB.
+    /// T(k): migrations then delivery (after a cloud fetch for a missed PB); the migrations alone for an unrequested
+    /// PB.
     public var delaySeconds: Double
-    /// Every requesting user gets its QoS for every error, and some node could deliver the PB.
+    /// Every requesting user gets its QoS for every error, and an edge node held the PB.
     public var feasible: Bool
     public var missed: Bool
     public var migrations: [(from: Int, to: Int, seconds: Double)]
@@ -74,6 +75,13 @@ public struct PlanOutcome: Sendable, Equatable {
     /// T — (8), over the PBs delivered.
     public var totalDelaySeconds: Double { blocks.reduce(0) { $0 + $1.delaySeconds } }
     public var feasible: Bool { blocks.allSatisfy(\.feasible) }
+    /// Share of the requested PBs delivered from the edge with every requesting user's QoS met for every error.
+    public var qosMetRatio: Double {
+        let requested = blocks.filter { !$0.requestingUsers.isEmpty }
+        return requested.isEmpty ? 1 : Double(requested.filter(\.feasible).count) / Double(requested.count)
+    }
+    /// Requested PBs that had to come from the cloud.
+    public var missedBlocks: Int { blocks.filter(\.missed).count }
     /// Share of the (user, requested PB) pairs whose PB some edge node holds.
     public var hitRatio: Double {
         let requests = blocks.reduce(0) { $0 + $1.requestingUsers.count }
@@ -107,16 +115,30 @@ public struct Simulator: Sendable {
         self.mode = mode
     }
 
-    /// Unicast with maximum-ratio transmission from one node: w = √P h̃/‖h̃‖, worst-case rate by the closed form.
-    func unicastRate(user u: Int, node n: Int, channels: [[[Complex<Double>]]]) -> Double {
+    /// Unicast with maximum-ratio transmission from one node: w = √P h̃/‖h̃‖; the worst-case rate by the closed
+    /// form, and the rate at the estimated channel.
+    func unicastRates(user u: Int, node n: Int, channels: [[[Complex<Double>]]]) -> (worstCase: Double, nominal: Double) {
         let scenario = network.scenario
         let h = channels[u][n]
         let size = Delivery.norm(h)
-        guard size > 0 else { return 0 }
+        guard size > 0 else { return (0, 0) }
         let w = h.map { $0.multiplied(by: scenario.pMaxWatts.squareRoot() / size) }
-        return Delivery.rate(
-            amplitude: Delivery.worstCaseAmplitude(channels: [h], beamformers: [w], errorRadii: [scenario.errorEps]),
-            bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
+        let worst = Delivery.worstCaseAmplitude(channels: [h], beamformers: [w], errorRadii: [scenario.errorEps])
+        return (
+            Delivery.rate(amplitude: worst, bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts),
+            Delivery.rate(amplitude: size * scenario.pMaxWatts.squareRoot(), bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
+        )
+    }
+
+    /// Seconds to deliver `bits` at the slowest user's worst-case rate — (7)'s second term. When the error balls
+    /// reach zero amplitude for some user, no rate can be guaranteed to it at all (the PB is infeasible either way);
+    /// the delay then uses the rates at the estimated channels, so that T stays a finite, comparable number rather
+    /// than infinity.
+    static func deliverySeconds(bits: Double, worstCase: [Double], nominal: [Double]) -> Double {
+        let slowest = worstCase.min() ?? 0
+        if slowest > 0 { return bits / slowest }
+        let nominalSlowest = nominal.min() ?? 0
+        return nominalSlowest > 0 ? bits / nominalSlowest : .infinity
     }
 
     /// Solves P2(k) for `users` served by `nodes`.
@@ -146,11 +168,16 @@ public struct Simulator: Sendable {
     }
 
     /// One PB under a plan, with its draws made once by the caller (searches that try many plans per PB).
+    ///
+    /// A requested PB that no edge node holds is fetched from the cloud by the nodes of its requesting users, in
+    /// parallel over their backhaul links (8·S(k)/`cloud_bps`), and then delivered by those nodes like a cached one;
+    /// it counts as a miss and as infeasible (the paper's r2 case).
     public func outcome(of plan: CachePlan, block k: Int, draws: BlockDraws) -> BlockOutcome {
         let scenario = network.scenario
         let bytes = network.repository.blockBytes[k]
+        let bits = 8 * bytes
         let backhaul = draws.backhaul
-        let moves = plan.migrations[k].map { (from: $0.from, to: $0.to, seconds: 8 * bytes / backhaul[$0.from][$0.to]) }
+        let moves = plan.migrations[k].map { (from: $0.from, to: $0.to, seconds: bits / backhaul[$0.from][$0.to]) }
         let migration = moves.reduce(0) { $0 + $1.seconds }
         let users = network.requesters[k]
         let participants = plan.participants(block: k)
@@ -159,11 +186,10 @@ public struct Simulator: Sendable {
                 block: k, bytes: bytes, requestingUsers: [], participants: participants, delaySeconds: migration,
                 feasible: true, missed: false, migrations: moves)
         }
-        guard !participants.isEmpty else {
-            return BlockOutcome(
-                block: k, bytes: bytes, requestingUsers: users, participants: [], delaySeconds: migration, feasible: false,
-                missed: true, migrations: moves)
-        }
+        let cloudSeconds = bits / scenario.cloudBps
+        let ownNodes = Set(users.map { network.association[$0] }).sorted()
+        let missed = participants.isEmpty
+        let senders = missed ? ownNodes : participants
         let channels = draws.channels
         let unicast: Bool
         switch mode {
@@ -171,43 +197,41 @@ public struct Simulator: Sendable {
         case .hybrid(let threshold): unicast = users.count <= threshold
         case .broadcast, .ownCells: unicast = false
         }
+        var delay = migration + (missed ? cloudSeconds : 0)
+        var feasible = !missed
         if unicast {
-            var delay = migration, feasible = true
             for u in users {
-                let node = participants.min {
+                let node = senders.min {
                     network.nodePositions[$0].distance(to: network.userPositions[u])
                         < network.nodePositions[$1].distance(to: network.userPositions[u])
-                } ?? participants[0]
-                let rate = unicastRate(user: u, node: node, channels: channels)
-                delay += rate > 0 ? 8 * bytes / rate : .infinity
-                feasible = feasible && rate >= network.qos[u]
+                } ?? senders[0]
+                let rates = unicastRates(user: u, node: node, channels: channels)
+                delay += Self.deliverySeconds(bits: bits, worstCase: [rates.worstCase], nominal: [rates.nominal])
+                feasible = feasible && rates.worstCase >= network.qos[u]
             }
-            return BlockOutcome(
-                block: k, bytes: bytes, requestingUsers: users, participants: participants, delaySeconds: delay,
-                feasible: feasible, missed: false, migrations: moves)
-        }
-        if mode == .ownCells {
-            var delay = migration, feasible = true, missed = false
-            for n in 0..<scenario.nodes {
+        } else if mode == .ownCells {
+            // Each node serves its own users, one cell after another; a node without the PB fetches it first
+            // (all such fetches in parallel).
+            var fetched = false
+            for n in ownNodes {
                 let own = users.filter { network.association[$0] == n }
-                guard !own.isEmpty else { continue }
-                guard plan.cached[n][k] else {
-                    missed = true
-                    feasible = false
-                    continue
-                }
+                if !plan.cached[n][k] { fetched = true }
                 let solution = broadcast(block: k, users: own, nodes: [n], channels: channels)
-                delay += solution.delaySeconds
-                feasible = feasible && solution.feasible
+                delay += Self.deliverySeconds(bits: bits, worstCase: solution.worstCaseRates, nominal: solution.nominalRates)
+                feasible = feasible && solution.feasible && plan.cached[n][k]
             }
+            if fetched && !missed { delay += cloudSeconds }
             return BlockOutcome(
                 block: k, bytes: bytes, requestingUsers: users, participants: participants, delaySeconds: delay,
-                feasible: feasible, missed: missed, migrations: moves)
+                feasible: feasible, missed: missed || fetched, migrations: moves)
+        } else {
+            let solution = broadcast(block: k, users: users, nodes: senders, channels: channels)
+            delay += Self.deliverySeconds(bits: bits, worstCase: solution.worstCaseRates, nominal: solution.nominalRates)
+            feasible = feasible && solution.feasible
         }
-        let solution = broadcast(block: k, users: users, nodes: participants, channels: channels)
         return BlockOutcome(
-            block: k, bytes: bytes, requestingUsers: users, participants: participants,
-            delaySeconds: migration + solution.delaySeconds, feasible: solution.feasible, missed: false, migrations: moves)
+            block: k, bytes: bytes, requestingUsers: users, participants: participants, delaySeconds: delay,
+            feasible: feasible, missed: missed, migrations: moves)
     }
 
     /// Every PB under a plan.

@@ -72,9 +72,19 @@ import Testing
         let rate = scenario.bandwidthHz * log2(1 + scenario.pMaxWatts * normSquared / scenario.noiseWatts)
         #expect(abs(outcome.delaySeconds - 8e8 / rate) <= 1e-6 * outcome.delaySeconds)
         #expect(outcome.participants == [0] && !outcome.missed)
-        // Not cached anywhere: missed, reported infeasible.
+        // Not cached anywhere: the user's node fetches it from the cloud first; missed, reported infeasible.
         let empty = Simulator(network: network).outcome(of: CachePlan(nodes: 1, blocks: 1), block: 0)
-        #expect(empty.missed && !empty.feasible && empty.delaySeconds == 0)
+        #expect(empty.missed && !empty.feasible)
+        #expect(abs(empty.delaySeconds - (8e8 / scenario.cloudBps + 8e8 / rate)) <= 1e-6 * empty.delaySeconds)
+
+        // Errors as large as the channel: no rate can be guaranteed, so the PB is infeasible, and its delay uses the
+        // rate at the estimated channel — finite, and no shorter than with the best beamformer for it (MRT).
+        var hopeless = scenario
+        hopeless.errorEps = 1
+        let far = Network(scenario: hopeless, repository: repository, seed: 9)
+        let unreachable = Simulator(network: far).outcome(of: plan, block: 0)
+        #expect(!unreachable.feasible && !unreachable.missed)
+        #expect(unreachable.delaySeconds.isFinite && unreachable.delaySeconds >= 8e8 / rate * (1 - 1e-9))
     }
 }
 
