@@ -78,4 +78,41 @@ public struct Repository: Sendable, Equatable {
         guard !models.isEmpty else { throw ScenarioError("\(path): the manifest lists no models") }
         return Repository(blockIDs: file.blocks.map(\.id), blockBytes: file.blocks.map(\.bytes), models: models)
     }
+
+    /// Mean over models of the share of a model's bytes in blocks at least one other model also uses (the
+    /// `reuse_ratio` of `pbrepo report`).
+    public var meanReuseRatio: Double {
+        var users = [Int](repeating: 0, count: blockCount)
+        for model in models { for k in Set(model.blocks) { users[k] += 1 } }
+        let ratios = models.map { model -> Double in
+            let total = model.blocks.reduce(0) { $0 + blockBytes[$1] }
+            let shared = model.blocks.filter { users[$0] > 1 }.reduce(0) { $0 + blockBytes[$1] }
+            return total > 0 ? shared / total : 0
+        }
+        return ratios.reduce(0, +) / Double(max(1, ratios.count))
+    }
+
+    /// The same models with less sharing (Fig. 13): each block that several models use stays shared with
+    /// probability `fraction` (decided by its id, so the same blocks stay shared in every run), and otherwise every
+    /// model after the first gets a private copy of it (id `<id>~<model>`). 1 keeps the repository; 0 shares nothing.
+    public func withSharing(fraction: Double) -> Repository {
+        var owner = [Int?](repeating: nil, count: blockCount)
+        var ids = blockIDs, bytes = blockBytes
+        var result = models
+        for (j, model) in models.enumerated() {
+            result[j].blocks = model.blocks.map { k in
+                guard let first = owner[k] else {
+                    owner[k] = j
+                    return k
+                }
+                if first == j { return k }
+                var draw = SimulationRandom.stream(seed: 0x5EED, blockIDs[k])
+                if draw.unit() < fraction { return k }
+                ids.append(blockIDs[k] + "~" + model.id)
+                bytes.append(blockBytes[k])
+                return ids.count - 1
+            }
+        }
+        return Repository(blockIDs: ids, blockBytes: bytes, models: result)
+    }
 }

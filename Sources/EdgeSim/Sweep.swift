@@ -6,14 +6,17 @@ import Synchronization
 public struct Sweep: Sendable {
     public enum Parameter: String, Sendable, CaseIterable {
         case capacity, users, nodes, antennas, zipf
+        /// The fraction of the manifest's shared blocks that stay shared (`Repository.withSharing`), Fig. 13.
+        case reuse
 
-        func apply(_ value: Double, to scenario: inout Scenario) {
+        func apply(_ value: Double, to scenario: inout Scenario, repository: inout Repository) {
             switch self {
             case .capacity: scenario.capacityBytes = [value]
             case .users: scenario.users = Int(value)
             case .nodes: scenario.nodes = Int(value)
             case .antennas: scenario.antennas = Int(value)
             case .zipf: scenario.zipf = value
+            case .reuse: repository = repository.withSharing(fraction: value)
             }
         }
     }
@@ -26,6 +29,8 @@ public struct Sweep: Sendable {
         /// Share of the requested PBs delivered with every requesting user's QoS met.
         public var qosShare: Double
         public var hitRatio: Double
+        /// Mean reuse ratio of the repository simulated (changes only with `reuse`).
+        public var reuseRatio: Double
     }
 
     public var parameter: Parameter
@@ -42,13 +47,12 @@ public struct Sweep: Sendable {
             let (value, scheme, seed) = cases[index]
             let result = Result { () throws -> Row in
                 var parameters = scenario
-                parameter.apply(value, to: &parameters)
-                let report = try SimulationReport.run(scheme: scheme, scenario: parameters, repository: repository, seed: seed)
-                let requested = report.outcome.blocks.filter { !$0.requestingUsers.isEmpty }
-                let met = requested.filter(\.feasible).count
+                var models = repository
+                parameter.apply(value, to: &parameters, repository: &models)
+                let report = try SimulationReport.run(scheme: scheme, scenario: parameters, repository: models, seed: seed)
                 return Row(
                     value: value, scheme: scheme, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
-                    qosShare: requested.isEmpty ? 1 : Double(met) / Double(requested.count), hitRatio: report.outcome.hitRatio)
+                    qosShare: report.outcome.qosMetRatio, hitRatio: report.outcome.hitRatio, reuseRatio: models.meanReuseRatio)
             }
             let done = results.withLock { results -> Int in
                 results[index] = result
@@ -60,10 +64,12 @@ public struct Sweep: Sendable {
         return Sweep(parameter: parameter, rows: try cases.indices.map { try finished[$0]!.get() })
     }
 
-    /// One row per run: parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio.
+    /// One row per run: parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio,reuse_ratio.
     public var csv: String {
-        (["parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio"]
-            + rows.map { "\(parameter.rawValue),\($0.value),\($0.scheme.rawValue),\($0.seed),\($0.totalDelaySeconds),\($0.qosShare),\($0.hitRatio)" })
+        (["parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio,reuse_ratio"]
+            + rows.map {
+                "\(parameter.rawValue),\($0.value),\($0.scheme.rawValue),\($0.seed),\($0.totalDelaySeconds),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
+            })
             .joined(separator: "\n") + "\n"
     }
 

@@ -137,3 +137,34 @@ import Testing
         #expect(svg.hasPrefix("<svg") && svg.contains("trimcaching") && svg.contains("polyline"))
     }
 }
+
+@Suite struct ReuseSweepTests {
+    /// Three models: a and b share blocks 0 and 1, c shares block 1 with them.
+    static let repository = Repository(
+        blockIDs: ["x", "y", "a2", "b2", "c0"], blockBytes: [100, 50, 30, 30, 70],
+        models: [
+            .init(id: "a", family: "f", blocks: [0, 1, 2]), .init(id: "b", family: "f", blocks: [0, 1, 3]),
+            .init(id: "c", family: "f", blocks: [4, 1]),
+        ])
+
+    @Test func reuseRatioByHand() {
+        // a: 150 of 180 bytes shared; b the same; c: 50 of 120.
+        let expected = (150.0 / 180 + 150.0 / 180 + 50.0 / 120) / 3
+        #expect(abs(Self.repository.meanReuseRatio - expected) < 1e-12)
+    }
+
+    @Test func lessSharingKeepsEveryModelsBytesAndDropsReuse() throws {
+        #expect(Self.repository.withSharing(fraction: 1) == Self.repository)
+        let none = Self.repository.withSharing(fraction: 0)
+        #expect(none.meanReuseRatio == 0)
+        #expect(none.blockCount == 5 + 3)  // b's copies of x and y, c's copy of y
+        for (before, after) in zip(Self.repository.models, none.models) {
+            #expect(before.blocks.map { Self.repository.blockBytes[$0] } == after.blocks.map { none.blockBytes[$0] })
+        }
+        // Intermediate fractions land in between, and the same blocks stay shared every time.
+        let paper = try Repository.load(manifest: Samples.root + "/manifests/paper-cnn60.json")
+        let ratios = [0.0, 0.5, 1.0].map { paper.withSharing(fraction: $0).meanReuseRatio }
+        #expect(ratios[0] == 0 && ratios[0] < ratios[1] && ratios[1] < ratios[2], "\(ratios)")
+        #expect(paper.withSharing(fraction: 0.5) == paper.withSharing(fraction: 0.5))
+    }
+}
