@@ -123,14 +123,7 @@ public struct EdgeEnvironment: Sendable {
         }
         let outcome = simulator.outcome(of: plan, block: k)
         let scenario = simulator.network.scenario
-        let reward: Double
-        if outcome.requestingUsers.isEmpty {
-            reward = -outcome.delaySeconds
-        } else if outcome.participants.isEmpty {
-            reward = -scenario.r2
-        } else {
-            reward = -outcome.delaySeconds - (outcome.feasible ? 0 : scenario.r1)
-        }
+        let reward = -outcome.cost(r1: scenario.r1, r2: scenario.r2)
         outcomes.append(outcome)
         step += 1
         return Transition(actions: taken, reward: reward, outcome: outcome)

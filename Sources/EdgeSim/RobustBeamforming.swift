@@ -60,8 +60,6 @@ public struct BeamformingSolution: Sendable, Equatable {
     public var feasible: Bool
     /// S(k) / min rate (infinite when a user gets nothing).
     public var delaySeconds: Double
-    /// The rate each user gets at the estimated channels (no error).
-    public var nominalRates: [Double]
 }
 
 /// Robust max-min beamforming: maximise min_u of the worst-case received amplitude
@@ -260,15 +258,10 @@ public enum RobustBeamformer {
                     channels: instance.channels[u], beamformers: beamformers, errorRadii: instance.errorEps[u]),
                 bandwidthHz: instance.bandwidthHz, noiseWatts: instance.noiseWatts)
         }
-        let nominal = (0..<instance.users).map { u in
-            Delivery.rate(
-                amplitude: Delivery.amplitude(channels: instance.channels[u], beamformers: beamformers),
-                bandwidthHz: instance.bandwidthHz, noiseWatts: instance.noiseWatts)
-        }
         let minimum = rates.min() ?? 0
         return BeamformingSolution(
             beamformers: beamformers, worstCaseRates: rates,
             feasible: zip(rates, instance.qosBps).allSatisfy { $0 >= $1 },
-            delaySeconds: minimum > 0 ? instance.blockBits / minimum : .infinity, nominalRates: nominal)
+            delaySeconds: minimum > 0 ? instance.blockBits / minimum : .infinity)
     }
 }

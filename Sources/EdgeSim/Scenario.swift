@@ -41,9 +41,10 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var r2: Double = 10
     /// ε^hot of hybrid multicasting: PBs requested by more users than this are broadcast, the others unicast.
     public var hotThreshold: Int = 2
-    /// Rate at which a node fetches a PB that no edge node holds from the cloud, bit/s. Not in the paper, which
-    /// leaves such users to "retrieve the models from the cloud" (its footnote 8); it makes a scheme that leaves
-    /// requested PBs uncached pay for them in T instead of getting them for free.
+    /// Rate at which a user retrieves a PB directly from the cloud, bit/s, when no edge node holds it or the edge
+    /// cannot guarantee a faster rate. Not in the paper, which leaves such users to "retrieve the models from the
+    /// cloud" (its footnote 8); it makes a scheme that leaves requested PBs uncached pay for them in T instead of
+    /// getting them for free, and bounds T(k) where no edge rate can be guaranteed.
     public var cloudBps: Double = 1e9
 
     public init() {}

@@ -118,11 +118,24 @@ public enum Planner {
         }
     }
 
-    /// Delay-aware heuristic: each node places PBs by demand per byte, its own users counting fully and its
-    /// neighbours' (observed nodes) at half; then, PB by PB (delays are independent once caching is fixed), migrations
-    /// toward the nodes nearest the requesting users are added while they shorten the evaluated delay.
+    /// Delay-aware heuristic, minimising the same cost as the learning agents (−Σ r(k) of (12)): two placements —
+    /// per node, PBs by demand per byte with its own users counting fully and observed neighbours' at half (requested
+    /// PBs nobody holds then go to the least loaded node that fits them), and TrimCaching's — each improved PB by PB
+    /// (delays are independent once caching is fixed) by adding migrations while they lower the PB's cost; the
+    /// cheaper plan wins. Including TrimCaching's placement makes it never worse than `trimcaching` on that cost.
     static func heuristic(_ simulator: Simulator) -> CachePlan {
         let network = simulator.network
+        let scenario = network.scenario
+        let draws = (0..<network.repository.blockCount).map { k in
+            network.requesters[k].isEmpty ? nil : simulator.draws(block: k)
+        }
+        let candidates = [demandPlacement(network), modelGreedy(network, shareBlocks: true)].map { placement in
+            addMigrations(to: placement, simulator: simulator, draws: draws)
+        }
+        return candidates.min { $0.cost < $1.cost }!.plan
+    }
+
+    static func demandPlacement(_ network: Network) -> CachePlan {
         let repository = network.repository
         var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
         for n in 0..<network.scenario.nodes {
@@ -135,7 +148,6 @@ public enum Planner {
             }
             fill(&plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
         }
-        // Requested PBs nobody holds: the least loaded node that can fit them takes them.
         for k in 0..<repository.blockCount where !network.requesters[k].isEmpty && !(0..<network.scenario.nodes).contains(where: { plan.cached[$0][k] }) {
             let candidates = (0..<network.scenario.nodes).filter {
                 plan.storedBytes(node: $0, repository: repository) + repository.blockBytes[k] <= network.scenario.capacity(of: $0)
@@ -144,28 +156,40 @@ public enum Planner {
                 plan.cached[node][k] = true
             }
         }
-        for k in 0..<repository.blockCount where !network.requesters[k].isEmpty {
-            let draws = simulator.draws(block: k)
-            var current = simulator.outcome(of: plan, block: k, draws: draws)
-            guard !current.missed else { continue }
-            let rates = draws.backhaul
-            while true {
+        return plan
+    }
+
+    /// Per requested PB, greedily adds the migration (from the holder with the fastest backhaul) that lowers the
+    /// PB's cost most, until none does. Returns the plan and its total cost over the requested PBs.
+    static func addMigrations(
+        to placement: CachePlan, simulator: Simulator, draws: [Simulator.BlockDraws?]
+    ) -> (plan: CachePlan, cost: Double) {
+        let network = simulator.network
+        let (r1, r2) = (network.scenario.r1, network.scenario.r2)
+        var plan = placement
+        var total = 0.0
+        for k in 0..<network.repository.blockCount {
+            guard let blockDraws = draws[k] else { continue }
+            var current = simulator.outcome(of: plan, block: k, draws: blockDraws).cost(r1: r1, r2: r2)
+            let rates = blockDraws.backhaul
+            let holders = (0..<network.scenario.nodes).filter { plan.cached[$0][k] }
+            while !holders.isEmpty {
                 let participants = Set(plan.participants(block: k))
-                let holders = (0..<network.scenario.nodes).filter { plan.cached[$0][k] }
-                var best: (plan: CachePlan, outcome: BlockOutcome)?
+                var best: (plan: CachePlan, cost: Double)?
                 for m in 0..<network.scenario.nodes where !participants.contains(m) {
                     guard let source = holders.max(by: { rates[$0][m] < rates[$1][m] }) else { continue }
                     var trial = plan
                     trial.migrations[k].append(.init(from: source, to: m))
-                    let outcome = simulator.outcome(of: trial, block: k, draws: draws)
-                    if better(outcome, than: best?.outcome ?? current) { best = (trial, outcome) }
+                    let cost = simulator.outcome(of: trial, block: k, draws: blockDraws).cost(r1: r1, r2: r2)
+                    if cost < (best?.cost ?? current) * (1 - 1e-9) { best = (trial, cost) }
                 }
                 guard let best else { break }
                 plan = best.plan
-                current = best.outcome
+                current = best.cost
             }
+            total += current
         }
-        return plan
+        return (plan, total)
     }
 
     /// The largest search `exact` accepts: nodes × requested PBs.
@@ -178,17 +202,17 @@ public enum Planner {
 
     /// Exhaustive search: every caching of the requested PBs within capacity, and for each PB every set of nodes
     /// it is migrated to (each from the holder with the fastest backhaul to it, which is never worse). Plans are
-    /// ranked by missed PBs, then PBs whose QoS fails, then total delay. Per PB the outcome depends only on which
-    /// nodes hold it, so those are memoised. Beamforming is the same subroutine as for every scheme.
+    /// ranked by their cost (−Σ r(k) of (12), as for the heuristic and the learning agents). Per PB the outcome
+    /// depends only on which nodes hold it, so those are memoised. Beamforming is the same subroutine as for every
+    /// scheme.
     static func exact(_ simulator: Simulator) -> CachePlan {
         let network = simulator.network
         let repository = network.repository
         let nodes = network.scenario.nodes
         let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty }
-        typealias Score = (missed: Int, infeasible: Int, delay: Double)
-        func less(_ a: Score, _ b: Score) -> Bool {
-            (a.missed, a.infeasible) != (b.missed, b.infeasible) ? (a.missed, a.infeasible) < (b.missed, b.infeasible) : a.delay < b.delay
-        }
+        let (r1, r2) = (network.scenario.r1, network.scenario.r2)
+        typealias Score = Double
+        func less(_ a: Score, _ b: Score) -> Bool { a < b }
         // best[k][mask]: the best migrations for PB k when the nodes in `mask` hold it.
         var best = [[(score: Score, moves: [CachePlan.Migration])]]()
         for k in requested {
@@ -200,7 +224,7 @@ public enum Planner {
                 var plan = CachePlan(nodes: nodes, blocks: repository.blockCount)
                 for n in holders { plan.cached[n][k] = true }
                 guard !holders.isEmpty else {
-                    row.append(((1, 1, 0), []))
+                    row.append((simulator.outcome(of: plan, block: k, draws: draws).cost(r1: r1, r2: r2), []))
                     continue
                 }
                 let others = (0..<nodes).filter { mask & (1 << $0) == 0 }
@@ -211,10 +235,10 @@ public enum Planner {
                     }
                     plan.migrations[k] = moves
                     let outcome = simulator.outcome(of: plan, block: k, draws: draws)
-                    let score: Score = (0, outcome.feasible ? 0 : 1, outcome.delaySeconds)
+                    let score: Score = outcome.cost(r1: r1, r2: r2)
                     if choice == nil || less(score, choice!.score) { choice = (score, moves) }
                 }
-                row.append(choice ?? ((1, 1, 0), []))
+                row.append(choice ?? (.infinity, []))
             }
             best.append(row)
         }
@@ -245,16 +269,10 @@ public enum Planner {
                 guard fits else { continue }
                 masks[index] = mask
                 let part = best[index][mask].score
-                search(index + 1, next, (score.missed + part.missed, score.infeasible + part.infeasible, score.delay + part.delay))
+                search(index + 1, next, score + part)
             }
         }
-        search(0, [Double](repeating: 0, count: nodes), (0, 0, 0))
+        search(0, [Double](repeating: 0, count: nodes), 0)
         return bestPlan
-    }
-
-    /// Feasible beats infeasible; then the shorter delay.
-    static func better(_ a: BlockOutcome, than b: BlockOutcome) -> Bool {
-        if a.feasible != b.feasible { return a.feasible }
-        return a.delaySeconds < b.delaySeconds * (1 - 1e-9)
     }
 }

@@ -23,7 +23,7 @@ public struct SimulationReport: Sendable {
         return SimulationReport(scheme: scheme, seed: seed, network: network, plan: plan, outcome: simulator.outcome(of: plan))
     }
 
-    /// `{"scheme", "seed", "total_delay_s", "feasible", "hit_ratio", "qos_met_ratio", "missed_blocks",
+    /// `{"scheme", "seed", "total_delay_s", "cost", "feasible", "hit_ratio", "qos_met_ratio", "missed_blocks",
     /// "capacity_bytes", "cache", "migrations", "blocks"}` — node indices from 0, block ids as in the manifest.
     public var jsonText: String {
         let ids = network.repository.blockIDs
@@ -43,6 +43,7 @@ public struct SimulationReport: Sendable {
               "scheme": \(quoted(scheme.rawValue)),
               "seed": \(seed),
               "total_delay_s": \(number(outcome.totalDelaySeconds)),
+              "cost": \(number(outcome.cost(r1: network.scenario.r1, r2: network.scenario.r2))),
               "feasible": \(outcome.feasible),
               "hit_ratio": \(number(outcome.hitRatio)),
               "qos_met_ratio": \(number(outcome.qosMetRatio)),

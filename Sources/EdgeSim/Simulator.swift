@@ -62,6 +62,15 @@ public struct BlockOutcome: Sendable, Equatable {
     public var missed: Bool
     public var migrations: [(from: Int, to: Int, seconds: Double)]
 
+    /// −r(k) of (12): r2 for a requested PB no edge node holds; T(k) + r1 for one delivered without the QoS of (9b)
+    /// guaranteed; T(k) otherwise (for an unrequested PB, the migrations ordered for it). The objective every
+    /// searching scheme minimises, and the learning agents' negative reward.
+    public func cost(r1: Double, r2: Double) -> Double {
+        if requestingUsers.isEmpty { return delaySeconds }
+        if missed && participants.isEmpty { return r2 }
+        return delaySeconds + (feasible ? 0 : r1)
+    }
+
     public static func == (a: BlockOutcome, b: BlockOutcome) -> Bool {
         a.block == b.block && a.bytes == b.bytes && a.requestingUsers == b.requestingUsers && a.participants == b.participants
             && a.delaySeconds == b.delaySeconds && a.feasible == b.feasible && a.missed == b.missed
@@ -75,6 +84,8 @@ public struct PlanOutcome: Sendable, Equatable {
     /// T — (8), over the PBs delivered.
     public var totalDelaySeconds: Double { blocks.reduce(0) { $0 + $1.delaySeconds } }
     public var feasible: Bool { blocks.allSatisfy(\.feasible) }
+    /// Σ_k of `BlockOutcome.cost`: the negative of an episode's return under (12).
+    public func cost(r1: Double, r2: Double) -> Double { blocks.reduce(0) { $0 + $1.cost(r1: r1, r2: r2) } }
     /// Share of the requested PBs delivered from the edge with every requesting user's QoS met for every error.
     public var qosMetRatio: Double {
         let requested = blocks.filter { !$0.requestingUsers.isEmpty }
@@ -115,30 +126,16 @@ public struct Simulator: Sendable {
         self.mode = mode
     }
 
-    /// Unicast with maximum-ratio transmission from one node: w = √P h̃/‖h̃‖; the worst-case rate by the closed
-    /// form, and the rate at the estimated channel.
-    func unicastRates(user u: Int, node n: Int, channels: [[[Complex<Double>]]]) -> (worstCase: Double, nominal: Double) {
+    /// Unicast with maximum-ratio transmission from one node: w = √P h̃/‖h̃‖, worst-case rate by the closed form.
+    func unicastRate(user u: Int, node n: Int, channels: [[[Complex<Double>]]]) -> Double {
         let scenario = network.scenario
         let h = channels[u][n]
         let size = Delivery.norm(h)
-        guard size > 0 else { return (0, 0) }
+        guard size > 0 else { return 0 }
         let w = h.map { $0.multiplied(by: scenario.pMaxWatts.squareRoot() / size) }
-        let worst = Delivery.worstCaseAmplitude(channels: [h], beamformers: [w], errorRadii: [scenario.errorEps])
-        return (
-            Delivery.rate(amplitude: worst, bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts),
-            Delivery.rate(amplitude: size * scenario.pMaxWatts.squareRoot(), bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
-        )
-    }
-
-    /// Seconds to deliver `bits` at the slowest user's worst-case rate — (7)'s second term. When the error balls
-    /// reach zero amplitude for some user, no rate can be guaranteed to it at all (the PB is infeasible either way);
-    /// the delay then uses the rates at the estimated channels, so that T stays a finite, comparable number rather
-    /// than infinity.
-    static func deliverySeconds(bits: Double, worstCase: [Double], nominal: [Double]) -> Double {
-        let slowest = worstCase.min() ?? 0
-        if slowest > 0 { return bits / slowest }
-        let nominalSlowest = nominal.min() ?? 0
-        return nominalSlowest > 0 ? bits / nominalSlowest : .infinity
+        return Delivery.rate(
+            amplitude: Delivery.worstCaseAmplitude(channels: [h], beamformers: [w], errorRadii: [scenario.errorEps]),
+            bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
     }
 
     /// Solves P2(k) for `users` served by `nodes`.
@@ -169,9 +166,11 @@ public struct Simulator: Sendable {
 
     /// One PB under a plan, with its draws made once by the caller (searches that try many plans per PB).
     ///
-    /// A requested PB that no edge node holds is fetched from the cloud by the nodes of its requesting users, in
-    /// parallel over their backhaul links (8·S(k)/`cloud_bps`), and then delivered by those nodes like a cached one;
-    /// it counts as a miss and as infeasible (the paper's r2 case).
+    /// Every requesting user can also retrieve the PB directly from the cloud at `cloud_bps` (the paper's footnote 8),
+    /// in parallel with the edge's transmissions; a user gets it by whichever way is faster for its guaranteed
+    /// (worst-case) rate. So a requested PB that no edge node holds takes 8·S(k)/`cloud_bps` and counts as missed,
+    /// and a user whose worst-case edge rate is 0 (its error balls reach zero amplitude) is served by the cloud
+    /// instead of making T(k) infinite. Any user served by the cloud makes the PB infeasible.
     public func outcome(of plan: CachePlan, block k: Int, draws: BlockDraws) -> BlockOutcome {
         let scenario = network.scenario
         let bytes = network.repository.blockBytes[k]
@@ -187,9 +186,11 @@ public struct Simulator: Sendable {
                 feasible: true, missed: false, migrations: moves)
         }
         let cloudSeconds = bits / scenario.cloudBps
-        let ownNodes = Set(users.map { network.association[$0] }).sorted()
-        let missed = participants.isEmpty
-        let senders = missed ? ownNodes : participants
+        guard !participants.isEmpty else {
+            return BlockOutcome(
+                block: k, bytes: bytes, requestingUsers: users, participants: [], delaySeconds: migration + cloudSeconds,
+                feasible: false, missed: true, migrations: moves)
+        }
         let channels = draws.channels
         let unicast: Bool
         switch mode {
@@ -197,41 +198,54 @@ public struct Simulator: Sendable {
         case .hybrid(let threshold): unicast = users.count <= threshold
         case .broadcast, .ownCells: unicast = false
         }
-        var delay = migration + (missed ? cloudSeconds : 0)
-        var feasible = !missed
+        // Edge transmissions one after another (each until its slowest user, who is served by the cloud instead
+        // when that is faster); cloud retrievals run beside them.
+        var edgeSeconds = 0.0
+        var cloudUsed = false
+        var feasible = true
+        var missed = false
+        func transmit(rates: [Double], qos: [Double]) {
+            var slowest = 0.0
+            for (rate, required) in zip(rates, qos) {
+                let seconds = rate > 0 ? bits / rate : .infinity
+                if seconds > cloudSeconds {
+                    cloudUsed = true
+                } else {
+                    slowest = max(slowest, seconds)
+                }
+                feasible = feasible && rate >= required
+            }
+            edgeSeconds += slowest
+        }
         if unicast {
             for u in users {
-                let node = senders.min {
+                let node = participants.min {
                     network.nodePositions[$0].distance(to: network.userPositions[u])
                         < network.nodePositions[$1].distance(to: network.userPositions[u])
-                } ?? senders[0]
-                let rates = unicastRates(user: u, node: node, channels: channels)
-                delay += Self.deliverySeconds(bits: bits, worstCase: [rates.worstCase], nominal: [rates.nominal])
-                feasible = feasible && rates.worstCase >= network.qos[u]
+                } ?? participants[0]
+                transmit(rates: [unicastRate(user: u, node: node, channels: channels)], qos: [network.qos[u]])
             }
         } else if mode == .ownCells {
-            // Each node serves its own users, one cell after another; a node without the PB fetches it first
-            // (all such fetches in parallel).
-            var fetched = false
-            for n in ownNodes {
+            // Each node serves its own users, cells one after another; users of a node without the PB use the cloud.
+            for n in Set(users.map { network.association[$0] }).sorted() {
                 let own = users.filter { network.association[$0] == n }
-                if !plan.cached[n][k] { fetched = true }
+                guard plan.cached[n][k] else {
+                    cloudUsed = true
+                    missed = true
+                    feasible = false
+                    continue
+                }
                 let solution = broadcast(block: k, users: own, nodes: [n], channels: channels)
-                delay += Self.deliverySeconds(bits: bits, worstCase: solution.worstCaseRates, nominal: solution.nominalRates)
-                feasible = feasible && solution.feasible && plan.cached[n][k]
+                transmit(rates: solution.worstCaseRates, qos: own.map { network.qos[$0] })
             }
-            if fetched && !missed { delay += cloudSeconds }
-            return BlockOutcome(
-                block: k, bytes: bytes, requestingUsers: users, participants: participants, delaySeconds: delay,
-                feasible: feasible, missed: missed || fetched, migrations: moves)
         } else {
-            let solution = broadcast(block: k, users: users, nodes: senders, channels: channels)
-            delay += Self.deliverySeconds(bits: bits, worstCase: solution.worstCaseRates, nominal: solution.nominalRates)
-            feasible = feasible && solution.feasible
+            let solution = broadcast(block: k, users: users, nodes: participants, channels: channels)
+            transmit(rates: solution.worstCaseRates, qos: users.map { network.qos[$0] })
         }
         return BlockOutcome(
-            block: k, bytes: bytes, requestingUsers: users, participants: participants, delaySeconds: delay,
-            feasible: feasible, missed: missed, migrations: moves)
+            block: k, bytes: bytes, requestingUsers: users, participants: participants,
+            delaySeconds: migration + max(edgeSeconds, cloudUsed ? cloudSeconds : 0), feasible: feasible && !cloudUsed,
+            missed: missed, migrations: moves)
     }
 
     /// Every PB under a plan.

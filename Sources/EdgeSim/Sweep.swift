@@ -26,6 +26,8 @@ public struct Sweep: Sendable {
         public var scheme: Scheme
         public var seed: UInt64
         public var totalDelaySeconds: Double
+        /// −Σ r(k) of (12) (see `BlockOutcome.cost`).
+        public var cost: Double
         /// Share of the requested PBs delivered with every requesting user's QoS met.
         public var qosShare: Double
         public var hitRatio: Double
@@ -52,7 +54,7 @@ public struct Sweep: Sendable {
                 let report = try SimulationReport.run(scheme: scheme, scenario: parameters, repository: models, seed: seed)
                 return Row(
                     value: value, scheme: scheme, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
-                    qosShare: report.outcome.qosMetRatio, hitRatio: report.outcome.hitRatio, reuseRatio: models.meanReuseRatio)
+                    cost: report.outcome.cost(r1: parameters.r1, r2: parameters.r2), qosShare: report.outcome.qosMetRatio, hitRatio: report.outcome.hitRatio, reuseRatio: models.meanReuseRatio)
             }
             let done = results.withLock { results -> Int in
                 results[index] = result
@@ -64,11 +66,11 @@ public struct Sweep: Sendable {
         return Sweep(parameter: parameter, rows: try cases.indices.map { try finished[$0]!.get() })
     }
 
-    /// One row per run: parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio,reuse_ratio.
+    /// One row per run: parameter,value,scheme,seed,total_delay_s,cost,qos_share,hit_ratio,reuse_ratio.
     public var csv: String {
-        (["parameter,value,scheme,seed,total_delay_s,qos_share,hit_ratio,reuse_ratio"]
+        (["parameter,value,scheme,seed,total_delay_s,cost,qos_share,hit_ratio,reuse_ratio"]
             + rows.map {
-                "\(parameter.rawValue),\($0.value),\($0.scheme.rawValue),\($0.seed),\($0.totalDelaySeconds),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
+                "\(parameter.rawValue),\($0.value),\($0.scheme.rawValue),\($0.seed),\($0.totalDelaySeconds),\($0.cost),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
             })
             .joined(separator: "\n") + "\n"
     }
