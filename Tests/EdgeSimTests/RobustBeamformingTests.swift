@@ -93,3 +93,22 @@ import Testing
         #expect(better >= 9)
     }
 }
+
+@Suite struct RobustnessStudyTests {
+    @Test func achievedRatesNeverFallBelowTheGuaranteeAndFeasibleRobustDesignsKeepTheirQoS() throws {
+        var scenario = SchemeTests.scenario()
+        scenario.qosBps = [2e8, 4e8]  // low enough for the robust design to be feasible here
+        let study = try RobustnessStudy.run(
+            scenario: scenario, repository: SchemeTests.repository, seed: 5, errorRadii: [1e-5, 3e-5], blocks: 3, draws: 40)
+        #expect(!study.samples.isEmpty)
+        #expect(study.samples.allSatisfy { $0.rateBps >= $0.worstCaseBps * (1 - 1e-9) })
+        #expect(study.samples.contains { $0.robust && $0.worstCaseBps >= $0.qosBps }, "no feasible robust design to check")
+        for sample in study.samples where sample.robust && sample.worstCaseBps >= sample.qosBps {
+            #expect(sample.rateBps >= sample.qosBps)
+        }
+        let summary = study.summary
+        #expect(summary.count == 4 && summary.allSatisfy { $0.belowGuarantee == 0 })
+        #expect(study.csv.split(separator: "\n").count == study.samples.count + 1)
+        #expect(study.svg(title: "t").contains("non-robust, ε=3e-05"))
+    }
+}

@@ -1,0 +1,136 @@
+import ComplexModule
+import Foundation
+import RealModule
+
+/// Fig. 15: rates actually achieved under random channel errors by the robust beamformer and by the non-robust one
+/// (designed for the estimated channels only), for several error radii.
+///
+/// For each of the first `blocks` requested PBs, the nodes the heuristic's plan makes participate broadcast to its
+/// requesting users; both designs are solved for the same instance, then `draws` error realisations — each e_{n,u}
+/// uniform in its ball ‖e‖ ≤ ε — give each user's achieved rate (6) on h̃ + e.
+public struct RobustnessStudy: Sendable {
+    public struct Sample: Sendable, Equatable {
+        public var errorEps: Double
+        public var robust: Bool
+        public var block: Int
+        public var user: Int
+        public var draw: Int
+        public var rateBps: Double
+        public var qosBps: Double
+        /// The design's own guarantee for this user (its worst case over the error ball).
+        public var worstCaseBps: Double
+    }
+
+    public var samples: [Sample]
+
+    public static func run(
+        scenario: Scenario, repository: Repository, seed: UInt64, errorRadii: [Double], blocks: Int, draws: Int
+    ) throws -> RobustnessStudy {
+        try scenario.validate()
+        let network = Network(scenario: scenario, repository: repository, seed: seed)
+        let plan = Planner.plan(.heuristic, simulator: Simulator(network: network))
+        let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty && !plan.participants(block: $0).isEmpty }
+        var samples: [Sample] = []
+        for eps in errorRadii {
+            for k in requested.prefix(blocks) {
+                let users = network.requesters[k]
+                let nodes = plan.participants(block: k)
+                let channels = network.channels(block: k)
+                let instance = BeamformingInstance(
+                    bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts, pMaxWatts: scenario.pMaxWatts,
+                    blockBits: 8 * repository.blockBytes[k], qosBps: users.map { network.qos[$0] },
+                    errorEps: users.map { _ in nodes.map { _ in eps } }, channels: users.map { u in nodes.map { channels[u][$0] } })
+                for robust in [true, false] {
+                    let solution = RobustBeamformer.solve(instance, robust: robust)
+                    var errors = SimulationRandom.stream(seed: seed, "errors/\(eps)/\(k)/\(robust)")
+                    for draw in 0..<draws {
+                        for (index, u) in users.enumerated() {
+                            let actual = instance.channels[index].map { h in
+                                zip(h, Self.ballPoint(dimension: h.count, radius: eps, using: &errors)).map { $0 + $1 }
+                            }
+                            let rate = Delivery.rate(
+                                amplitude: Delivery.amplitude(channels: actual, beamformers: solution.beamformers),
+                                bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
+                            samples.append(
+                                Sample(
+                                    errorEps: eps, robust: robust, block: k, user: u, draw: draw, rateBps: rate,
+                                    qosBps: network.qos[u], worstCaseBps: solution.worstCaseRates[index]))
+                        }
+                    }
+                }
+            }
+        }
+        return RobustnessStudy(samples: samples)
+    }
+
+    /// A point uniform in the complex ball of `radius` in ℂ^dimension (a Gaussian direction, radius ∝ U^(1/2d)).
+    static func ballPoint(dimension: Int, radius: Double, using generator: inout SimulationRandom) -> [Complex<Double>] {
+        let direction = (0..<dimension).map { _ in Complex(generator.normal(), generator.normal()) }
+        let length = direction.reduce(0) { $0 + $1.lengthSquared }.squareRoot()
+        let scale = radius * Double.pow(generator.unit(), 1 / Double(2 * dimension)) / max(length, .leastNormalMagnitude)
+        return direction.map { $0.multiplied(by: scale) }
+    }
+
+    /// Per (ε, design): samples, share below Q_u, share below the design's own worst case, median rate / Q_u.
+    public var summary: [(errorEps: Double, robust: Bool, samples: Int, belowQoS: Double, belowGuarantee: Double, medianRatio: Double)] {
+        var keys: [(Double, Bool)] = []
+        for sample in samples where !keys.contains(where: { $0 == (sample.errorEps, sample.robust) }) {
+            keys.append((sample.errorEps, sample.robust))
+        }
+        return keys.map { eps, robust in
+            let group = samples.filter { $0.errorEps == eps && $0.robust == robust }
+            let ratios = group.map { $0.rateBps / $0.qosBps }.sorted()
+            let count = Double(max(1, group.count))
+            return (
+                eps, robust, group.count, Double(group.filter { $0.rateBps < $0.qosBps }.count) / count,
+                Double(group.filter { $0.rateBps < $0.worstCaseBps * (1 - 1e-9) }.count) / count,
+                ratios.isEmpty ? 0 : ratios[ratios.count / 2]
+            )
+        }
+    }
+
+    /// One row per sample: error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps.
+    public var csv: String {
+        (["error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps"]
+            + samples.map {
+                "\($0.errorEps),\($0.robust ? "robust" : "non-robust"),\($0.block),\($0.user),\($0.draw),\($0.rateBps),\($0.qosBps),\($0.worstCaseBps)"
+            }).joined(separator: "\n") + "\n"
+    }
+
+    /// CDF of achieved rate / Q_u, one line per (ε, design), with the QoS line at 1 (SVG, 720 × 440).
+    public func svg(title: String) -> String {
+        let groups = summary.map { entry in
+            (entry, samples.filter { $0.errorEps == entry.errorEps && $0.robust == entry.robust }.map { $0.rateBps / $0.qosBps }.sorted())
+        }
+        let highest = max(1.2, groups.compactMap { $0.1.last }.max() ?? 1.2)
+        let lowest = min(0.8, groups.compactMap { $0.1.first }.min() ?? 0.8)
+        let (left, right, upper, lower) = (70.0, 540.0, 40.0, 380.0)
+        func x(_ ratio: Double) -> Double { left + (right - left) * (ratio - lowest) / (highest - lowest) }
+        func y(_ share: Double) -> Double { lower - (lower - upper) * share }
+        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+        var body = "<text x=\"360\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(title)</text>\n"
+        body += "<line x1=\"\(left)\" y1=\"\(lower)\" x2=\"\(right)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
+        body += "<line x1=\"\(left)\" y1=\"\(upper)\" x2=\"\(left)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
+        body += "<line x1=\"\(x(1))\" y1=\"\(upper)\" x2=\"\(x(1))\" y2=\"\(lower)\" stroke=\"grey\" stroke-dasharray=\"4 3\"/>\n"
+        body += "<text x=\"\(x(1) + 4)\" y=\"\(upper + 12)\" font-size=\"11\">Q_u</text>\n"
+        for tick in 0...4 {
+            let share = Double(tick) / 4
+            body += "<text x=\"\(left - 6)\" y=\"\(y(share) + 4)\" text-anchor=\"end\" font-size=\"11\">\(String(format: "%.2f", share))</text>\n"
+            let ratio = lowest + (highest - lowest) * Double(tick) / 4
+            body += "<text x=\"\(x(ratio))\" y=\"\(lower + 16)\" text-anchor=\"middle\" font-size=\"11\">\(String(format: "%.2f", ratio))</text>\n"
+        }
+        body += "<text x=\"\((left + right) / 2)\" y=\"\(lower + 34)\" text-anchor=\"middle\" font-size=\"12\">achieved rate / Q_u</text>\n"
+        body += "<text x=\"18\" y=\"\((upper + lower) / 2)\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 18 \((upper + lower) / 2))\">CDF</text>\n"
+        for (index, (entry, ratios)) in groups.enumerated() where !ratios.isEmpty {
+            let colour = colours[index % colours.count]
+            let dash = entry.robust ? "" : " stroke-dasharray=\"6 3\""
+            let step = max(1, ratios.count / 400)
+            let points = stride(from: 0, to: ratios.count, by: step).map { "\(x(ratios[$0])),\(y(Double($0 + 1) / Double(ratios.count)))" }
+            body += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(points.joined(separator: " "))\"/>\n"
+            body += "<line x1=\"555\" y1=\"\(56 + 20 * Double(index))\" x2=\"575\" y2=\"\(56 + 20 * Double(index))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
+            body += "<text x=\"580\" y=\"\(61 + 20 * Double(index))\" font-size=\"12\">\(entry.robust ? "robust" : "non-robust"), ε=\(String(format: "%g", entry.errorEps))</text>\n"
+        }
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"440\" font-family=\"sans-serif\">\n"
+            + "<rect width=\"720\" height=\"440\" fill=\"white\"/>\n" + body + "</svg>\n"
+    }
+}
