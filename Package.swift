@@ -43,6 +43,9 @@ let package = Package(
         // MARK: - Simulator
         .target(name: "EdgeSim", dependencies: [.product(name: "Numerics", package: "swift-numerics")]),
 
+        // MARK: - Trainer
+        .target(name: "NeuralKit", dependencies: ["BLAS", "TensorFiles", .product(name: "Numerics", package: "swift-numerics")]),
+
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
         .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
         .testTarget(name: "EdgeSimTests", dependencies: ["EdgeSim", "TestSupport"]),
+        .testTarget(name: "NeuralKitTests", dependencies: ["NeuralKit", "TensorFiles", "TestSupport"]),
         .testTarget(
             name: "BlockStoreTests",
             dependencies: ["BlockStore", "ParameterBlocks", "TensorFiles", "XXHash", "TestSupport"]
