@@ -19,6 +19,9 @@ public struct RobustnessStudy: Sendable {
         public var qosBps: Double
         /// The design's own guarantee for this user (its worst case over the error ball).
         public var worstCaseBps: Double
+        /// The rate the design plans for: the worst case for the robust one, the rate at the estimated channel for
+        /// the non-robust one (what it would promise the user).
+        public var plannedBps: Double
     }
 
     public var samples: [Sample]
@@ -42,6 +45,13 @@ public struct RobustnessStudy: Sendable {
                     errorEps: users.map { _ in nodes.map { _ in eps } }, channels: users.map { u in nodes.map { channels[u][$0] } })
                 for robust in [true, false] {
                     let solution = RobustBeamformer.solve(instance, robust: robust)
+                    let planned = instance.channels.indices.map { index in
+                        robust
+                            ? solution.worstCaseRates[index]
+                            : Delivery.rate(
+                                amplitude: Delivery.amplitude(channels: instance.channels[index], beamformers: solution.beamformers),
+                                bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
+                    }
                     var errors = SimulationRandom.stream(seed: seed, "errors/\(eps)/\(k)/\(robust)")
                     for draw in 0..<draws {
                         for (index, u) in users.enumerated() {
@@ -54,7 +64,8 @@ public struct RobustnessStudy: Sendable {
                             samples.append(
                                 Sample(
                                     errorEps: eps, robust: robust, block: k, user: u, draw: draw, rateBps: rate,
-                                    qosBps: network.qos[u], worstCaseBps: solution.worstCaseRates[index]))
+                                    qosBps: network.qos[u], worstCaseBps: solution.worstCaseRates[index],
+                                    plannedBps: planned[index]))
                         }
                     }
                 }
@@ -71,8 +82,9 @@ public struct RobustnessStudy: Sendable {
         return direction.map { $0.multiplied(by: scale) }
     }
 
-    /// Per (ε, design): samples, share below Q_u, share below the design's own worst case, median rate / Q_u.
-    public var summary: [(errorEps: Double, robust: Bool, samples: Int, belowQoS: Double, belowGuarantee: Double, medianRatio: Double)] {
+    /// Per (ε, design): samples, share below Q_u, share below the design's own worst case, share below the rate it
+    /// planned for, median rate / Q_u.
+    public var summary: [(errorEps: Double, robust: Bool, samples: Int, belowQoS: Double, belowGuarantee: Double, belowPlan: Double, medianRatio: Double)] {
         var keys: [(Double, Bool)] = []
         for sample in samples where !keys.contains(where: { $0 == (sample.errorEps, sample.robust) }) {
             keys.append((sample.errorEps, sample.robust))
@@ -84,16 +96,17 @@ public struct RobustnessStudy: Sendable {
             return (
                 eps, robust, group.count, Double(group.filter { $0.rateBps < $0.qosBps }.count) / count,
                 Double(group.filter { $0.rateBps < $0.worstCaseBps * (1 - 1e-9) }.count) / count,
+                Double(group.filter { $0.rateBps < $0.plannedBps * (1 - 1e-9) }.count) / count,
                 ratios.isEmpty ? 0 : ratios[ratios.count / 2]
             )
         }
     }
 
-    /// One row per sample: error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps.
+    /// One row per sample: error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps,planned_bps.
     public var csv: String {
-        (["error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps"]
+        (["error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps,planned_bps"]
             + samples.map {
-                "\($0.errorEps),\($0.robust ? "robust" : "non-robust"),\($0.block),\($0.user),\($0.draw),\($0.rateBps),\($0.qosBps),\($0.worstCaseBps)"
+                "\($0.errorEps),\($0.robust ? "robust" : "non-robust"),\($0.block),\($0.user),\($0.draw),\($0.rateBps),\($0.qosBps),\($0.worstCaseBps),\($0.plannedBps)"
             }).joined(separator: "\n") + "\n"
     }
 

@@ -108,6 +108,9 @@ import Testing
         }
         let summary = study.summary
         #expect(summary.count == 4 && summary.allSatisfy { $0.belowGuarantee == 0 })
+        // The robust design never falls below what it plans for; the non-robust one does under random errors.
+        #expect(summary.filter(\.robust).allSatisfy { $0.belowPlan == 0 })
+        #expect(summary.filter { !$0.robust }.allSatisfy { $0.belowPlan > 0.1 })
         #expect(study.csv.split(separator: "\n").count == study.samples.count + 1)
         #expect(study.svg(title: "t").contains("non-robust, ε=3e-05"))
     }

@@ -43,15 +43,15 @@ struct RobustnessCommand: ParsableCommand {
                 .object([
                     ("error_eps", .number(String(entry.errorEps))), ("design", .string(entry.robust ? "robust" : "non-robust")),
                     ("samples", .number(entry.samples)), ("below_qos", .number(String(entry.belowQoS))),
-                    ("below_guarantee", .number(String(entry.belowGuarantee))), ("median_rate_over_qos", .number(String(entry.medianRatio))),
+                    ("below_guarantee", .number(String(entry.belowGuarantee))), ("below_plan", .number(String(entry.belowPlan))), ("median_rate_over_qos", .number(String(entry.medianRatio))),
                 ])
             }).prettyPrinted())
         } else {
             for entry in study.summary {
                 print(String(
-                    format: "ε = %-8g %-11@ %6d samples: %5.1f %% below Q_u, %5.1f %% below its guarantee, median rate/Q_u %.3f",
-                    entry.errorEps, entry.robust ? "robust" : "non-robust", entry.samples, 100 * entry.belowQoS,
-                    100 * entry.belowGuarantee, entry.medianRatio))
+                    format: "ε = %-8g %-11@ %6d samples: %5.1f %% below Q_u, %5.1f %% below its guarantee, %5.1f %% below its plan, median rate/Q_u %.3f",
+                    entry.errorEps, (entry.robust ? "robust" : "non-robust").padding(toLength: 11, withPad: " ", startingAt: 0),
+                    entry.samples, 100 * entry.belowQoS, 100 * entry.belowGuarantee, 100 * entry.belowPlan, entry.medianRatio))
             }
             print("wrote \(output)/robustness.csv and \(output)/robustness.svg")
         }
