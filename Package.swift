@@ -45,12 +45,15 @@ let package = Package(
 
         // MARK: - Trainer
         .target(name: "NeuralKit", dependencies: ["BLAS", "TensorFiles", .product(name: "Numerics", package: "swift-numerics")]),
+        .target(
+            name: "Trainer",
+            dependencies: ["NeuralKit", "EdgeSim", "TensorFiles", "BLAS", .product(name: "Numerics", package: "swift-numerics")]),
 
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
             dependencies: [
-                "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim",
+                "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim", "Trainer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +66,7 @@ let package = Package(
         .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
         .testTarget(name: "EdgeSimTests", dependencies: ["EdgeSim", "TestSupport"]),
         .testTarget(name: "NeuralKitTests", dependencies: ["NeuralKit", "TensorFiles", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TestSupport"]),
         .testTarget(
             name: "BlockStoreTests",
             dependencies: ["BlockStore", "ParameterBlocks", "TensorFiles", "XXHash", "TestSupport"]

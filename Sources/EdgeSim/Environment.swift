@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The Dec-POMDP of Section III-B that a learning agent drives, one step per PB k: every edge node is an agent that
 /// observes (10a)–(10c), acts (11) and receives the shared reward (12); the next state follows from the remaining
 /// capacities C̃_n(k+1) = {C̃_n(k) − a_n(k) S(k)}⁺.
@@ -7,6 +9,9 @@
 /// The plan built step by step is evaluated by the same `Simulator` as every other scheme.
 public struct EdgeEnvironment: Sendable {
     public let simulator: Simulator
+    /// Outcomes already evaluated for this network, shared by every copy and every episode on it: an outcome depends
+    /// only on the PB, who holds it and where it migrates, so an agent that repeats a decision costs no beamforming.
+    public let memo: OutcomeMemo
     /// The PB of the next step (k, from 0); `blockCount` when the episode is over.
     public private(set) var step = 0
     /// C̃_n(k), bytes.
@@ -38,8 +43,9 @@ public struct EdgeEnvironment: Sendable {
         public var outcome: BlockOutcome
     }
 
-    public init(simulator: Simulator) {
+    public init(simulator: Simulator, memo: OutcomeMemo = OutcomeMemo()) {
         self.simulator = simulator
+        self.memo = memo
         let scenario = simulator.network.scenario
         remaining = (0..<scenario.nodes).map { scenario.capacity(of: $0) }
         plan = CachePlan(nodes: scenario.nodes, blocks: simulator.network.repository.blockCount)
@@ -121,7 +127,7 @@ public struct EdgeEnvironment: Sendable {
             if action.cache { remaining[n] = max(0, remaining[n] - bytes) }
             for m in 0..<nodes where action.migrateTo[m] { plan.migrations[k].append(.init(from: n, to: m)) }
         }
-        let outcome = simulator.outcome(of: plan, block: k)
+        let outcome = memo.outcome(of: plan, block: k, simulator: simulator)
         let scenario = simulator.network.scenario
         let reward = -outcome.cost(r1: scenario.r1, r2: scenario.r2)
         outcomes.append(outcome)
@@ -131,4 +137,30 @@ public struct EdgeEnvironment: Sendable {
 
     /// The outcome of the whole episode so far (T, hit ratio, ...), as for any plan.
     public var planOutcome: PlanOutcome { PlanOutcome(blocks: outcomes) }
+
+    /// A fresh episode on the same network (and the same memo).
+    public func restarted() -> EdgeEnvironment { EdgeEnvironment(simulator: simulator, memo: memo) }
+}
+
+/// Block outcomes by (PB, holders, migrations), for one network.
+public final class OutcomeMemo: Sendable {
+    struct Key: Hashable {
+        var block: Int
+        var holders: [Bool]
+        var migrations: [CachePlan.Migration]
+    }
+
+    private let outcomes = Mutex<[Key: BlockOutcome]>([:])
+
+    public init() {}
+
+    public var count: Int { outcomes.withLock { $0.count } }
+
+    func outcome(of plan: CachePlan, block k: Int, simulator: Simulator) -> BlockOutcome {
+        let key = Key(block: k, holders: plan.cached.map { $0[k] }, migrations: plan.migrations[k])
+        if let known = outcomes.withLock({ $0[key] }) { return known }
+        let outcome = simulator.outcome(of: plan, block: k)
+        outcomes.withLock { $0[key] = outcome }
+        return outcome
+    }
 }

@@ -1,6 +1,7 @@
 /// A scheme's plan and its outcome on one network, ready for printing.
 public struct SimulationReport: Sendable {
-    public var scheme: Scheme
+    /// The scheme's name (a `Scheme`, or a learned policy's variant such as `maasn-da`).
+    public var schemeName: String
     public var seed: UInt64
     public var network: Network
     public var plan: CachePlan
@@ -20,7 +21,17 @@ public struct SimulationReport: Sendable {
         if let violation = plan.violation(scenario: scenario, repository: repository) {
             throw ScenarioError("scheme \(scheme.rawValue) produced an invalid plan: \(violation)")
         }
-        return SimulationReport(scheme: scheme, seed: seed, network: network, plan: plan, outcome: simulator.outcome(of: plan))
+        return SimulationReport(schemeName: scheme.rawValue, seed: seed, network: network, plan: plan, outcome: simulator.outcome(of: plan))
+    }
+
+    /// Evaluates a plan made elsewhere (a learned policy) exactly as the schemes' plans are: checked against (1) and
+    /// (2), then (3)–(8) with CoMP broadcast.
+    public static func evaluate(plan: CachePlan, schemeName: String, network: Network, seed: UInt64) throws -> SimulationReport {
+        if let violation = plan.violation(scenario: network.scenario, repository: network.repository) {
+            throw ScenarioError("\(schemeName) produced an invalid plan: \(violation)")
+        }
+        return SimulationReport(
+            schemeName: schemeName, seed: seed, network: network, plan: plan, outcome: Simulator(network: network).outcome(of: plan))
     }
 
     /// `{"scheme", "seed", "total_delay_s", "cost", "feasible", "hit_ratio", "qos_met_ratio", "missed_blocks",
@@ -40,7 +51,7 @@ public struct SimulationReport: Sendable {
         let capacities = (0..<network.scenario.nodes).map { number(network.scenario.capacity(of: $0)) }
         return """
             {
-              "scheme": \(quoted(scheme.rawValue)),
+              "scheme": \(quoted(schemeName)),
               "seed": \(seed),
               "total_delay_s": \(number(outcome.totalDelaySeconds)),
               "cost": \(number(outcome.cost(r1: network.scenario.r1, r2: network.scenario.r2))),

@@ -1,5 +1,6 @@
 import ComplexModule
 import RealModule
+import Synchronization
 
 /// A caching and migration plan: a_n(k) for every node and PB, b_{n,m}(k) as (from, to) pairs per PB.
 public struct CachePlan: Sendable, Equatable {
@@ -120,10 +121,15 @@ public struct Simulator: Sendable {
         case hybrid(threshold: Int)
     }
 
-    public init(network: Network, robust: Bool = true, mode: DeliveryMode = .broadcast) {
+    /// Beamforming solutions and random draws already computed for this network, when a caller evaluates many
+    /// plans on it (a learning agent's episodes); nil computes everything afresh.
+    public var cache: SimulationCache?
+
+    public init(network: Network, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil) {
         self.network = network
         self.robust = robust
         self.mode = mode
+        self.cache = cache
     }
 
     /// Unicast with maximum-ratio transmission from one node: w = √P h̃/‖h̃‖, worst-case rate by the closed form.
@@ -140,6 +146,13 @@ public struct Simulator: Sendable {
 
     /// Solves P2(k) for `users` served by `nodes`.
     public func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
+        if let cache {
+            return cache.solution(block: k, users: users, nodes: nodes) { solveBroadcast(block: k, users: users, nodes: nodes, channels: channels) }
+        }
+        return solveBroadcast(block: k, users: users, nodes: nodes, channels: channels)
+    }
+
+    func solveBroadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
         let scenario = network.scenario
         let instance = BeamformingInstance(
             bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts, pMaxWatts: scenario.pMaxWatts,
@@ -156,7 +169,8 @@ public struct Simulator: Sendable {
     }
 
     public func draws(block k: Int) -> BlockDraws {
-        BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k))
+        guard let cache else { return BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k)) }
+        return cache.draws(block: k) { BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k)) }
     }
 
     /// One PB under a plan.
@@ -251,5 +265,37 @@ public struct Simulator: Sendable {
     /// Every PB under a plan.
     public func outcome(of plan: CachePlan) -> PlanOutcome {
         PlanOutcome(blocks: (0..<network.repository.blockCount).map { outcome(of: plan, block: $0) })
+    }
+}
+
+/// Memoised beamforming solutions (by PB, requesting users and participating nodes) and per-PB draws, for one
+/// network and one delivery setting (robust or not); shared between threads.
+public final class SimulationCache: Sendable {
+    struct Key: Hashable {
+        var block: Int
+        var users: [Int]
+        var nodes: [Int]
+    }
+
+    private let solutions = Mutex<[Key: BeamformingSolution]>([:])
+    private let blockDraws = Mutex<[Int: Simulator.BlockDraws]>([:])
+
+    public init() {}
+
+    public var solutionCount: Int { solutions.withLock { $0.count } }
+
+    func solution(block: Int, users: [Int], nodes: [Int], compute: () -> BeamformingSolution) -> BeamformingSolution {
+        let key = Key(block: block, users: users, nodes: nodes)
+        if let known = solutions.withLock({ $0[key] }) { return known }
+        let solution = compute()
+        solutions.withLock { $0[key] = solution }
+        return solution
+    }
+
+    func draws(block: Int, compute: () -> Simulator.BlockDraws) -> Simulator.BlockDraws {
+        if let known = blockDraws.withLock({ $0[block] }) { return known }
+        let draws = compute()
+        blockDraws.withLock { $0[block] = draws }
+        return draws
     }
 }

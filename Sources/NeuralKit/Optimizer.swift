@@ -8,7 +8,8 @@ public final class Adam {
     public var epsilon: Float
     /// Gradients are scaled down together when their global norm exceeds this.
     public var clipNorm: Float?
-    public private(set) var steps = 0
+    /// Updates taken so far (Adam's bias correction depends on it; restored with a checkpoint).
+    public var steps = 0
     public let parameters: [Parameter]
 
     public init(

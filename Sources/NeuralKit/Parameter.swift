@@ -15,6 +15,16 @@ public final class Parameter {
         secondMoment = gradient
     }
 
+    /// Adam's first and second moment estimates (saved with a checkpoint so that training resumes exactly).
+    public var adamMoments: (first: Matrix, second: Matrix) {
+        get { (firstMoment, secondMoment) }
+        set {
+            precondition(newValue.first.values.count == value.values.count && newValue.second.values.count == value.values.count)
+            firstMoment = newValue.first
+            secondMoment = newValue.second
+        }
+    }
+
     public func zeroGradient() {
         for index in gradient.values.indices { gradient.values[index] = 0 }
     }

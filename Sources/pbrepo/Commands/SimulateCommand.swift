@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeSim
 import Foundation
+import Trainer
 
 extension Scheme: ExpressibleByArgument {}
 
@@ -8,23 +9,35 @@ struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Plan PB caching and migration with a scheme on a simulated edge network, and evaluate the delay.",
-        discussion: "Schemes: \(Scheme.allCases.map(\.rawValue).joined(separator: ", ")). Scenario fields: docs/simulator.md.")
+        discussion: "Schemes: \(Scheme.allCases.map(\.rawValue).joined(separator: ", ")); a trained policy with --scheme \(Variant.allCases.map(\.rawValue).joined(separator: "|")) --policy DIR. Scenario fields: docs/simulator.md.")
 
     @Option(help: "A pbrepo.manifest/v1 file (PB sizes and model compositions).") var manifest: String
     @Option(help: "Scenario file (JSON); defaults are Table II of the paper.") var scenario: String?
-    @Option(help: "Scheme.") var scheme: Scheme
-    @Option(help: "Seed of the network realisation.") var seed: UInt64 = 1
+    @Option(help: "Scheme, or the variant of a trained policy (with --policy).") var scheme: String
+    @Option(help: "A policy directory written by `pbrepo train`.") var policy: String?
+    @Option(help: "Seed of the network realisation (a policy's default: its training seed).") var seed: UInt64?
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if Scheme(rawValue: scheme) == nil && Variant(rawValue: scheme) == nil {
+            throw ValidationError("unknown scheme \(scheme)")
+        }
+        if Variant(rawValue: scheme) != nil && policy == nil { throw ValidationError("--scheme \(scheme) needs --policy DIR") }
+    }
 
     func run() throws {
         let report = try Console.run {
-            let parameters = try scenario.map { try Scenario.load($0) } ?? Scenario()
+            let parameters = try scenario.map { try Scenario.load($0) }
+            if let policy {
+                return try TrainedPolicy.plan(directory: policy, manifest: manifest, scenario: parameters, seed: seed)
+            }
             return try SimulationReport.run(
-                scheme: scheme, scenario: parameters, repository: try Repository.load(manifest: manifest), seed: seed)
+                scheme: Scheme(rawValue: scheme)!, scenario: parameters ?? Scenario(), repository: try Repository.load(manifest: manifest),
+                seed: seed ?? 1)
         }
         if json { return print(report.jsonText) }
         let requested = report.outcome.blocks.filter { !$0.requestingUsers.isEmpty }
-        print("scheme \(scheme.rawValue), seed \(seed): \(report.network.scenario.nodes) nodes, \(report.network.scenario.users) users, "
+        print("scheme \(report.schemeName), seed \(report.seed): \(report.network.scenario.nodes) nodes, \(report.network.scenario.users) users, "
             + "\(report.network.repository.blockCount) PBs (\(requested.count) requested)")
         print(String(format: "total delay T = %.4f s, hit ratio %.3f, %d migrations, %@", report.outcome.totalDelaySeconds,
                      report.outcome.hitRatio, report.plan.migrations.reduce(0) { $0 + $1.count },

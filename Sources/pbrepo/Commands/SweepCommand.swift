@@ -37,7 +37,7 @@ struct SweepCommand: ParsableCommand {
             }
             return scheme
         }
-        let progress = ProgressBar(label: "sweep")
+        let progress = ProgressBar(label: "sweep, runs", counting: true)
         let sweep = try Console.run {
             let base = try scenario.map { try Scenario.load($0) } ?? Scenario()
             return try Sweep.run(

@@ -25,14 +25,17 @@ enum Console {
 final class ProgressBar: Sendable {
     private let label: String
     private let enabled: Bool
+    private let counting: Bool
     private let lock = Mutex(0.0)
 
-    init(label: String, enabled: Bool = Console.stderrIsTerminal) {
+    /// - Parameter counting: show done/total as plain counts (episodes, runs) instead of bytes.
+    init(label: String, counting: Bool = false, enabled: Bool = Console.stderrIsTerminal) {
         self.label = label
+        self.counting = counting
         self.enabled = enabled
     }
 
-    func update(done: UInt64, total: UInt64) {
+    func update(done: UInt64, total: UInt64, note: String? = nil) {
         guard enabled, total > 0 else { return }
         let now = Self.seconds()
         let draw = lock.withLock { last -> Bool in
@@ -45,7 +48,8 @@ final class ProgressBar: Sendable {
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        writeStandardError("\r\(label) [\(bar)] \(Int(fraction * 100))% \(formatBytes(done))/\(formatBytes(total))")
+        let amounts = counting ? "\(done)/\(total)" : "\(formatBytes(done))/\(formatBytes(total))"
+        writeStandardError("\r\(label) [\(bar)] \(Int(fraction * 100))% \(amounts)" + (note.map { " " + $0 } ?? "") + "\u{1B}[K")
     }
 
     func finish() {

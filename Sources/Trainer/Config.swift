@@ -1,0 +1,98 @@
+import Foundation
+
+/// Which learner, as in Fig. 7.
+public enum Variant: String, Sendable, Codable, CaseIterable {
+    /// Action-semantics actors, value-decomposition (QMIX-style) critic, ESN data augmentation.
+    case maasnDA = "maasn-da"
+    /// Per-agent Q-networks over the 2^N discrete actions, mixed as in QMIX, with the same data augmentation.
+    case qmixDA = "qmix-da"
+    /// Actors replaced by plain MLPs with two hidden layers of 256.
+    case noAS = "no-as"
+    /// Independent local critics, no mixing network.
+    case noVD = "no-vd"
+    /// No synthetic samples.
+    case noDA = "no-da"
+    /// The ESN replaced by a recurrent network of the same shape whose every weight is trained.
+    case rnnDA = "rnn-da"
+    /// MAASN-DA with (τ0, ξ) = (0.9, 1.2) instead of the bound-minimising (0.8, 1.12).
+    case nonOptimal = "non-optimal"
+}
+
+/// Hyper-parameters (docs/maasn-da.md says where each default comes from).
+public struct TrainingConfig: Sendable, Codable, Equatable {
+    public var variant: Variant = .maasnDA
+    /// E: episodes (Table II).
+    public var episodes = 600
+    /// Ē: episodes between decays of the synthetic-sample budget (Table II).
+    public var decayEvery = 10
+    /// τ0: initial share of K synthetic samples per episode (Table II, from the Theorem 1 grid search).
+    public var tau0 = 0.8
+    /// ξ: data selection threshold of (17) (Table II).
+    public var xi = 1.12
+    /// Λ: attenuation of the synthetic budget (18) (Table II).
+    public var attenuation = 0.8
+    /// γ: discount (Table II).
+    public var gamma = 0.95
+    /// Rewards are multiplied by this before learning (the paper normalises so that |r| ≤ B_r = 1).
+    public var rewardScale = 0.1
+    public var batchSize = 64
+    /// Mini-batch updates after each episode (Algorithm 1 lists one; one per episode learns too slowly at E = 600).
+    public var updatesPerEpisode = 25
+    public var actorLearningRate: Float = 5e-4
+    public var criticLearningRate: Float = 1e-3
+    /// Soft target update τ.
+    public var targetRate: Float = 0.01
+    /// s_temp of the Gumbel-Softmax (13).
+    public var temperature: Float = 0.5
+    public var hidden = 64
+    /// Size of the action-semantics embeddings e_n, e_{n,m}.
+    public var embedding = 16
+    public var mixerHidden = 32
+    public var reservoir = 128
+    /// Ridge penalty of the ESN readout.
+    public var ridge = 1e-2
+    public var replayCapacity = 100_000
+    public var gradientClip: Float = 10
+    /// ε-greedy exploration of the QMIX-DA agents, decayed linearly to `epsilonFinal` over the first half.
+    public var epsilonStart = 1.0
+    public var epsilonFinal = 0.05
+
+    public init() {}
+
+    /// The variant's own (τ0, ξ), data augmentation on or off.
+    public static func defaults(for variant: Variant) -> TrainingConfig {
+        var config = TrainingConfig()
+        config.variant = variant
+        if variant == .nonOptimal {
+            config.tau0 = 0.9
+            config.xi = 1.2
+        }
+        return config
+    }
+
+    public var usesAugmentation: Bool { variant != .noDA }
+
+    /// This configuration with the fields of a JSON object replaced (the same names as in policy.json); unknown
+    /// fields are refused.
+    public func applying(overrides data: Data) throws -> TrainingConfig {
+        guard var fields = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(self)) as? [String: Any],
+            let changes = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { throw TrainingError("training overrides must be a JSON object") }
+        for (key, value) in changes {
+            guard fields[key] != nil else {
+                throw TrainingError("unknown training field \"\(key)\" (fields: \(fields.keys.sorted().joined(separator: ", ")))")
+            }
+            fields[key] = value
+        }
+        do {
+            return try JSONDecoder().decode(TrainingConfig.self, from: try JSONSerialization.data(withJSONObject: fields))
+        } catch {
+            throw TrainingError("invalid training overrides: \(error)")
+        }
+    }
+
+    /// τ_e of (18): the most synthetic samples episode `episode` (from 0) may add.
+    public func syntheticBudget(episode: Int, blocks: Int) -> Int {
+        Int((tau0 * Double(blocks) * pow(attenuation, Double(episode / max(1, decayEvery)))).rounded(.down))
+    }
+}

@@ -1,0 +1,178 @@
+import EdgeSim
+import Foundation
+import NeuralKit
+public import TensorFiles
+
+/// A training run tied to a policy directory, resumable after an interruption:
+///
+///     policy.json                  what was trained and how far: config, scenario, manifest, seed, curve, checkpoint
+///     policy.safetensors           every network (actors, critics, mixer, targets), F32, named by parameter
+///     training-state.safetensors   Adam moments, replay buffer, predictor state (only for resuming)
+///     curve.csv                    episode,return,total_delay_s,qos_met_ratio,synthetic_samples,seconds
+///
+/// Each file is written atomically; both safetensors files carry the checkpoint's episode count in their metadata,
+/// and a resume refuses files that disagree with policy.json.
+public final class TrainingSession {
+    public static let schemaID = "pbrepo.policy/v1"
+
+    public let trainer: MAASNTrainer
+    public let directory: String
+    let manifest: String
+    let scenario: Scenario
+
+    init(trainer: MAASNTrainer, directory: String, manifest: String, scenario: Scenario) {
+        self.trainer = trainer
+        self.directory = directory
+        self.manifest = manifest
+        self.scenario = scenario
+    }
+
+    /// Starts a run in `directory`, or resumes the one there when it was made with the same variant, seed, manifest
+    /// and scenario (its episode count may grow).
+    public static func start(
+        manifest: String, scenario: Scenario, config: TrainingConfig, seed: UInt64, directory: String
+    ) throws -> TrainingSession {
+        let repository = try Repository.load(manifest: manifest)
+        let network = Network(scenario: scenario, repository: repository, seed: seed)
+        let simulator = Simulator(network: network, cache: SimulationCache())
+        let trainer = MAASNTrainer(environment: EdgeEnvironment(simulator: simulator), config: config, seed: seed)
+        let session = TrainingSession(trainer: trainer, directory: directory, manifest: manifest, scenario: scenario)
+        let record = directory + "/policy.json"
+        if FileManager.default.fileExists(atPath: record) {
+            let saved = try PolicyRecord.read(record)
+            var comparable = saved.config
+            comparable.episodes = config.episodes
+            guard comparable == config, saved.seed == seed, saved.scenario == scenario,
+                (manifest as NSString).lastPathComponent == (saved.manifest as NSString).lastPathComponent
+            else {
+                throw TrainingError(
+                    "\(directory) holds a policy trained with other settings (variant \(saved.config.variant.rawValue), seed \(saved.seed)); choose another -o")
+            }
+            try session.restore(saved)
+        } else {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        return session
+    }
+
+    /// Writes the checkpoint (see the type's description).
+    public func save() throws {
+        let episodes = trainer.curve.count
+        let tag = [("checkpoint_episodes", String(episodes)), ("variant", trainer.config.variant.rawValue)]
+        try NetworkCheckpoint.save(trainer.allParameters, metadata: tag, to: directory + "/policy.safetensors")
+        try SafetensorsWriter.write(path: directory + "/training-state.safetensors", tensors: trainer.stateTensors(), metadata: tag)
+        try writeText(curveCSV(trainer.curve), to: directory + "/curve.csv")
+        let record = PolicyRecord(
+            schema: Self.schemaID, config: trainer.config, seed: trainer.seed, scenario: scenario, manifest: manifest,
+            episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve.map(PolicyRecord.Episode.init))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeText(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: directory + "/policy.json")
+    }
+
+    func restore(_ record: PolicyRecord) throws {
+        let expected = String(record.episodesDone)
+        for name in ["policy.safetensors", "training-state.safetensors"] {
+            let metadata = try SafetensorsFile(path: directory + "/" + name).header.metadata ?? []
+            guard metadata.first(where: { $0.key == "checkpoint_episodes" })?.value == expected else {
+                throw TrainingError("\(directory)/\(name) is not from the checkpoint policy.json describes (episode \(expected)); the last save was interrupted")
+            }
+        }
+        try NetworkCheckpoint.load(trainer.allParameters, from: directory + "/policy.safetensors")
+        try trainer.restoreState(from: SafetensorsFile(path: directory + "/training-state.safetensors"), optimizerSteps: record.optimizerSteps)
+        trainer.restoreCurve(record.curve.map(\.record))
+    }
+
+    func writeText(_ text: String, to path: String) throws {
+        let file = try AtomicFile(destination: path)
+        try file.write(Array(text.utf8))
+        try file.commit()
+    }
+}
+
+/// The learning curve as CSV, one row per episode.
+public func curveCSV(_ curve: [EpisodeRecord]) -> String {
+    (["episode,return,total_delay_s,qos_met_ratio,synthetic_samples,seconds"]
+        + curve.map { "\($0.episode),\($0.episodeReturn),\($0.totalDelaySeconds),\($0.qosMetRatio),\($0.syntheticSamples),\($0.seconds)" })
+        .joined(separator: "\n") + "\n"
+}
+
+/// policy.json.
+struct PolicyRecord: Codable {
+    struct Episode: Codable {
+        var episode: Int
+        var episodeReturn: Double
+        var totalDelaySeconds: Double
+        var qosMetRatio: Double
+        var syntheticSamples: Int
+        var seconds: Double
+
+        init(_ record: EpisodeRecord) {
+            episode = record.episode
+            episodeReturn = record.episodeReturn
+            totalDelaySeconds = record.totalDelaySeconds
+            qosMetRatio = record.qosMetRatio
+            syntheticSamples = record.syntheticSamples
+            seconds = record.seconds
+        }
+
+        var record: EpisodeRecord {
+            EpisodeRecord(
+                episode: episode, episodeReturn: episodeReturn, totalDelaySeconds: totalDelaySeconds, qosMetRatio: qosMetRatio,
+                syntheticSamples: syntheticSamples, seconds: seconds)
+        }
+    }
+
+    var schema: String
+    var config: TrainingConfig
+    var seed: UInt64
+    var scenario: Scenario
+    var manifest: String
+    var episodesDone: Int
+    var optimizerSteps: [Int]
+    var curve: [Episode]
+
+    static func read(_ path: String) throws -> PolicyRecord {
+        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError("cannot read \(path)") }
+        do {
+            let record = try JSONDecoder().decode(PolicyRecord.self, from: data)
+            guard record.schema == TrainingSession.schemaID else {
+                throw TrainingError("\(path) is not a \(TrainingSession.schemaID) file")
+            }
+            return record
+        } catch let error as TrainingError {
+            throw error
+        } catch {
+            throw TrainingError("\(path) is not a valid policy record: \(error)")
+        }
+    }
+}
+
+/// A trained policy loaded for planning (`pbrepo plan`, `simulate --scheme maasn-da --policy`).
+public enum TrainedPolicy {
+    /// Runs the policy greedily on the network of `scenario` (default: the one it was trained on) and `seed`
+    /// (default: its training seed), and evaluates the plan like any scheme's.
+    public static func plan(
+        directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil
+    ) throws -> SimulationReport {
+        let record = try PolicyRecord.read(directory + "/policy.json")
+        let repository = try Repository.load(manifest: manifest)
+        let network = Network(scenario: scenario ?? record.scenario, repository: repository, seed: seed ?? record.seed)
+        let trainer = MAASNTrainer(
+            environment: EdgeEnvironment(simulator: Simulator(network: network)), config: record.config, seed: record.seed)
+        guard trainer.nodes == EdgeEnvironment(simulator: Simulator(network: Network(scenario: record.scenario, repository: repository, seed: record.seed))).nodes else {
+            throw TrainingError("the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
+        }
+        try NetworkCheckpoint.load(trainer.decisionParameters, from: directory + "/policy.safetensors")
+        let episode = trainer.greedyEpisode()
+        return try SimulationReport.evaluate(
+            plan: episode.plan, schemeName: record.config.variant.rawValue, network: network, seed: seed ?? record.seed)
+    }
+}
+
+/// A training run that cannot start or resume; the message says why.
+public struct TrainingError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import EdgeSim
+import Foundation
+import TensorFiles
+import Trainer
+
+extension Variant: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train MAASN-DA (or an ablation) on a simulated edge network; writes the policy and its learning curve.",
+        discussion: "Example: pbrepo train --manifest manifests/paper-cnn60.json --episodes 600 --seed 1 -o policy/")
+
+    @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
+    @Option(help: "Scenario (JSON); defaults are Table II.") var scenario: String?
+    @Option(help: "Learner: \(Variant.allCases.map(\.rawValue).joined(separator: ", ")).") var variant: Variant = .maasnDA
+    @Option(help: "Episodes E (default: the paper's 600).") var episodes: Int?
+    @Option(help: "Seed of the network and of the learner.") var seed: UInt64 = 1
+    @Option(help: "JSON object overriding training fields (gamma, batchSize, updatesPerEpisode, ...; see docs/maasn-da.md).")
+    var config: String?
+    @Option(name: .shortAndLong, help: "Policy directory (policy.json, policy.safetensors, curve.csv).") var output: String
+    @Flag(help: "Print the final record as JSON.") var json = false
+
+    func validate() throws {
+        if let episodes, episodes < 1 { throw ValidationError("--episodes must be at least 1") }
+    }
+
+    func run() throws {
+        var settings = TrainingConfig.defaults(for: variant)
+        if let path = config {
+            settings = try Console.run {
+                guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError("cannot read \(path)") }
+                return try settings.applying(overrides: data)
+            }
+        }
+        if let episodes { settings.episodes = episodes }
+        let config = settings
+        let progress = ProgressBar(label: "train \(variant.rawValue), episode", counting: true)
+        let session = try Console.run {
+            try TrainingSession.start(
+                manifest: manifest, scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(), config: config, seed: seed,
+                directory: output)
+        }
+        let trainer = session.trainer
+        while trainer.curve.count < config.episodes {
+            let record = trainer.trainEpisode()
+            progress.update(
+                done: UInt64(record.episode + 1), total: UInt64(config.episodes),
+                note: String(format: "return %.1f, T %.3f s", record.episodeReturn, record.totalDelaySeconds))
+            if (record.episode + 1) % 10 == 0 || record.episode + 1 == config.episodes {
+                try Console.run { try session.save() }
+            }
+        }
+        progress.finish()
+        let last = trainer.curve.last!
+        if json {
+            print(JSONValue.object([
+                ("variant", .string(variant.rawValue)), ("episodes", .number(trainer.curve.count)),
+                ("final_return", .number(String(last.episodeReturn))), ("final_total_delay_s", .number(String(last.totalDelaySeconds))),
+                ("policy", .string(output)),
+            ]).prettyPrinted())
+        } else {
+            print(String(format: "trained %@ for %d episodes: last return %.2f, T %.4f s; wrote %@", variant.rawValue, trainer.curve.count,
+                         last.episodeReturn, last.totalDelaySeconds, output))
+        }
+    }
+}
