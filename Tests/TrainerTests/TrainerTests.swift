@@ -1,0 +1,146 @@
+import EdgeSim
+import Foundation
+import NeuralKit
+import TestSupport
+import Testing
+import Trainer
+
+@Suite struct EchoStateNetworkTests {
+    /// y(k) = A v(k) + B v(k−1): a linear system with one step of memory, which the fixed reservoir must carry
+    /// and the ridge readout must decode.
+    @Test func readoutReproducesAKnownLinearSystem() {
+        var generator = SplitMix64(seed: 31)
+        var draws = SimulationRandom(seed: 1)
+        let esn = EchoStateNetwork(inputSize: 3, reservoir: 64, outputSize: 2, ridge: 1e-6, using: &generator)
+        let a: [[Float]] = [[0.5, -0.3, 0.2], [0.1, 0.4, -0.6]]
+        let b: [[Float]] = [[-0.2, 0.1, 0.3], [0.3, 0.0, 0.2]]
+        func run(_ steps: Int) -> (inputs: [[Float]], previous: [[Float]], targets: [[Float]]) {
+            var inputs: [[Float]] = [], previous: [[Float]] = [], targets: [[Float]] = []
+            var last = [Float](repeating: 0, count: 3)
+            esn.reset()
+            for _ in 0..<steps {
+                let v = (0..<3).map { _ in Float(draws.uniform(-0.2, 0.2)) }
+                previous.append(esn.currentState)
+                esn.step(v)
+                inputs.append(v)
+                var target = [Float](repeating: 0, count: 2)
+                for o in 0..<2 {
+                    for i in 0..<3 { target[o] += a[o][i] * v[i] + b[o][i] * last[i] }
+                }
+                targets.append(target)
+                last = v
+            }
+            return (inputs, previous, targets)
+        }
+        let training = run(3000)
+        esn.learn(inputs: training.inputs, previousStates: training.previous, targets: training.targets, generator: &draws)
+        let test = run(500)
+        var error: Float = 0, energy: Float = 0
+        for index in test.inputs.indices {
+            let prediction = esn.predict(input: test.inputs[index], previous: test.previous[index])
+            for o in 0..<2 {
+                error += (prediction[o] - test.targets[index][o]) * (prediction[o] - test.targets[index][o])
+                energy += test.targets[index][o] * test.targets[index][o]
+            }
+        }
+        #expect(error / energy < 0.01, "relative squared error \(error / energy)")
+    }
+
+    @Test func syntheticBudgetFollowsEquationEighteen() {
+        let config = TrainingConfig()
+        // τ_e = ⌊τ0 K Λ^⌊e/Ē⌋⌋ with τ0 = 0.8, Λ = 0.8, Ē = 10.
+        #expect(config.syntheticBudget(episode: 0, blocks: 420) == 336)
+        #expect(config.syntheticBudget(episode: 9, blocks: 420) == 336)
+        #expect(config.syntheticBudget(episode: 10, blocks: 420) == 268)
+        #expect(config.syntheticBudget(episode: 25, blocks: 420) == 215)
+    }
+}
+
+@Suite(.serialized) struct TrainingSessionTests {
+    static func scenario() -> Scenario {
+        var scenario = Scenario()
+        scenario.nodes = 3
+        scenario.users = 6
+        scenario.antennas = 4
+        scenario.capacityBytes = [6e8]
+        scenario.qosBps = [5e8, 1e9]
+        return scenario
+    }
+
+    static func manifest() throws -> String {
+        let path = Samples.temporaryDirectory() + "/tiny.json"
+        let text = """
+            {"schema": "pbrepo.manifest/v1", "blocks": [
+              {"id": "a", "bytes": 3e8}, {"id": "b", "bytes": 2e8}, {"id": "c", "bytes": 2e8}, {"id": "d", "bytes": 1e8}],
+             "models": [{"id": "m0", "family": "f", "blocks": ["a", "b"]}, {"id": "m1", "family": "f", "blocks": ["a", "c"]},
+                        {"id": "m2", "family": "g", "blocks": ["d"]}]}
+            """
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func config(_ variant: Variant, episodes: Int) -> TrainingConfig {
+        var config = TrainingConfig.defaults(for: variant)
+        config.episodes = episodes
+        config.batchSize = 8
+        config.updatesPerEpisode = 3
+        config.hidden = 8
+        config.embedding = 4
+        config.mixerHidden = 4
+        config.reservoir = 16
+        return config
+    }
+
+    /// Training 4 episodes straight and training 2, saving, loading in a new session and training 2 more give the
+    /// same curve and the same networks, bit for bit.
+    @Test(arguments: [Variant.maasnDA, .qmixDA, .rnnDA])
+    func resumingGivesTheSameRunAsNotStopping(variant: Variant) throws {
+        let manifest = try Self.manifest()
+        let straight = try TrainingSession.start(
+            manifest: manifest, scenario: Self.scenario(), config: config(variant, episodes: 4), seed: 3,
+            directory: Samples.temporaryDirectory() + "/straight")
+        for _ in 0..<4 { straight.trainer.trainEpisode() }
+        let directory = Samples.temporaryDirectory() + "/resumed"
+        let first = try TrainingSession.start(
+            manifest: manifest, scenario: Self.scenario(), config: config(variant, episodes: 4), seed: 3, directory: directory)
+        for _ in 0..<2 { first.trainer.trainEpisode() }
+        try first.save()
+        let second = try TrainingSession.start(
+            manifest: manifest, scenario: Self.scenario(), config: config(variant, episodes: 4), seed: 3, directory: directory)
+        #expect(second.trainer.curve.count == 2)
+        for _ in 0..<2 { second.trainer.trainEpisode() }
+        #expect(second.trainer.curve.map(\.episodeReturn) == straight.trainer.curve.map(\.episodeReturn))
+        #expect(zip(second.trainer.allParameters, straight.trainer.allParameters).allSatisfy { $0.value == $1.value })
+    }
+
+    @Test func aSavedPolicyPlansExactlyAsTheTrainerDecides() throws {
+        let manifest = try Self.manifest()
+        let directory = Samples.temporaryDirectory() + "/policy"
+        let session = try TrainingSession.start(
+            manifest: manifest, scenario: Self.scenario(), config: config(.maasnDA, episodes: 3), seed: 5, directory: directory)
+        for _ in 0..<3 { session.trainer.trainEpisode() }
+        try session.save()
+        let direct = session.trainer.greedyEpisode()
+        let report = try TrainedPolicy.plan(directory: directory, manifest: manifest)
+        #expect(report.plan == direct.plan)
+        #expect(report.schemeName == "maasn-da" && report.seed == 5)
+        // The plan is evaluated like any scheme's, and the JSON says so.
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.jsonText.utf8)) as? [String: Any])
+        #expect(json["scheme"] as? String == "maasn-da" && (json["blocks"] as? [Any])?.count == 4)
+    }
+
+    @Test func aDirectoryFromOtherSettingsIsRefused() throws {
+        let manifest = try Self.manifest()
+        let directory = Samples.temporaryDirectory() + "/policy"
+        let session = try TrainingSession.start(
+            manifest: manifest, scenario: Self.scenario(), config: config(.maasnDA, episodes: 1), seed: 5, directory: directory)
+        session.trainer.trainEpisode()
+        try session.save()
+        #expect(throws: TrainingError.self) {
+            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: config(.noAS, episodes: 1), seed: 5, directory: directory)
+        }
+        #expect(throws: TrainingError.self) {
+            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: config(.maasnDA, episodes: 1), seed: 6, directory: directory)
+        }
+    }
+}
