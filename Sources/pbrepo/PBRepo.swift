@@ -9,7 +9,7 @@ struct PBRepo: ParsableCommand {
         subcommands: [
             Inspect.self, PartitionCommand.self, IngestCommand.self, ListCommand.self, ShowCommand.self, ReportCommand.self,
             ExportManifestCommand.self, SynthesizeManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self, VerifyCommand.self,
-            CollectGarbageCommand.self, RemoveCommand.self, BeamformCommand.self, SimulateCommand.self, SweepCommand.self, RobustnessCommand.self, TrainCommand.self, PlanCommand.self, Bench.self, CheckHDF5.self,
+            CollectGarbageCommand.self, RemoveCommand.self, BeamformCommand.self, SimulateCommand.self, SweepCommand.self, RobustnessCommand.self, TrainCommand.self, PlanCommand.self, PlotCommand.self, BoundCommand.self, Bench.self, CheckHDF5.self,
         ]
     )
 

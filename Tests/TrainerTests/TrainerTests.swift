@@ -144,3 +144,34 @@ import Trainer
         }
     }
 }
+
+@Suite struct ConvergenceBoundTests {
+    @Test func boundByHandAtOnePoint() throws {
+        let bound = ConvergenceBound()
+        // K' = K(1 + τ0 − τ0/ξ · (ψ_out ψ_in √2 (1 − ψ_re^K)/(1 − ψ_re) + √2)) at τ0 = 0.8, ξ = 1.12, K = 450.
+        let spread = 0.25 * 2.0.squareRoot() * 2 + 2.0.squareRoot()
+        let kPrime = 450 * (1 + 0.8 - 0.8 / 1.12 * spread)
+        #expect(abs(bound.samplesPerEpisode(tau0: 0.8, xi: 1.12) - kPrime) < 1e-9)
+        let v = 20.0
+        let nu = 4 * pow(20 - 4.62, 2) + (8 * (2 * kPrime).squareRoot() + 256 / v) * v * v * log(201) / kPrime
+            + (4 * (2 * kPrime).squareRoot() + 52) * v * v * 0.1
+        let expected = 4 * pow(0.95, 601) / 0.0025 + 2 * 0.95 / 0.0025 * nu.squareRoot() + 1.12 * (1 + 0.95 * 10 * 0.5)
+        #expect(abs(try #require(bound.value(tau0: 0.8, xi: 1.12)) - expected) < 1e-6 * expected)
+        // Where K' ≤ 0 the bound is undefined.
+        #expect(bound.value(tau0: 1, xi: 0.5) == nil)
+        let best = try #require(bound.gridSearch().best)
+        #expect(bound.gridSearch().grid.allSatisfy { $0.bound >= best.bound })
+    }
+}
+
+@Suite struct LearningCurveTests {
+    @Test func meanAndDeviationOverRunsAfterSmoothing() {
+        let curves = LearningCurves(runs: [("a", [[1, 3, 5], [3, 5, 7]]), ("b", [[10, 10]])])
+        let summary = curves.summary(window: 2)
+        // Smoothed: run 1 → 1, 2, 4; run 2 → 3, 4, 6. Mean 2, 3, 5; deviation 1, 1, 1.
+        #expect(summary[0].mean == [2, 3, 5] && summary[0].deviation == [1, 1, 1])
+        #expect(summary[1].mean == [10, 10] && summary[1].deviation == [0, 0])
+        let svg = curves.svg(title: "t", window: 2)
+        #expect(svg.contains("polygon") && svg.contains(">a<") && svg.contains(">b<"))
+    }
+}
