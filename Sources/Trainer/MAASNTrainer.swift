@@ -256,6 +256,23 @@ public final class MAASNTrainer {
         allowed ? [0] + (0..<(1 << (nodes - 1))).map { ($0 << 1) | 1 } : [0]
     }
 
+    /// Seconds the agents take to decide one step (every agent's actor or Q-network on its observation, the
+    /// forced-zero rules), median over the steps of a greedy episode; the environment's evaluation is not counted.
+    public func decisionSeconds() -> Double {
+        var environment = self.environment.restarted()
+        var generator = SimulationRandom(seed: 0)
+        var times: [Double] = []
+        while !environment.isFinished {
+            let state = environment.state.map(Float.init)
+            let allowed = Self.allowed(environment)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let decisions = decide(state: state, allowed: allowed, explore: false, epsilon: 0, generator: &generator)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            _ = environment.step((0..<nodes).map { Self.action(from: decisions[($0 * nodes)..<(($0 + 1) * nodes)], agent: $0, nodes: nodes) })
+        }
+        return times.sorted()[times.count / 2]
+    }
+
     /// Runs one greedy episode and returns the plan it builds.
     public func greedyEpisode() -> EdgeEnvironment {
         var environment = self.environment.restarted()

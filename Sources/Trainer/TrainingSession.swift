@@ -150,23 +150,30 @@ struct PolicyRecord: Codable {
 
 /// A trained policy loaded for planning (`pbrepo plan`, `simulate --scheme maasn-da --policy`).
 public enum TrainedPolicy {
+    /// The policy's trainer on the network of `scenario`/`seed` (defaults: those it was trained on), networks loaded.
+    public static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws -> MAASNTrainer {
+        let record = try PolicyRecord.read(directory + "/policy.json")
+        let network = Network(scenario: scenario ?? record.scenario, repository: try Repository.load(manifest: manifest), seed: seed ?? record.seed)
+        guard network.scenario.nodes == record.scenario.nodes else {
+            throw TrainingError("the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
+        }
+        let trainer = MAASNTrainer(
+            environment: EdgeEnvironment(simulator: Simulator(network: network, cache: SimulationCache())), config: record.config,
+            seed: record.seed)
+        try NetworkCheckpoint.load(trainer.decisionParameters, from: directory + "/policy.safetensors")
+        return trainer
+    }
+
     /// Runs the policy greedily on the network of `scenario` (default: the one it was trained on) and `seed`
     /// (default: its training seed), and evaluates the plan like any scheme's.
     public static func plan(
         directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil
     ) throws -> SimulationReport {
-        let record = try PolicyRecord.read(directory + "/policy.json")
-        let repository = try Repository.load(manifest: manifest)
-        let network = Network(scenario: scenario ?? record.scenario, repository: repository, seed: seed ?? record.seed)
-        let trainer = MAASNTrainer(
-            environment: EdgeEnvironment(simulator: Simulator(network: network)), config: record.config, seed: record.seed)
-        guard trainer.nodes == EdgeEnvironment(simulator: Simulator(network: Network(scenario: record.scenario, repository: repository, seed: record.seed))).nodes else {
-            throw TrainingError("the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
-        }
-        try NetworkCheckpoint.load(trainer.decisionParameters, from: directory + "/policy.safetensors")
+        let trainer = try load(directory: directory, manifest: manifest, scenario: scenario, seed: seed)
         let episode = trainer.greedyEpisode()
+        let network = trainer.environment.simulator.network
         return try SimulationReport.evaluate(
-            plan: episode.plan, schemeName: record.config.variant.rawValue, network: network, seed: seed ?? record.seed)
+            plan: episode.plan, schemeName: trainer.config.variant.rawValue, network: network, seed: network.seed)
     }
 }
 

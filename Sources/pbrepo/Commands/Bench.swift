@@ -1,4 +1,5 @@
 import ArgumentParser
+import Trainer
 import EdgeSim
 import Foundation
 import TensorFiles
@@ -6,7 +7,7 @@ import TensorFiles
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure pbrepo's speed on this machine.",
-        subcommands: [BenchInspect.self, BenchBeamform.self]
+        subcommands: [BenchInspect.self, BenchBeamform.self, BenchDecide.self]
     )
 }
 
@@ -160,5 +161,23 @@ struct BenchBeamform: ParsableCommand {
             print(String(format: "%-3d %-3d %-13.1f %-11.1f %-24.2f %.2f", nodes, antennas, Double(participants) / count,
                          Double(users) / count, cachedTime / count, fullTime / count))
         }
+    }
+}
+
+struct BenchDecide: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decide",
+        abstract: "Time a trained policy's decision per step (all agents), like the MADRL rows of Table III.")
+
+    @Option(help: "A policy directory written by `pbrepo train`.") var policy: String
+    @Option(help: "The manifest it was trained on.") var manifest: String
+    @Option(help: "Greedy episodes to time (the median step over all of them is reported).") var episodes: Int = 3
+
+    func run() throws {
+        let trainer = try Console.run { try TrainedPolicy.load(directory: policy, manifest: manifest) }
+        let medians = (0..<max(1, episodes)).map { _ in trainer.decisionSeconds() }.sorted()
+        let nodes = trainer.environment.nodes
+        print(String(format: "decision per step, %d agents: %.3f ms (median of %d episodes' medians; paper, Table III: 15.6 ms at N = 6)",
+                     nodes, 1000 * medians[medians.count / 2], medians.count))
     }
 }
