@@ -117,33 +117,25 @@ public struct RobustnessStudy: Sendable {
         }
         let highest = max(1.2, groups.compactMap { $0.1.last }.max() ?? 1.2)
         let lowest = min(0.8, groups.compactMap { $0.1.first }.min() ?? 0.8)
-        let (left, right, upper, lower) = (70.0, 540.0, 40.0, 380.0)
-        func x(_ ratio: Double) -> Double { left + (right - left) * (ratio - lowest) / (highest - lowest) }
-        func y(_ share: Double) -> Double { lower - (lower - upper) * share }
-        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-        var body = "<text x=\"360\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(title)</text>\n"
-        body += "<line x1=\"\(left)\" y1=\"\(lower)\" x2=\"\(right)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
-        body += "<line x1=\"\(left)\" y1=\"\(upper)\" x2=\"\(left)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
-        body += "<line x1=\"\(x(1))\" y1=\"\(upper)\" x2=\"\(x(1))\" y2=\"\(lower)\" stroke=\"grey\" stroke-dasharray=\"4 3\"/>\n"
-        body += "<text x=\"\(x(1) + 4)\" y=\"\(upper + 12)\" font-size=\"11\">Q_u</text>\n"
+        var chart = SVGChart(title: title, xLabel: "achieved rate / Q_u", yLabel: "CDF")
+        func x(_ ratio: Double) -> Double { chart.left + (chart.right - chart.left) * (ratio - lowest) / (highest - lowest) }
+        func y(_ share: Double) -> Double { chart.lower - (chart.lower - chart.upper) * share }
+        chart.append("<line x1=\"\(x(1))\" y1=\"\(chart.upper)\" x2=\"\(x(1))\" y2=\"\(chart.lower)\" stroke=\"grey\" stroke-dasharray=\"4 3\"/>")
+        chart.append("<text x=\"\(x(1) + 4)\" y=\"\(chart.upper + 12)\" font-size=\"11\">Q_u</text>")
         for tick in 0...4 {
-            let share = Double(tick) / 4
-            body += "<text x=\"\(left - 6)\" y=\"\(y(share) + 4)\" text-anchor=\"end\" font-size=\"11\">\(String(format: "%.2f", share))</text>\n"
+            chart.yTick(y(Double(tick) / 4), String(format: "%.2f", Double(tick) / 4))
             let ratio = lowest + (highest - lowest) * Double(tick) / 4
-            body += "<text x=\"\(x(ratio))\" y=\"\(lower + 16)\" text-anchor=\"middle\" font-size=\"11\">\(String(format: "%.2f", ratio))</text>\n"
+            chart.xTick(x(ratio), String(format: "%.2f", ratio))
         }
-        body += "<text x=\"\((left + right) / 2)\" y=\"\(lower + 34)\" text-anchor=\"middle\" font-size=\"12\">achieved rate / Q_u</text>\n"
-        body += "<text x=\"18\" y=\"\((upper + lower) / 2)\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 18 \((upper + lower) / 2))\">CDF</text>\n"
         for (index, (entry, ratios)) in groups.enumerated() where !ratios.isEmpty {
-            let colour = colours[index % colours.count]
-            let dash = entry.robust ? "" : " stroke-dasharray=\"6 3\""
+            let colour = SVGChart.colour(index)
             let step = max(1, ratios.count / 400)
-            let points = stride(from: 0, to: ratios.count, by: step).map { "\(x(ratios[$0])),\(y(Double($0 + 1) / Double(ratios.count)))" }
-            body += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(points.joined(separator: " "))\"/>\n"
-            body += "<line x1=\"555\" y1=\"\(56 + 20 * Double(index))\" x2=\"575\" y2=\"\(56 + 20 * Double(index))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
-            body += "<text x=\"580\" y=\"\(61 + 20 * Double(index))\" font-size=\"12\">\(entry.robust ? "robust" : "non-robust"), ε=\(String(format: "%g", entry.errorEps))</text>\n"
+            chart.line(
+                stride(from: 0, to: ratios.count, by: step).map { (x(ratios[$0]), y(Double($0 + 1) / Double(ratios.count))) }, colour: colour,
+                dashed: !entry.robust)
+            chart.legend("\(entry.robust ? "robust" : "non-robust"), ε=\(String(format: "%g", entry.errorEps))", colour: colour, dashed: !entry.robust)
         }
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"440\" font-family=\"sans-serif\">\n"
-            + "<rect width=\"720\" height=\"440\" fill=\"white\"/>\n" + body + "</svg>\n"
+        return chart.text
     }
+
 }

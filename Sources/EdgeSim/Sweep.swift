@@ -98,39 +98,27 @@ public struct Sweep: Sendable {
         let points = summary.filter { $0.mean.isFinite }
         let values = rows.map(\.value).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }
         let top = max(1e-9, points.map { $0.mean + $0.deviation }.max() ?? 1)
-        let (left, right, upper, lower) = (70.0, 560.0, 40.0, 380.0)
+        var chart = SVGChart(title: title, xLabel: parameter.rawValue, yLabel: "total delay T (s)")
         func x(_ value: Double) -> Double {
-            guard let index = values.firstIndex(of: value) else { return left }
-            return values.count == 1 ? (left + right) / 2 : left + (right - left) * Double(index) / Double(values.count - 1)
+            guard let index = values.firstIndex(of: value) else { return chart.left }
+            return values.count == 1 ? (chart.left + chart.right) / 2 : chart.left + (chart.right - chart.left) * Double(index) / Double(values.count - 1)
         }
-        func y(_ delay: Double) -> Double { lower - (lower - upper) * delay / top }
-        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-        var body = "<text x=\"360\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(title)</text>\n"
-        body += "<line x1=\"\(left)\" y1=\"\(lower)\" x2=\"\(right)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
-        body += "<line x1=\"\(left)\" y1=\"\(upper)\" x2=\"\(left)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
-        for tick in 0...4 {
-            let delay = top * Double(tick) / 4
-            body += "<text x=\"\(left - 6)\" y=\"\(y(delay) + 4)\" text-anchor=\"end\" font-size=\"11\">\(String(format: "%.2f", delay))</text>\n"
-        }
-        for value in values {
-            body += "<text x=\"\(x(value))\" y=\"\(lower + 16)\" text-anchor=\"middle\" font-size=\"11\">\(String(format: "%g", value))</text>\n"
-        }
-        body += "<text x=\"\((left + right) / 2)\" y=\"\(lower + 34)\" text-anchor=\"middle\" font-size=\"12\">\(parameter.rawValue)</text>\n"
-        body += "<text x=\"18\" y=\"\((upper + lower) / 2)\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 18 \((upper + lower) / 2))\">total delay T (s)</text>\n"
+        func y(_ delay: Double) -> Double { chart.lower - (chart.lower - chart.upper) * delay / top }
+        for tick in 0...4 { chart.yTick(y(top * Double(tick) / 4), String(format: "%.2f", top * Double(tick) / 4)) }
+        for value in values { chart.xTick(x(value), String(format: "%g", value)) }
         var schemes: [Scheme] = []
         for point in points where !schemes.contains(point.scheme) { schemes.append(point.scheme) }
         for (index, scheme) in schemes.enumerated() {
-            let colour = colours[index % colours.count]
+            let colour = SVGChart.colour(index)
             let line = points.filter { $0.scheme == scheme }
-            body += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"" + line.map { "\(x($0.value)),\(y($0.mean))" }.joined(separator: " ") + "\"/>\n"
+            chart.line(line.map { (x($0.value), y($0.mean)) }, colour: colour)
             for point in line {
-                body += "<line x1=\"\(x(point.value))\" y1=\"\(y(point.mean - point.deviation))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>\n"
-                body += "<circle cx=\"\(x(point.value))\" cy=\"\(y(point.mean))\" r=\"3\" fill=\"\(colour)\"/>\n"
+                chart.append("<line x1=\"\(x(point.value))\" y1=\"\(y(point.mean - point.deviation))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>")
+                chart.append("<circle cx=\"\(x(point.value))\" cy=\"\(y(point.mean))\" r=\"3\" fill=\"\(colour)\"/>")
             }
-            body += "<rect x=\"575\" y=\"\(50 + 20 * Double(index))\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
-            body += "<text x=\"593\" y=\"\(61 + 20 * Double(index))\" font-size=\"12\">\(scheme.rawValue)</text>\n"
+            chart.legend(scheme.rawValue, colour: colour)
         }
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"440\" font-family=\"sans-serif\">\n"
-            + "<rect width=\"720\" height=\"440\" fill=\"white\"/>\n" + body + "</svg>\n"
+        return chart.text
     }
+
 }

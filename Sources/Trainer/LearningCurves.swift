@@ -1,3 +1,4 @@
+import EdgeSim
 import Foundation
 
 /// Fig. 7: episode returns of several runs per variant, as mean ± standard deviation over the runs (SVG).
@@ -50,31 +51,24 @@ public struct LearningCurves: Sendable {
         let lows = lines.flatMap { zip($0.mean, $0.deviation).map { $0 - $1 } }
         let highs = lines.flatMap { zip($0.mean, $0.deviation).map { $0 + $1 } }
         let (bottom, top) = (lows.min() ?? 0, max((highs.max() ?? 1), (lows.min() ?? 0) + 1e-9))
-        let (left, right, upper, lower) = (80.0, 560.0, 40.0, 380.0)
-        func x(_ episode: Int) -> Double { left + (right - left) * Double(episode) / Double(max(1, episodes - 1)) }
-        func y(_ value: Double) -> Double { lower - (lower - upper) * (value - bottom) / (top - bottom) }
-        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-        var body = "<text x=\"360\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(title)</text>\n"
-        body += "<line x1=\"\(left)\" y1=\"\(lower)\" x2=\"\(right)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
-        body += "<line x1=\"\(left)\" y1=\"\(upper)\" x2=\"\(left)\" y2=\"\(lower)\" stroke=\"black\"/>\n"
+        var chart = SVGChart(title: title, xLabel: "episode", yLabel: "return Σ r(k) (\(window)-episode mean)")
+        func x(_ episode: Int) -> Double { chart.left + (chart.right - chart.left) * Double(episode) / Double(max(1, episodes - 1)) }
+        func y(_ value: Double) -> Double { chart.lower - (chart.lower - chart.upper) * (value - bottom) / (top - bottom) }
         for tick in 0...4 {
             let value = bottom + (top - bottom) * Double(tick) / 4
-            body += "<text x=\"\(left - 6)\" y=\"\(y(value) + 4)\" text-anchor=\"end\" font-size=\"11\">\(String(format: "%.0f", value))</text>\n"
+            chart.yTick(y(value), String(format: "%.0f", value))
             let episode = (episodes - 1) * tick / 4
-            body += "<text x=\"\(x(episode))\" y=\"\(lower + 16)\" text-anchor=\"middle\" font-size=\"11\">\(episode)</text>\n"
+            chart.xTick(x(episode), "\(episode)")
         }
-        body += "<text x=\"\((left + right) / 2)\" y=\"\(lower + 34)\" text-anchor=\"middle\" font-size=\"12\">episode</text>\n"
-        body += "<text x=\"18\" y=\"\((upper + lower) / 2)\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 18 \((upper + lower) / 2))\">return Σ r(k) (\(window)-episode mean)</text>\n"
         for (index, line) in lines.enumerated() where !line.mean.isEmpty {
-            let colour = colours[index % colours.count]
+            let colour = SVGChart.colour(index)
             let band = line.mean.indices.map { "\(x($0)),\(y(line.mean[$0] + line.deviation[$0]))" }
                 + line.mean.indices.reversed().map { "\(x($0)),\(y(line.mean[$0] - line.deviation[$0]))" }
-            body += "<polygon fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(band.joined(separator: " "))\"/>\n"
-            body += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"" + line.mean.indices.map { "\(x($0)),\(y(line.mean[$0]))" }.joined(separator: " ") + "\"/>\n"
-            body += "<rect x=\"575\" y=\"\(50 + 20 * Double(index))\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
-            body += "<text x=\"593\" y=\"\(61 + 20 * Double(index))\" font-size=\"12\">\(line.variant)</text>\n"
+            chart.append("<polygon fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(band.joined(separator: " "))\"/>")
+            chart.line(line.mean.indices.map { (x($0), y(line.mean[$0])) }, colour: colour)
+            chart.legend(line.variant, colour: colour)
         }
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"440\" font-family=\"sans-serif\">\n"
-            + "<rect width=\"720\" height=\"440\" fill=\"white\"/>\n" + body + "</svg>\n"
+        return chart.text
     }
+
 }
