@@ -72,6 +72,19 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
 
     public var usesAugmentation: Bool { variant != .noDA }
 
+    /// Refuses values no run can use, naming the field.
+    public func validate() throws {
+        func require(_ condition: Bool, _ message: String) throws { if !condition { throw TrainingError(message) } }
+        try require(episodes >= 1 && decayEvery >= 1 && updatesPerEpisode >= 0, "episodes and decayEvery must be at least 1, updatesPerEpisode at least 0")
+        try require(batchSize >= 1 && replayCapacity >= batchSize, "batchSize must be at least 1 and replayCapacity at least batchSize")
+        try require(hidden >= 1 && embedding >= 1 && mixerHidden >= 1 && reservoir >= 1, "network sizes must be at least 1")
+        try require((0...1).contains(tau0) && xi > 0 && attenuation > 0 && attenuation <= 1, "need 0 ≤ tau0 ≤ 1, xi > 0, 0 < attenuation ≤ 1")
+        try require((0...1).contains(gamma) && rewardScale > 0 && ridge > 0, "need 0 ≤ gamma ≤ 1, rewardScale > 0, ridge > 0")
+        try require(actorLearningRate > 0 && criticLearningRate > 0 && gradientClip > 0, "learning rates and gradientClip must be positive")
+        try require(targetRate > 0 && targetRate <= 1 && temperature > 0, "need 0 < targetRate ≤ 1 and temperature > 0")
+        try require((0...1).contains(epsilonStart) && (0...1).contains(epsilonFinal), "epsilonStart and epsilonFinal must lie in [0, 1]")
+    }
+
     /// This configuration with the fields of a JSON object replaced (the same names as in policy.json); unknown
     /// fields are refused.
     public func applying(overrides data: Data) throws -> TrainingConfig {
@@ -84,11 +97,14 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
             }
             fields[key] = value
         }
+        let config: TrainingConfig
         do {
-            return try JSONDecoder().decode(TrainingConfig.self, from: try JSONSerialization.data(withJSONObject: fields))
+            config = try JSONDecoder().decode(TrainingConfig.self, from: try JSONSerialization.data(withJSONObject: fields))
         } catch {
             throw TrainingError("invalid training overrides: \(error)")
         }
+        try config.validate()
+        return config
     }
 
     /// τ_e of (18): the most synthetic samples episode `episode` (from 0) may add.

@@ -32,6 +32,8 @@ public final class TrainingSession {
     public static func start(
         manifest: String, scenario: Scenario, config: TrainingConfig, seed: UInt64, directory: String
     ) throws -> TrainingSession {
+        try config.validate()
+        try scenario.validate()
         let repository = try Repository.load(manifest: manifest)
         let network = Network(scenario: scenario, repository: repository, seed: seed)
         let simulator = Simulator(network: network, cache: SimulationCache())

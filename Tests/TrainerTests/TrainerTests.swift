@@ -175,3 +175,13 @@ import Trainer
         #expect(svg.contains("polygon") && svg.contains(">a<") && svg.contains(">b<"))
     }
 }
+
+@Suite struct TrainingConfigTests {
+    @Test func overridesReplaceFieldsAndBadValuesAreRefused() throws {
+        let changed = try TrainingConfig().applying(overrides: Data(#"{"gamma": 0.99, "batchSize": 16}"#.utf8))
+        #expect(changed.gamma == 0.99 && changed.batchSize == 16 && changed.episodes == 600)
+        for bad in [#"{"gama": 0.9}"#, #"{"batchSize": 0}"#, #"{"replayCapacity": 10, "batchSize": 64}"#, #"{"temperature": 0}"#, #"[1]"#] {
+            #expect(throws: TrainingError.self, "\(bad)") { try TrainingConfig().applying(overrides: Data(bad.utf8)) }
+        }
+    }
+}
