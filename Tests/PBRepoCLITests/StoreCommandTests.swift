@@ -121,3 +121,37 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/taken").isEmpty)
     }
 }
+
+@Suite struct TrainCommandTests {
+    @Test func trainThenPlanAndSimulateWithThePolicy() throws {
+        let root = Samples.temporaryDirectory()
+        let manifest = root + "/tiny.json"
+        try """
+            {"schema": "pbrepo.manifest/v1", "blocks": [{"id": "a", "bytes": 3e8}, {"id": "b", "bytes": 2e8}, {"id": "c", "bytes": 1e8}],
+             "models": [{"id": "m0", "family": "f", "blocks": ["a", "b"]}, {"id": "m1", "family": "f", "blocks": ["a", "c"]}]}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
+            .write(toFile: root + "/scenario.json", atomically: true, encoding: .utf8)
+        try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#
+            .write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        let train = try CommandRun.run([
+            "train", "--manifest", manifest, "--scenario", root + "/scenario.json", "--config", root + "/config.json",
+            "--episodes", "3", "--seed", "2", "-o", root + "/policy", "--json",
+        ])
+        #expect(train.status == 0, "\(train.stderr)")
+        let curve = try String(contentsOfFile: root + "/policy/curve.csv", encoding: .utf8)
+        #expect(curve.split(separator: "\n").count == 4)
+        let plan = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", manifest])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let simulate = try CommandRun.run(["simulate", "--manifest", manifest, "--scheme", "maasn-da", "--policy", root + "/policy", "--json"])
+        #expect(simulate.stdout == plan.stdout)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        #expect(report["scheme"] as? String == "maasn-da" && report["seed"] as? Int == 2)
+        // A policy scheme without a policy, and a bad override, are refused with a message.
+        let missing = try CommandRun.run(["simulate", "--manifest", manifest, "--scheme", "maasn-da"])
+        #expect(missing.status != 0 && missing.stderr.contains("--policy"))
+        try #"{"batchSize": 0}"#.write(toFile: root + "/bad.json", atomically: true, encoding: .utf8)
+        let bad = try CommandRun.run(["train", "--manifest", manifest, "--config", root + "/bad.json", "-o", root + "/other"])
+        #expect(bad.status == 1 && bad.stderr.contains("batchSize"), "\(bad.stderr)")
+    }
+}
