@@ -33,6 +33,8 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var attenuation = 0.8
     /// γ: discount (Table II).
     public var gamma = 0.95
+    /// Steps of real reward in each critic target before bootstrapping (1 = the paper's one-step target (21)).
+    public var nStep = 1
     /// Rewards are multiplied by this before learning (the paper normalises so that |r| ≤ B_r = 1).
     public var rewardScale = 0.1
     public var batchSize = 64
@@ -75,6 +77,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     /// Refuses values no run can use, naming the field.
     public func validate() throws {
         func require(_ condition: Bool, _ message: String) throws { if !condition { throw TrainingError(message) } }
+        try require(nStep >= 1, "nStep must be at least 1")
         try require(episodes >= 1 && decayEvery >= 1 && updatesPerEpisode >= 0, "episodes and decayEvery must be at least 1, updatesPerEpisode at least 0")
         try require(batchSize >= 1 && replayCapacity >= batchSize, "batchSize must be at least 1 and replayCapacity at least batchSize")
         try require(hidden >= 1 && embedding >= 1 && mixerHidden >= 1 && reservoir >= 1, "network sizes must be at least 1")

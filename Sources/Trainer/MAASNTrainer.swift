@@ -134,6 +134,7 @@ public final class MAASNTrainer {
         tensors.append(f32("replay.reward", items.count, 1, items.map(\.reward)))
         tensors.append(f32("replay.next_state", items.count, stateSize, items.flatMap(\.nextState)))
         tensors.append(f32("replay.done", items.count, 1, items.map { $0.done ? 1 : 0 }))
+        tensors.append(f32("replay.discount", items.count, 1, items.map(\.discount)))
         tensors.append(f32("replay.allowed", items.count, nodes, items.flatMap(\.allowed)))
         tensors.append(f32("replay.next_allowed", items.count, nodes, items.flatMap(\.nextAllowed)))
         tensors.append(f32("replay.synthetic", items.count, 1, items.map { $0.isSynthetic ? 1 : 0 }))
@@ -181,18 +182,18 @@ public final class MAASNTrainer {
         let stateSize = nodes * observationSize
         let reservoir = predictor?.stateSize ?? 0
         let (states, actions, rewards) = (try floats("replay.state"), try floats("replay.actions"), try floats("replay.reward"))
-        let (nextStates, done) = (try floats("replay.next_state"), try floats("replay.done"))
+        let (nextStates, done, discounts) = (try floats("replay.next_state"), try floats("replay.done"), try floats("replay.discount"))
         let (allowed, nextAllowed) = (try floats("replay.allowed"), try floats("replay.next_allowed"))
         let (synthetic, reservoirs, next) = (try floats("replay.synthetic"), try floats("replay.reservoir"), try floats("replay.next"))
         let count = rewards.count
         guard states.count == count * stateSize, actions.count == count * nodes * nodes, nextStates.count == states.count,
-            allowed.count == count * nodes, reservoirs.count == count * reservoir, next.count == 1
+            allowed.count == count * nodes, reservoirs.count == count * reservoir, next.count == 1, discounts.count == count
         else { throw TrainingError("\(file.path): the replay buffer's tensors disagree in size") }
         let items = (0..<count).map { i in
             Experience(
                 state: Array(states[(i * stateSize)..<((i + 1) * stateSize)]),
                 actions: Array(actions[(i * nodes * nodes)..<((i + 1) * nodes * nodes)]), reward: rewards[i],
-                nextState: Array(nextStates[(i * stateSize)..<((i + 1) * stateSize)]), done: done[i] > 0,
+                nextState: Array(nextStates[(i * stateSize)..<((i + 1) * stateSize)]), done: done[i] > 0, discount: discounts[i],
                 allowed: Array(allowed[(i * nodes)..<((i + 1) * nodes)]), nextAllowed: Array(nextAllowed[(i * nodes)..<((i + 1) * nodes)]),
                 previousReservoir: synthetic[i] > 0 ? nil : Array(reservoirs[(i * reservoir)..<((i + 1) * reservoir)]))
         }
@@ -311,16 +312,17 @@ public final class MAASNTrainer {
             let nextAllowed = Self.allowed(environment)
             var experience = Experience(
                 state: state, actions: decisions, reward: Float(transition.reward * config.rewardScale), nextState: nextState,
-                done: environment.isFinished, allowed: allowed, nextAllowed: nextAllowed, previousReservoir: nil)
+                done: environment.isFinished, discount: Float(config.gamma), allowed: allowed, nextAllowed: nextAllowed,
+                previousReservoir: nil)
             if let predictor {
                 experience.previousReservoir = predictor.currentState
                 predictor.step(state + decisions)
             }
             collected.append(experience)
-            replay.append(experience)
             state = nextState
             allowed = nextAllowed
         }
+        for experience in Self.multiStep(collected, steps: config.nStep, gamma: Float(config.gamma)) { replay.append(experience) }
         let synthetic = config.usesAugmentation ? augment(with: collected, episode: episode, generator: &generator) : 0
         if replay.count >= config.batchSize {
             for _ in 0..<config.updatesPerEpisode { update(generator: &generator) }
@@ -334,8 +336,31 @@ public final class MAASNTrainer {
         return record
     }
 
-    /// Lines 10–19 of Algorithm 1: tune the predictor on this episode's real tuples, then draw real tuples from the
-    /// buffer and keep each prediction within ξ of the truth — (17) — as a synthetic tuple, up to τ_e of (18).
+    /// The episode's one-step tuples as n-step ones: Σ_{i<n} γ^i r(k+i), bootstrapped from s(k+n) with γ^n (or not at
+    /// all when the episode ends first).
+    static func multiStep(_ steps: [Experience], steps n: Int, gamma: Float) -> [Experience] {
+        guard n > 1 else { return steps }
+        return steps.indices.map { k in
+            var tuple = steps[k]
+            let last = min(k + n - 1, steps.count - 1)
+            var total: Float = 0, factor: Float = 1
+            for i in k...last {
+                total += factor * steps[i].reward
+                factor *= gamma
+            }
+            tuple.reward = total
+            tuple.nextState = steps[last].nextState
+            tuple.nextAllowed = steps[last].nextAllowed
+            tuple.done = steps[last].done
+            tuple.discount = factor
+            return tuple
+        }
+    }
+
+    /// Lines 10–19 of Algorithm 1: tune the predictor on this episode's real tuples, then draw this episode's real
+    /// tuples and keep each prediction within ξ of the truth — (17) — as a synthetic one-step tuple, up to τ_e of
+    /// (18). (Algorithm 1 draws from the whole buffer; the episode's own tuples are drawn so that n-step targets in
+    /// the buffer never meet the predictor's one-step ones.)
     func augment(with collected: [Experience], episode: Int, generator: inout SimulationRandom) -> Int {
         guard let predictor, !collected.isEmpty else { return 0 }
         let realCollected = collected.filter { $0.previousReservoir != nil }
@@ -345,10 +370,9 @@ public final class MAASNTrainer {
         let budget = config.syntheticBudget(episode: episode, blocks: environment.blockCount)
         var added = 0
         var attempts = 0
-        let real = replay.items.indices.filter { !replay.items[$0].isSynthetic }
-        while added < budget && attempts < 4 * budget && !real.isEmpty {
+        while added < budget && attempts < 4 * budget && !realCollected.isEmpty {
             attempts += 1
-            let source = replay.items[real[Int(generator.next() % UInt64(real.count))]]
+            let source = realCollected[Int(generator.next() % UInt64(realCollected.count))]
             let prediction = predictor.predict(input: source.state + source.actions, previous: source.previousReservoir!)
             let truth = [source.reward] + source.nextState
             let distance = zip(prediction, truth).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
@@ -411,13 +435,12 @@ public final class MAASNTrainer {
                 nextValues[b, n] = nextQ[b, 0]
             }
         }
-        let gamma = Float(config.gamma)
         if let mixer, let targetMixer {
             let (total, backward) = mixer.forward(agentValues: values, states: states)
             let nextTotal = targetMixer.forward(agentValues: nextValues, states: nextStates).total
             var gradient = Matrix(rows: rows, columns: 1)
             for b in 0..<rows {
-                let target = batch[b].reward + (batch[b].done ? 0 : gamma * nextTotal[b, 0])
+                let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextTotal[b, 0])
                 gradient[b, 0] = 2 * (total[b, 0] - target) / Float(rows)
             }
             let agentGradient = backward(gradient)
@@ -426,7 +449,7 @@ public final class MAASNTrainer {
             for n in 0..<nodes {
                 var gradient = Matrix(rows: rows, columns: 1)
                 for b in 0..<rows {
-                    let target = batch[b].reward + (batch[b].done ? 0 : gamma * nextValues[b, n])
+                    let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextValues[b, n])
                     gradient[b, 0] = 2 * (values[b, n] - target) / Float(rows)
                 }
                 critics[n].backward(tapes[n], gradient: gradient)
@@ -501,7 +524,7 @@ public final class MAASNTrainer {
         let nextTotal = targetMixer.forward(agentValues: best, states: nextStates).total
         var gradient = Matrix(rows: rows, columns: 1)
         for b in 0..<rows {
-            let target = batch[b].reward + (batch[b].done ? 0 : Float(config.gamma) * nextTotal[b, 0])
+            let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextTotal[b, 0])
             gradient[b, 0] = 2 * (total[b, 0] - target) / Float(rows)
         }
         let agentGradient = backward(gradient)

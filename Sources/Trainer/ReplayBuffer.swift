@@ -7,10 +7,14 @@ public struct Experience: Sendable {
     public var state: [Float]
     /// d(k): per agent, N binary values (cache, then migrations to the other nodes in index order), as taken.
     public var actions: [Float]
-    /// r(k), scaled.
+    /// r(k), scaled — or, for an n-step tuple, Σ_{i<n} γ^i r(k+i).
     public var reward: Float
+    /// s(k+1), or s(k+n) for an n-step tuple.
     public var nextState: [Float]
+    /// The episode ended before `nextState` could be bootstrapped from.
     public var done: Bool
+    /// What the bootstrapped value is multiplied by: γ for a one-step tuple, γ^n for an n-step one.
+    public var discount: Float
     /// 1 where the agent's remaining capacity admits PB k (at k+1 for `nextAllowed`).
     public var allowed: [Float]
     public var nextAllowed: [Float]

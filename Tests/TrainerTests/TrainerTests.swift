@@ -3,7 +3,7 @@ import Foundation
 import NeuralKit
 import TestSupport
 import Testing
-import Trainer
+@testable import Trainer
 
 @Suite struct EchoStateNetworkTests {
     /// y(k) = A v(k) + B v(k−1): a linear system with one step of memory, which the fixed reservoir must carry
@@ -183,5 +183,22 @@ import Trainer
         for bad in [#"{"gama": 0.9}"#, #"{"batchSize": 0}"#, #"{"replayCapacity": 10, "batchSize": 64}"#, #"{"temperature": 0}"#, #"[1]"#] {
             #expect(throws: TrainingError.self, "\(bad)") { try TrainingConfig().applying(overrides: Data(bad.utf8)) }
         }
+    }
+}
+
+@Suite struct MultiStepTests {
+    @Test func nStepReturnsByHand() {
+        func tuple(_ k: Int, done: Bool = false) -> Experience {
+            Experience(
+                state: [Float(k)], actions: [], reward: Float(k + 1), nextState: [Float(k + 1)], done: done, discount: 0.5,
+                allowed: [1], nextAllowed: [Float(k + 1)], previousReservoir: nil)
+        }
+        let steps = (0..<4).map { tuple($0, done: $0 == 3) }
+        let two = MAASNTrainer.multiStep(steps, steps: 2, gamma: 0.5)
+        // k = 0: 1 + 0.5·2 = 2, bootstrapped from s(2) with 0.25; k = 3: the last step alone, done.
+        #expect(two[0].reward == 2 && two[0].nextState == [2] && two[0].discount == 0.25 && !two[0].done)
+        #expect(two[2].reward == 3 + 0.5 * 4 && two[2].done && two[2].nextAllowed == [4])
+        #expect(two[3].reward == 4 && two[3].done)
+        #expect(MAASNTrainer.multiStep(steps, steps: 1, gamma: 0.5).map(\.reward) == steps.map(\.reward))
     }
 }
