@@ -61,6 +61,44 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, rewardScale, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
+    }
+
+    /// Fields missing from a saved configuration (written before they existed) keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        var config = TrainingConfig()
+        func read<T: Decodable>(_ key: CodingKeys, _ target: inout T) throws {
+            if let value = try values.decodeIfPresent(T.self, forKey: key) { target = value }
+        }
+        try read(.variant, &config.variant)
+        try read(.episodes, &config.episodes)
+        try read(.decayEvery, &config.decayEvery)
+        try read(.tau0, &config.tau0)
+        try read(.xi, &config.xi)
+        try read(.attenuation, &config.attenuation)
+        try read(.gamma, &config.gamma)
+        try read(.nStep, &config.nStep)
+        try read(.rewardScale, &config.rewardScale)
+        try read(.batchSize, &config.batchSize)
+        try read(.updatesPerEpisode, &config.updatesPerEpisode)
+        try read(.actorLearningRate, &config.actorLearningRate)
+        try read(.criticLearningRate, &config.criticLearningRate)
+        try read(.targetRate, &config.targetRate)
+        try read(.temperature, &config.temperature)
+        try read(.hidden, &config.hidden)
+        try read(.embedding, &config.embedding)
+        try read(.mixerHidden, &config.mixerHidden)
+        try read(.reservoir, &config.reservoir)
+        try read(.ridge, &config.ridge)
+        try read(.replayCapacity, &config.replayCapacity)
+        try read(.gradientClip, &config.gradientClip)
+        try read(.epsilonStart, &config.epsilonStart)
+        try read(.epsilonFinal, &config.epsilonFinal)
+        self = config
+    }
+
     /// The variant's own (τ0, ξ), data augmentation on or off.
     public static func defaults(for variant: Variant) -> TrainingConfig {
         var config = TrainingConfig()

@@ -202,3 +202,13 @@ import Testing
         #expect(MAASNTrainer.multiStep(steps, steps: 1, gamma: 0.5).map(\.reward) == steps.map(\.reward))
     }
 }
+
+@Suite struct SavedConfigTests {
+    @Test func aConfigurationSavedBeforeAFieldExistedLoadsWithItsDefault() throws {
+        var saved = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingConfig())) as! [String: Any]
+        saved["gamma"] = 0.9
+        saved.removeValue(forKey: "nStep")
+        let loaded = try JSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: saved))
+        #expect(loaded.gamma == 0.9 && loaded.nStep == 1)
+    }
+}
