@@ -420,8 +420,6 @@ public final class MAASNTrainer {
 
     func updateCritics(_ batch: [Experience]) {
         let rows = batch.count
-        let states = Matrix(stacking: batch.map(\.state))
-        let nextStates = Matrix(stacking: batch.map(\.nextState))
         var values = Matrix(rows: rows, columns: nodes)
         var nextValues = Matrix(rows: rows, columns: nodes)
         var tapes: [MLP.Tape] = []
@@ -435,15 +433,7 @@ public final class MAASNTrainer {
                 nextValues[b, n] = nextQ[b, 0]
             }
         }
-        if let mixer, let targetMixer {
-            let (total, backward) = mixer.forward(agentValues: values, states: states)
-            let nextTotal = targetMixer.forward(agentValues: nextValues, states: nextStates).total
-            var gradient = Matrix(rows: rows, columns: 1)
-            for b in 0..<rows {
-                let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextTotal[b, 0])
-                gradient[b, 0] = 2 * (total[b, 0] - target) / Float(rows)
-            }
-            let agentGradient = backward(gradient)
+        if let agentGradient = mixedTDGradient(batch, values: values, nextValues: nextValues) {
             for n in 0..<nodes { critics[n].backward(tapes[n], gradient: agentGradient.columns(n..<(n + 1))) }
         } else {
             for n in 0..<nodes {
@@ -456,6 +446,21 @@ public final class MAASNTrainer {
             }
         }
         criticOptimizer.step()
+    }
+
+    /// dL/dQ_n for the squared TD error (21) of Q_tot: `values` are the agents' Q for the taken actions, `nextValues`
+    /// the target networks' at s(k+n); nil without a mixing network.
+    func mixedTDGradient(_ batch: [Experience], values: Matrix, nextValues: Matrix) -> Matrix? {
+        guard let mixer, let targetMixer else { return nil }
+        let rows = batch.count
+        let (total, backward) = mixer.forward(agentValues: values, states: Matrix(stacking: batch.map(\.state)))
+        let nextTotal = targetMixer.forward(agentValues: nextValues, states: Matrix(stacking: batch.map(\.nextState))).total
+        var gradient = Matrix(rows: rows, columns: 1)
+        for b in 0..<rows {
+            let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextTotal[b, 0])
+            gradient[b, 0] = 2 * (total[b, 0] - target) / Float(rows)
+        }
+        return backward(gradient)
     }
 
     /// (22): each actor ascends its own local critic, through the Gumbel-Softmax relaxation (13)–(14) and the
@@ -500,9 +505,6 @@ public final class MAASNTrainer {
     /// network, mixed by the target mixer.
     func updateQMIX(_ batch: [Experience]) {
         let rows = batch.count
-        guard let mixer, let targetMixer else { return }
-        let states = Matrix(stacking: batch.map(\.state))
-        let nextStates = Matrix(stacking: batch.map(\.nextState))
         var chosen = Matrix(rows: rows, columns: nodes)
         var best = Matrix(rows: rows, columns: nodes)
         var forwards: [(output: Matrix, tape: MLP.Tape)] = []
@@ -520,14 +522,7 @@ public final class MAASNTrainer {
                 best[b, n] = choices.map { nextValues[b, $0] }.max()!
             }
         }
-        let (total, backward) = mixer.forward(agentValues: chosen, states: states)
-        let nextTotal = targetMixer.forward(agentValues: best, states: nextStates).total
-        var gradient = Matrix(rows: rows, columns: 1)
-        for b in 0..<rows {
-            let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextTotal[b, 0])
-            gradient[b, 0] = 2 * (total[b, 0] - target) / Float(rows)
-        }
-        let agentGradient = backward(gradient)
+        guard let agentGradient = mixedTDGradient(batch, values: chosen, nextValues: best) else { return }
         for n in 0..<nodes {
             var outputGradient = Matrix(rows: rows, columns: 1 << nodes)
             for b in 0..<rows { outputGradient[b, taken[b][n]] = agentGradient[b, n] }
