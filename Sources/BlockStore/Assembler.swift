@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import Glibc
 import GRDB
-public import TensorFiles
+import TensorFiles
 import Synchronization
 import XXHash
 

@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import GRDB
 public import ParameterBlocks
-public import TensorFiles
+import TensorFiles
 import Synchronization
 import XXHash
 
@@ -339,7 +339,7 @@ struct SourceFiles: Sendable {
             let directory = isDirectory.boolValue ? url : url.deletingLastPathComponent()
             let names = try listDirectory(directory.path).filter { name in
                 var isSub: ObjCBool = false
-                FileManager.default.fileExists(atPath: directory.path + "/" + name, isDirectory: &isSub)
+                _ = FileManager.default.fileExists(atPath: directory.path + "/" + name, isDirectory: &isSub)
                 return !isSub.boolValue && !name.hasPrefix(".pbrepo-tmp-")
             }
             return SourceFiles(

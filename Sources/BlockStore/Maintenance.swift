@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 import TensorFiles
 import Synchronization
-public import XXHash
+import XXHash
 
 /// What `verify` found.
 public struct VerifyResult: Sendable, Equatable {

@@ -1,5 +1,5 @@
 import Glibc
-public import TensorFiles
+import TensorFiles
 public import XXHash
 
 /// A directory of objects named by content digest: `objects/ab/cdef…` (the first two hex digits of the digest

@@ -1,5 +1,5 @@
 import GRDB
-public import TensorFiles
+import TensorFiles
 
 /// One model as `list` shows it.
 public struct ModelSummary: Sendable, Equatable {

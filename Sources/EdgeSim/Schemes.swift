@@ -125,7 +125,6 @@ public enum Planner {
     /// cheaper plan wins. Including TrimCaching's placement makes it never worse than `trimcaching` on that cost.
     static func heuristic(_ simulator: Simulator) -> CachePlan {
         let network = simulator.network
-        let scenario = network.scenario
         let draws = (0..<network.repository.blockCount).map { k in
             network.requesters[k].isEmpty ? nil : simulator.draws(block: k)
         }

@@ -1,5 +1,5 @@
 import Foundation
-public import TensorFiles
+import TensorFiles
 
 /// Networks saved as safetensors files written by the project's own writer: one F32 tensor per parameter, named as
 /// the parameter (`actor.0.sub.1.weight`, ...), shape [rows, columns]; string metadata alongside. A trained policy is

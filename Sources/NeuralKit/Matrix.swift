@@ -1,4 +1,4 @@
-public import BLAS
+import BLAS
 
 /// A dense single-precision matrix, row-major: a mini-batch is one sample per row.
 public struct Matrix: Sendable, Equatable {

@@ -1,7 +1,7 @@
 import EdgeSim
 import Foundation
 import NeuralKit
-public import TensorFiles
+import TensorFiles
 
 /// A training run tied to a policy directory, resumable after an interruption:
 ///

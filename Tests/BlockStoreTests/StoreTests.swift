@@ -22,7 +22,7 @@ enum SampleModels {
     func originalFiles(_ relative: String) throws -> [String: Data] {
         let path = Samples.path(relative)
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         if !isDirectory.boolValue { return ["": try Data(contentsOf: URL(fileURLWithPath: path))] }
         var files: [String: Data] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: path) {
