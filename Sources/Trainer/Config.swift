@@ -35,6 +35,8 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var gamma = 0.95
     /// Steps of real reward in each critic target before bootstrapping (1 = the paper's one-step target (21)).
     public var nStep = 1
+    /// Every this many episodes the greedy policy is evaluated; the cheapest one so far is kept as the policy.
+    public var evaluateEvery = 10
     /// Rewards are multiplied by this before learning (the paper normalises so that |r| ≤ B_r = 1).
     public var rewardScale = 0.1
     public var batchSize = 64
@@ -62,7 +64,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, rewardScale, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
+        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, rewardScale, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
     }
 
     /// Fields missing from a saved configuration (written before they existed) keep their defaults.
@@ -80,6 +82,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
         try read(.attenuation, &config.attenuation)
         try read(.gamma, &config.gamma)
         try read(.nStep, &config.nStep)
+        try read(.evaluateEvery, &config.evaluateEvery)
         try read(.rewardScale, &config.rewardScale)
         try read(.batchSize, &config.batchSize)
         try read(.updatesPerEpisode, &config.updatesPerEpisode)
@@ -115,7 +118,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     /// Refuses values no run can use, naming the field.
     public func validate() throws {
         func require(_ condition: Bool, _ message: String) throws { if !condition { throw TrainingError(message) } }
-        try require(nStep >= 1, "nStep must be at least 1")
+        try require(nStep >= 1 && evaluateEvery >= 1, "nStep and evaluateEvery must be at least 1")
         try require(episodes >= 1 && decayEvery >= 1 && updatesPerEpisode >= 0, "episodes and decayEvery must be at least 1, updatesPerEpisode at least 0")
         try require(batchSize >= 1 && replayCapacity >= batchSize, "batchSize must be at least 1 and replayCapacity at least batchSize")
         try require(hidden >= 1 && embedding >= 1 && mixerHidden >= 1 && reservoir >= 1, "network sizes must be at least 1")

@@ -43,6 +43,9 @@ public final class MAASNTrainer {
 
     public private(set) var replay: ReplayBuffer
     public private(set) var curve: [EpisodeRecord] = []
+    /// The cheapest greedy policy evaluated so far: its cost (−Σ r(k) of a greedy episode), the episode after which
+    /// it was found, and its decision networks' values (in `decisionParameters` order).
+    public internal(set) var best: (cost: Double, episode: Int, values: [Matrix])?
 
     public init(environment: EdgeEnvironment, config: TrainingConfig, seed: UInt64) {
         BLAS.setThreadCount(1)
@@ -333,7 +336,21 @@ public final class MAASNTrainer {
             qosMetRatio: outcome.qosMetRatio, syntheticSamples: synthetic,
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         curve.append(record)
+        if (episode + 1) % config.evaluateEvery == 0 || episode + 1 == config.episodes { evaluateGreedy(after: episode) }
         return record
+    }
+
+    /// Plays the greedy policy once and keeps it if it is the cheapest so far.
+    func evaluateGreedy(after episode: Int) {
+        let scenario = environment.simulator.network.scenario
+        let cost = greedyEpisode().planOutcome.cost(r1: scenario.r1, r2: scenario.r2)
+        if best == nil || cost < best!.cost { best = (cost, episode, decisionParameters.map(\.value)) }
+    }
+
+    /// Loads the kept best policy into the decision networks (no-op when nothing was evaluated).
+    public func useBestPolicy() {
+        guard let best else { return }
+        for (parameter, value) in zip(decisionParameters, best.values) { parameter.value = value }
     }
 
     /// The episode's one-step tuples as n-step ones: Σ_{i<n} γ^i r(k+i), bootstrapped from s(k+n) with γ^n (or not at

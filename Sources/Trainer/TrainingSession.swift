@@ -7,6 +7,7 @@ import TensorFiles
 ///
 ///     policy.json                  what was trained and how far: config, scenario, manifest, seed, curve, checkpoint
 ///     policy.safetensors           every network (actors, critics, mixer, targets), F32, named by parameter
+///     best.safetensors             the decision networks of the cheapest greedy policy evaluated (what `plan` uses)
 ///     training-state.safetensors   Adam moments, replay buffer, predictor state (only for resuming)
 ///     curve.csv                    episode,return,total_delay_s,qos_met_ratio,synthetic_samples,seconds
 ///
@@ -62,11 +63,16 @@ public final class TrainingSession {
         let episodes = trainer.curve.count
         let tag = [("checkpoint_episodes", String(episodes)), ("variant", trainer.config.variant.rawValue)]
         try NetworkCheckpoint.save(trainer.allParameters, metadata: tag, to: directory + "/policy.safetensors")
+        if let best = trainer.best {
+            let snapshot = zip(trainer.decisionParameters, best.values).map { Parameter(name: $0.name, value: $1) }
+            try NetworkCheckpoint.save(snapshot, metadata: tag, to: directory + "/best.safetensors")
+        }
         try SafetensorsWriter.write(path: directory + "/training-state.safetensors", tensors: trainer.stateTensors(), metadata: tag)
         try writeText(curveCSV(trainer.curve), to: directory + "/curve.csv")
         let record = PolicyRecord(
             schema: Self.schemaID, config: trainer.config, seed: trainer.seed, scenario: scenario, manifest: manifest,
-            episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve.map(PolicyRecord.Episode.init))
+            episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve.map(PolicyRecord.Episode.init),
+            bestCost: trainer.best?.cost, bestEpisode: trainer.best?.episode)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeText(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: directory + "/policy.json")
@@ -83,6 +89,11 @@ public final class TrainingSession {
         try NetworkCheckpoint.load(trainer.allParameters, from: directory + "/policy.safetensors")
         try trainer.restoreState(from: SafetensorsFile(path: directory + "/training-state.safetensors"), optimizerSteps: record.optimizerSteps)
         trainer.restoreCurve(record.curve.map(\.record))
+        if let cost = record.bestCost, let episode = record.bestEpisode {
+            let snapshot = trainer.decisionParameters.map { Parameter(name: $0.name, value: $0.value) }
+            try NetworkCheckpoint.load(snapshot, from: directory + "/best.safetensors")
+            trainer.best = (cost, episode, snapshot.map(\.value))
+        }
     }
 
     func writeText(_ text: String, to path: String) throws {
@@ -133,6 +144,9 @@ struct PolicyRecord: Codable {
     var episodesDone: Int
     var optimizerSteps: [Int]
     var curve: [Episode]
+    /// Cost and episode of the kept best greedy policy (best.safetensors); absent before the first evaluation.
+    var bestCost: Double?
+    var bestEpisode: Int?
 
     static func read(_ path: String) throws -> PolicyRecord {
         guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError("cannot read \(path)") }
@@ -162,7 +176,10 @@ public enum TrainedPolicy {
         let trainer = MAASNTrainer(
             environment: EdgeEnvironment(simulator: Simulator(network: network, cache: SimulationCache())), config: record.config,
             seed: record.seed)
-        try NetworkCheckpoint.load(trainer.decisionParameters, from: directory + "/policy.safetensors")
+        // The kept best greedy policy when there is one, else the last networks.
+        let best = directory + "/best.safetensors"
+        try NetworkCheckpoint.load(
+            trainer.decisionParameters, from: FileManager.default.fileExists(atPath: best) ? best : directory + "/policy.safetensors")
         return trainer
     }
 

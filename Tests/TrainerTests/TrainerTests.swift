@@ -82,6 +82,7 @@ import Testing
     func config(_ variant: Variant, episodes: Int) -> TrainingConfig {
         var config = TrainingConfig.defaults(for: variant)
         config.episodes = episodes
+        config.evaluateEvery = 1
         config.batchSize = 8
         config.updatesPerEpisode = 3
         config.hidden = 8
@@ -110,6 +111,7 @@ import Testing
         #expect(second.trainer.curve.count == 2)
         for _ in 0..<2 { second.trainer.trainEpisode() }
         #expect(second.trainer.curve.map(\.episodeReturn) == straight.trainer.curve.map(\.episodeReturn))
+        #expect(second.trainer.best?.cost == straight.trainer.best?.cost && second.trainer.best?.episode == straight.trainer.best?.episode)
         #expect(zip(second.trainer.allParameters, straight.trainer.allParameters).allSatisfy { $0.value == $1.value })
     }
 
@@ -120,6 +122,9 @@ import Testing
             manifest: manifest, scenario: Self.scenario(), config: config(.maasnDA, episodes: 3), seed: 5, directory: directory)
         for _ in 0..<3 { session.trainer.trainEpisode() }
         try session.save()
+        // `plan` runs the kept best greedy policy.
+        #expect(session.trainer.best != nil)
+        session.trainer.useBestPolicy()
         let direct = session.trainer.greedyEpisode()
         let report = try TrainedPolicy.plan(directory: directory, manifest: manifest)
         #expect(report.plan == direct.plan)
@@ -210,5 +215,49 @@ import Testing
         saved.removeValue(forKey: "nStep")
         let loaded = try JSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: saved))
         #expect(loaded.gamma == 0.9 && loaded.nStep == 1)
+    }
+}
+
+/// A tiny network whose optimum the simulator finds by exhaustive search (`exact`): the policy MAASN-DA keeps must
+/// beat the heuristic there, and on one of the seeds it reaches the optimum itself.
+@Suite struct TinyScenarioLearningTests {
+    @Test func theKeptPolicyBeatsTheHeuristicAndCanReachTheOptimum() throws {
+        let directory = Samples.temporaryDirectory()
+        let manifest = directory + "/tiny.json"
+        try """
+            {"schema": "pbrepo.manifest/v1", "blocks": [{"id": "a", "bytes": 3e8}, {"id": "b", "bytes": 2e8}, {"id": "c", "bytes": 1e8}, {"id": "d", "bytes": 2e8}],
+             "models": [{"id": "m0", "family": "f", "blocks": ["a", "b"]}, {"id": "m1", "family": "f", "blocks": ["a", "c"]}, {"id": "m2", "family": "g", "blocks": ["d"]}]}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        var scenario = Scenario()
+        scenario.nodes = 2
+        scenario.users = 4
+        scenario.antennas = 4
+        scenario.capacityBytes = [5e8]
+        scenario.qosBps = [5e8, 1e9]
+        var config = TrainingConfig()
+        config.episodes = 250
+        config.hidden = 32
+        config.embedding = 8
+        config.mixerHidden = 16
+        config.reservoir = 32
+        config.batchSize = 32
+        config.updatesPerEpisode = 10
+        let repository = try Repository.load(manifest: manifest)
+        var reachedOptimum = false
+        for seed in [UInt64(2), 3] {
+            let session = try TrainingSession.start(
+                manifest: manifest, scenario: scenario, config: config, seed: seed, directory: directory + "/policy-\(seed)")
+            while session.trainer.curve.count < config.episodes { session.trainer.trainEpisode() }
+            let learned = try #require(session.trainer.best).cost
+            let cost = { (scheme: Scheme) in
+                try SimulationReport.run(scheme: scheme, scenario: scenario, repository: repository, seed: seed).outcome
+                    .cost(r1: scenario.r1, r2: scenario.r2)
+            }
+            let (heuristic, optimum) = (try cost(.heuristic), try cost(.exact))
+            #expect(learned < heuristic, "seed \(seed): learned \(learned), heuristic \(heuristic)")
+            #expect(learned >= optimum * (1 - 1e-9), "seed \(seed): below the exhaustive optimum \(optimum)?")
+            if abs(learned - optimum) <= 1e-9 * optimum { reachedOptimum = true }
+        }
+        #expect(reachedOptimum, "the kept policy reached the exhaustive optimum on no seed")
     }
 }
