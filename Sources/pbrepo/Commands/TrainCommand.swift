@@ -47,7 +47,8 @@ struct TrainCommand: ParsableCommand {
             let record = trainer.trainEpisode()
             progress.update(
                 done: UInt64(record.episode + 1), total: UInt64(config.episodes),
-                note: String(format: "return %.1f, T %.3f s", record.episodeReturn, record.totalDelaySeconds))
+                note: String(format: "return %.1f, T %.3f s", record.episodeReturn, record.totalDelaySeconds)
+                    + (trainer.best.map { String(format: ", best greedy cost %.1f", $0.cost) } ?? ""))
             if (record.episode + 1) % 10 == 0 || record.episode + 1 == config.episodes {
                 try Console.run { try session.save() }
             }
@@ -58,11 +59,14 @@ struct TrainCommand: ParsableCommand {
             print(JSONValue.object([
                 ("variant", .string(variant.rawValue)), ("episodes", .number(trainer.curve.count)),
                 ("final_return", .number(String(last.episodeReturn))), ("final_total_delay_s", .number(String(last.totalDelaySeconds))),
+                ("best_greedy_cost", trainer.best.map { .number(String($0.cost)) } ?? .null),
+                ("best_episode", trainer.best.map { .number($0.episode) } ?? .null),
                 ("policy", .string(output)),
             ]).prettyPrinted())
         } else {
-            print(String(format: "trained %@ for %d episodes: last return %.2f, T %.4f s; wrote %@", variant.rawValue, trainer.curve.count,
-                         last.episodeReturn, last.totalDelaySeconds, output))
+            print(String(format: "trained %@ for %d episodes: last return %.2f, T %.4f s; kept the greedy policy of episode %d (cost %.2f); wrote %@",
+                         variant.rawValue, trainer.curve.count, last.episodeReturn, last.totalDelaySeconds, trainer.best?.episode ?? -1,
+                         trainer.best?.cost ?? .nan, output))
         }
     }
 }
