@@ -43,9 +43,29 @@ public struct EdgeEnvironment: Sendable {
         public var outcome: BlockOutcome
     }
 
-    public init(simulator: Simulator, memo: OutcomeMemo = OutcomeMemo()) {
+    /// Whether observations carry each node's remaining demand (an extension of (10a)–(10b), off by default).
+    public let observesDemand: Bool
+    /// demandAfter[n][k]: bytes of the PBs after k that some user of n's cell requests.
+    let demandAfter: [[Double]]
+
+    /// - Parameter observesDemand: add to every node's part of the observation the bytes its own users still need
+    ///   in PBs after the current one, over its capacity — what a node knows from its users' requests, and what a
+    ///   learner needs to see the value of storage it has not used yet.
+    public init(simulator: Simulator, memo: OutcomeMemo = OutcomeMemo(), observesDemand: Bool = false) {
         self.simulator = simulator
         self.memo = memo
+        self.observesDemand = observesDemand
+        let network = simulator.network
+        let blocks = network.repository.blockCount
+        demandAfter = (0..<network.scenario.nodes).map { n in
+            var after = [Double](repeating: 0, count: blocks)
+            var total = 0.0
+            for k in stride(from: blocks - 1, through: 0, by: -1) {
+                after[k] = total
+                if network.requesters[k].contains(where: { network.association[$0] == n }) { total += network.repository.blockBytes[k] }
+            }
+            return after
+        }
         let scenario = simulator.network.scenario
         remaining = (0..<scenario.nodes).map { scenario.capacity(of: $0) }
         plan = CachePlan(nodes: scenario.nodes, blocks: simulator.network.repository.blockCount)
@@ -55,11 +75,12 @@ public struct EdgeEnvironment: Sendable {
     public var blockCount: Int { simulator.network.repository.blockCount }
     public var isFinished: Bool { step >= blockCount }
 
-    /// Features per observed node: backhaul rate (own: PB size), requesting users in its cell, remaining capacity.
-    public static let featuresPerNode = 3
+    /// Features per observed node: backhaul rate (own: PB size), requesting users in its cell, remaining capacity,
+    /// and with `observesDemand` the demand still ahead.
+    public var featuresPerNode: Int { observesDemand ? 4 : 3 }
 
     /// Length of one agent's observation vector: own part, then one part per other node.
-    public static func observationSize(nodes: Int) -> Int { featuresPerNode * nodes }
+    public var observationSize: Int { featuresPerNode * nodes }
 
     /// o_n(k) — (10a)–(10c), as numbers a network can take: the own part [S(k)/max S, requesting users of the own
     /// cell / U, C̃_n/C_n], then for every other node m (in index order, skipping n) ϖ_{n,m}·[R^bac_{n,m}(k) /
@@ -81,13 +102,18 @@ public struct EdgeEnvironment: Sendable {
             let capacity = scenario.capacity(of: m)
             return capacity > 0 ? remaining[m] / capacity : 0
         }
-        var features = [network.repository.blockBytes[k] / max(largest, 1), requesting[n] / users, capacityShare(n)]
+        func demand(_ m: Int) -> [Double] {
+            guard observesDemand else { return [] }
+            let capacity = scenario.capacity(of: m)
+            return [capacity > 0 ? demandAfter[m][k] / capacity : 0]
+        }
+        var features = [network.repository.blockBytes[k] / max(largest, 1), requesting[n] / users, capacityShare(n)] + demand(n)
         for m in 0..<nodes where m != n {
             guard network.observes[n][m] else {
-                features += [0, 0, 0]
+                features += [Double](repeating: 0, count: featuresPerNode)
                 continue
             }
-            features += [backhaul[n][m] / scenario.backhaulBps[1], requesting[m] / users, capacityShare(m)]
+            features += [backhaul[n][m] / scenario.backhaulBps[1], requesting[m] / users, capacityShare(m)] + demand(m)
         }
         return features
     }
@@ -139,7 +165,7 @@ public struct EdgeEnvironment: Sendable {
     public var planOutcome: PlanOutcome { PlanOutcome(blocks: outcomes) }
 
     /// A fresh episode on the same network (and the same memo).
-    public func restarted() -> EdgeEnvironment { EdgeEnvironment(simulator: simulator, memo: memo) }
+    public func restarted() -> EdgeEnvironment { EdgeEnvironment(simulator: simulator, memo: memo, observesDemand: observesDemand) }
 }
 
 /// Block outcomes by (PB, holders, migrations), for one network.

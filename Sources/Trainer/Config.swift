@@ -37,6 +37,8 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var nStep = 1
     /// Every this many episodes the greedy policy is evaluated; the cheapest one so far is kept as the policy.
     public var evaluateEvery = 10
+    /// Agents also observe each node's demand still ahead (`EdgeEnvironment(observesDemand:)`; not in (10a)).
+    public var observeDemand = false
     /// Rewards are multiplied by this before learning (the paper normalises so that |r| ≤ B_r = 1).
     public var rewardScale = 0.1
     public var batchSize = 64
@@ -64,7 +66,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, rewardScale, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
+        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, observeDemand, rewardScale, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
     }
 
     /// Fields missing from a saved configuration (written before they existed) keep their defaults.
@@ -83,6 +85,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
         try read(.gamma, &config.gamma)
         try read(.nStep, &config.nStep)
         try read(.evaluateEvery, &config.evaluateEvery)
+        try read(.observeDemand, &config.observeDemand)
         try read(.rewardScale, &config.rewardScale)
         try read(.batchSize, &config.batchSize)
         try read(.updatesPerEpisode, &config.updatesPerEpisode)

@@ -53,15 +53,17 @@ public final class MAASNTrainer {
         self.environment = environment.restarted()
         self.seed = seed
         let nodes = environment.nodes
-        let observationSize = EdgeEnvironment.observationSize(nodes: nodes)
+        let observationSize = environment.observationSize
+        let features = environment.featuresPerNode
         self.nodes = nodes
         self.observationSize = observationSize
         let stateSize = nodes * observationSize
         var generator = SimulationRandom.stream(seed: seed, "initialisation")
         func makeActor(_ name: String) -> any AgentActor {
             config.variant == .noAS
-                ? PlainActor(nodes: nodes, name: name, using: &generator)
-                : ActionSemanticsActor(nodes: nodes, hidden: config.hidden, embedding: config.embedding, name: name, using: &generator)
+                ? PlainActor(nodes: nodes, features: features, name: name, using: &generator)
+                : ActionSemanticsActor(
+                    nodes: nodes, features: features, hidden: config.hidden, embedding: config.embedding, name: name, using: &generator)
         }
         let qmix = config.variant == .qmixDA
         actors = qmix ? [] : (0..<nodes).map { makeActor("actor\($0)") }

@@ -17,13 +17,18 @@ public final class ActionSemanticsActor: AgentActor {
     let cache: MLP
     let others: [MLP]
     let embedding: Int
+    let features: Int
 
-    public init(nodes: Int, hidden: Int, embedding: Int, name: String, using generator: inout some RandomNumberGenerator) {
-        let inputs = 3 * nodes
+    /// - Parameter features: numbers per node in an observation (the own part first, then one part per other node).
+    public init(
+        nodes: Int, features: Int = 3, hidden: Int, embedding: Int, name: String, using generator: inout some RandomNumberGenerator
+    ) {
+        let inputs = features * nodes
         embed = MLP(sizes: [inputs, hidden, embedding], name: name + ".embed", using: &generator)
         cache = MLP(sizes: [inputs, hidden, 1], name: name + ".cache", using: &generator)
-        others = (0..<(nodes - 1)).map { MLP(sizes: [3, hidden, embedding], name: name + ".other\($0)", using: &generator) }
+        others = (0..<(nodes - 1)).map { MLP(sizes: [features, hidden, embedding], name: name + ".other\($0)", using: &generator) }
         self.embedding = embedding
+        self.features = features
     }
 
     public var parameters: [Parameter] { embed.parameters + cache.parameters + others.flatMap(\.parameters) }
@@ -32,7 +37,9 @@ public final class ActionSemanticsActor: AgentActor {
         let scale = 1 / Float(embedding).squareRoot()
         let (own, ownTape) = embed.forward(observations)
         let (cacheLogit, cacheTape) = cache.forward(observations)
-        let parts = others.indices.map { j in others[j].forward(observations.columns((3 + 3 * j)..<(6 + 3 * j))) }
+        let parts = others.indices.map { j in
+            others[j].forward(observations.columns((features + features * j)..<(2 * features + features * j)))
+        }
         let rows = observations.rows
         var logits = Matrix(rows: rows, columns: 1 + others.count)
         for b in 0..<rows {
@@ -67,8 +74,8 @@ public final class ActionSemanticsActor: AgentActor {
 public final class PlainActor: AgentActor {
     let network: MLP
 
-    public init(nodes: Int, name: String, using generator: inout some RandomNumberGenerator) {
-        network = MLP(sizes: [3 * nodes, 256, 256, nodes], name: name + ".mlp", using: &generator)
+    public init(nodes: Int, features: Int = 3, name: String, using generator: inout some RandomNumberGenerator) {
+        network = MLP(sizes: [features * nodes, 256, 256, nodes], name: name + ".mlp", using: &generator)
     }
 
     public var parameters: [Parameter] { network.parameters }

@@ -38,7 +38,8 @@ public final class TrainingSession {
         let repository = try Repository.load(manifest: manifest)
         let network = Network(scenario: scenario, repository: repository, seed: seed)
         let simulator = Simulator(network: network, cache: SimulationCache())
-        let trainer = MAASNTrainer(environment: EdgeEnvironment(simulator: simulator), config: config, seed: seed)
+        let trainer = MAASNTrainer(
+            environment: EdgeEnvironment(simulator: simulator, observesDemand: config.observeDemand), config: config, seed: seed)
         let session = TrainingSession(trainer: trainer, directory: directory, manifest: manifest, scenario: scenario)
         let record = directory + "/policy.json"
         if FileManager.default.fileExists(atPath: record) {
@@ -174,8 +175,9 @@ public enum TrainedPolicy {
             throw TrainingError("the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
         }
         let trainer = MAASNTrainer(
-            environment: EdgeEnvironment(simulator: Simulator(network: network, cache: SimulationCache())), config: record.config,
-            seed: record.seed)
+            environment: EdgeEnvironment(
+                simulator: Simulator(network: network, cache: SimulationCache()), observesDemand: record.config.observeDemand),
+            config: record.config, seed: record.seed)
         // The kept best greedy policy when there is one, else the last networks.
         let best = directory + "/best.safetensors"
         try NetworkCheckpoint.load(

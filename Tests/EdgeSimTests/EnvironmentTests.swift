@@ -82,7 +82,7 @@ import Testing
         let environment = Self.environment(observeRadius: 1)  // nobody observes anybody
         for n in 0..<environment.nodes {
             let own = environment.observation(agent: n)
-            #expect(own.count == EdgeEnvironment.observationSize(nodes: environment.nodes))
+            #expect(own.count == environment.observationSize)
             #expect(own[3...].allSatisfy { $0 == 0 })
             #expect(own[0] == SchemeTests.repository.blockBytes[0] / 4e8 && own[2] == 1)
         }
@@ -94,5 +94,28 @@ import Testing
         let network = seeing.simulator.network
         let cells = (0..<seeing.nodes).map { seeing.observation(agent: $0)[1] * Double(network.scenario.users) }
         #expect(abs(cells.reduce(0, +) - Double(network.requesters[0].count)) < 1e-9)
+    }
+
+    @Test func demandAheadIsWhatEachCellStillNeedsOverItsCapacity() {
+        var scenario = SchemeTests.scenario()
+        scenario.observeRadiusMeters = 2000
+        let network = Network(scenario: scenario, repository: SchemeTests.repository, seed: 3)
+        var environment = EdgeEnvironment(simulator: Simulator(network: network), observesDemand: true)
+        #expect(environment.observationSize == 4 * environment.nodes)
+        for k in 0..<2 {
+            for n in 0..<environment.nodes {
+                let observation = environment.observation(agent: n)
+                // Independently: bytes of the later PBs some user of n's cell asks for (through its model).
+                var expected = 0.0
+                for later in (k + 1)..<SchemeTests.repository.blockCount {
+                    let wanted = network.requests.indices.contains { user in
+                        network.association[user] == n && SchemeTests.repository.models[network.requests[user]].blocks.contains(later)
+                    }
+                    if wanted { expected += SchemeTests.repository.blockBytes[later] }
+                }
+                #expect(abs(observation[3] - expected / scenario.capacity(of: n)) < 1e-12, "k \(k), node \(n)")
+            }
+            _ = environment.step((0..<environment.nodes).map { _ in .idle(nodes: environment.nodes) })
+        }
     }
 }

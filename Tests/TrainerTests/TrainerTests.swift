@@ -118,8 +118,10 @@ import Testing
     @Test func aSavedPolicyPlansExactlyAsTheTrainerDecides() throws {
         let manifest = try Self.manifest()
         let directory = Samples.temporaryDirectory() + "/policy"
+        var settings = config(.maasnDA, episodes: 3)
+        settings.observeDemand = true  // the planner must rebuild the same observation
         let session = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: config(.maasnDA, episodes: 3), seed: 5, directory: directory)
+            manifest: manifest, scenario: Self.scenario(), config: settings, seed: 5, directory: directory)
         for _ in 0..<3 { session.trainer.trainEpisode() }
         try session.save()
         // `plan` runs the kept best greedy policy.
