@@ -6,7 +6,7 @@ import RealModule
 import TensorFiles
 
 /// What one training episode did.
-public struct EpisodeRecord: Sendable, Equatable {
+public struct EpisodeRecord: Sendable, Equatable, Codable {
     public var episode: Int
     /// Σ_k r(k) of (12), unscaled.
     public var episodeReturn: Double
@@ -46,6 +46,12 @@ public final class MAASNTrainer {
     /// The cheapest greedy policy evaluated so far: its cost (−Σ r(k) of a greedy episode), the episode after which
     /// it was found, and its decision networks' values (in `decisionParameters` order).
     public internal(set) var best: (cost: Double, episode: Int, values: [Matrix])?
+
+    /// A trainer on `network`, with the simulator's beamforming cache and the observations `config` asks for.
+    public convenience init(network: Network, config: TrainingConfig, seed: UInt64) {
+        let simulator = Simulator(network: network, cache: SimulationCache())
+        self.init(environment: EdgeEnvironment(simulator: simulator, observesDemand: config.observeDemand), config: config, seed: seed)
+    }
 
     public init(environment: EdgeEnvironment, config: TrainingConfig, seed: UInt64) {
         BLAS.setThreadCount(1)

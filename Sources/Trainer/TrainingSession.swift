@@ -36,10 +36,7 @@ public final class TrainingSession {
         try config.validate()
         try scenario.validate()
         let repository = try Repository.load(manifest: manifest)
-        let network = Network(scenario: scenario, repository: repository, seed: seed)
-        let simulator = Simulator(network: network, cache: SimulationCache())
-        let trainer = MAASNTrainer(
-            environment: EdgeEnvironment(simulator: simulator, observesDemand: config.observeDemand), config: config, seed: seed)
+        let trainer = MAASNTrainer(network: Network(scenario: scenario, repository: repository, seed: seed), config: config, seed: seed)
         let session = TrainingSession(trainer: trainer, directory: directory, manifest: manifest, scenario: scenario)
         let record = directory + "/policy.json"
         if FileManager.default.fileExists(atPath: record) {
@@ -72,7 +69,7 @@ public final class TrainingSession {
         try writeText(curveCSV(trainer.curve), to: directory + "/curve.csv")
         let record = PolicyRecord(
             schema: Self.schemaID, config: trainer.config, seed: trainer.seed, scenario: scenario, manifest: manifest,
-            episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve.map(PolicyRecord.Episode.init),
+            episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve,
             bestCost: trainer.best?.cost, bestEpisode: trainer.best?.episode)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -89,7 +86,7 @@ public final class TrainingSession {
         }
         try NetworkCheckpoint.load(trainer.allParameters, from: directory + "/policy.safetensors")
         try trainer.restoreState(from: SafetensorsFile(path: directory + "/training-state.safetensors"), optimizerSteps: record.optimizerSteps)
-        trainer.restoreCurve(record.curve.map(\.record))
+        trainer.restoreCurve(record.curve)
         if let cost = record.bestCost, let episode = record.bestEpisode {
             let snapshot = trainer.decisionParameters.map { Parameter(name: $0.name, value: $0.value) }
             try NetworkCheckpoint.load(snapshot, from: directory + "/best.safetensors")
@@ -113,30 +110,6 @@ public func curveCSV(_ curve: [EpisodeRecord]) -> String {
 
 /// policy.json.
 struct PolicyRecord: Codable {
-    struct Episode: Codable {
-        var episode: Int
-        var episodeReturn: Double
-        var totalDelaySeconds: Double
-        var qosMetRatio: Double
-        var syntheticSamples: Int
-        var seconds: Double
-
-        init(_ record: EpisodeRecord) {
-            episode = record.episode
-            episodeReturn = record.episodeReturn
-            totalDelaySeconds = record.totalDelaySeconds
-            qosMetRatio = record.qosMetRatio
-            syntheticSamples = record.syntheticSamples
-            seconds = record.seconds
-        }
-
-        var record: EpisodeRecord {
-            EpisodeRecord(
-                episode: episode, episodeReturn: episodeReturn, totalDelaySeconds: totalDelaySeconds, qosMetRatio: qosMetRatio,
-                syntheticSamples: syntheticSamples, seconds: seconds)
-        }
-    }
-
     var schema: String
     var config: TrainingConfig
     var seed: UInt64
@@ -144,7 +117,7 @@ struct PolicyRecord: Codable {
     var manifest: String
     var episodesDone: Int
     var optimizerSteps: [Int]
-    var curve: [Episode]
+    var curve: [EpisodeRecord]
     /// Cost and episode of the kept best greedy policy (best.safetensors); absent before the first evaluation.
     var bestCost: Double?
     var bestEpisode: Int?
@@ -174,10 +147,7 @@ public enum TrainedPolicy {
         guard network.scenario.nodes == record.scenario.nodes else {
             throw TrainingError("the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
         }
-        let trainer = MAASNTrainer(
-            environment: EdgeEnvironment(
-                simulator: Simulator(network: network, cache: SimulationCache()), observesDemand: record.config.observeDemand),
-            config: record.config, seed: record.seed)
+        let trainer = MAASNTrainer(network: network, config: record.config, seed: record.seed)
         // The kept best greedy policy when there is one, else the last networks.
         let best = directory + "/best.safetensors"
         try NetworkCheckpoint.load(
