@@ -118,23 +118,24 @@ public enum Planner {
         }
     }
 
-    /// Delay-aware heuristic, minimising the same cost as the learning agents (−Σ r(k) of (12)): two placements —
+    /// Delay-aware heuristic, minimising the same cost as the learning agents (−Σ r(k) of (12)): three placements —
     /// per node, PBs by demand per byte with its own users counting fully and observed neighbours' at half (requested
-    /// PBs nobody holds then go to the least loaded node that fits them), and TrimCaching's — each improved PB by PB
+    /// PBs nobody holds then go to the least loaded node that fits them), the same with the storage left over filled
+    /// by every cell's demand (a further holder only joins the broadcast), and TrimCaching's — each improved PB by PB
     /// (delays are independent once caching is fixed) by adding migrations while they lower the PB's cost; the
-    /// cheaper plan wins. Including TrimCaching's placement makes it never worse than `trimcaching` on that cost.
+    /// cheapest plan wins. Including TrimCaching's placement makes it never worse than `trimcaching` on that cost.
     static func heuristic(_ simulator: Simulator) -> CachePlan {
         let network = simulator.network
         let draws = (0..<network.repository.blockCount).map { k in
             network.requesters[k].isEmpty ? nil : simulator.draws(block: k)
         }
-        let candidates = [demandPlacement(network), modelGreedy(network, shareBlocks: true)].map { placement in
+        let candidates = [demandPlacement(network, spareCapacity: false), demandPlacement(network, spareCapacity: true), modelGreedy(network, shareBlocks: true)].map { placement in
             addMigrations(to: placement, simulator: simulator, draws: draws)
         }
         return candidates.min { $0.cost < $1.cost }!.plan
     }
 
-    static func demandPlacement(_ network: Network) -> CachePlan {
+    static func demandPlacement(_ network: Network, spareCapacity: Bool) -> CachePlan {
         let repository = network.repository
         var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
         for n in 0..<network.scenario.nodes {
@@ -146,6 +147,13 @@ public enum Planner {
                 for k in Set(repository.models[model].blocks) { weight[k] += share }
             }
             fill(&plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
+        }
+        if spareCapacity {
+            // Storage left over serves farther cells too: every extra holder joins the CoMP broadcast at no cost.
+            let everyone = (0..<repository.blockCount).map { Double(network.requesters[$0].count) }
+            for n in 0..<network.scenario.nodes {
+                fill(&plan, node: n, weight: everyone, repository: repository, capacity: network.scenario.capacity(of: n))
+            }
         }
         for k in 0..<repository.blockCount where !network.requesters[k].isEmpty && !(0..<network.scenario.nodes).contains(where: { plan.cached[$0][k] }) {
             let candidates = (0..<network.scenario.nodes).filter {

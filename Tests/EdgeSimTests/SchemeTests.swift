@@ -60,6 +60,47 @@ import Testing
         }
     }
 
+    /// What the heuristic's spare-capacity fill relies on: another holder can only join the broadcast, never slow it.
+    @Test func anExtraHolderNeverLengthensABroadcast() throws {
+        for seed in [UInt64(1), 2, 3] {
+            let network = Network(scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            let simulator = Simulator(network: network)
+            for k in 0..<Self.repository.blockCount where !network.requesters[k].isEmpty {
+                for holders in 1..<(1 << 4) {
+                    var plan = CachePlan(nodes: 4, blocks: Self.repository.blockCount)
+                    for n in 0..<4 where holders & (1 << n) != 0 { plan.cached[n][k] = true }
+                    let before = simulator.outcome(of: plan, block: k)
+                    for extra in 0..<4 where holders & (1 << extra) == 0 {
+                        var more = plan
+                        more.cached[extra][k] = true
+                        let after = simulator.outcome(of: more, block: k)
+                        #expect(after.delaySeconds <= before.delaySeconds * (1 + 1e-6), "seed \(seed), PB \(k), holders \(holders) + node \(extra)")
+                        #expect(after.feasible || !before.feasible, "seed \(seed), PB \(k): node \(extra) lost the QoS guarantee")
+                    }
+                }
+            }
+        }
+    }
+
+    /// When every requested PB fits at every node, holding each of them everywhere is optimal (by the test above,
+    /// with no migrations since every node already holds the PB); the heuristic must do no worse than that plan.
+    @Test func theHeuristicUsesSpareCapacity() throws {
+        var scenario = Self.scenario()
+        scenario.antennas = 16
+        scenario.capacityBytes = [Self.repository.blockBytes.reduce(0, +)]
+        for seed in [UInt64(1), 2, 3] {
+            let report = try SimulationReport.run(scheme: .heuristic, scenario: scenario, repository: Self.repository, seed: seed)
+            let network = Network(scenario: scenario, repository: Self.repository, seed: seed)
+            var everywhere = CachePlan(nodes: 4, blocks: Self.repository.blockCount)
+            for k in 0..<Self.repository.blockCount where !network.requesters[k].isEmpty {
+                for n in 0..<4 { everywhere.cached[n][k] = true }
+            }
+            let bound = Simulator(network: network).outcome(of: everywhere).cost(r1: scenario.r1, r2: scenario.r2)
+            let heuristic = report.outcome.cost(r1: scenario.r1, r2: scenario.r2)
+            #expect(heuristic <= bound * (1 + 1e-9), "seed \(seed): heuristic \(heuristic), every requested PB everywhere \(bound)")
+        }
+    }
+
     @Test func coarseCachingStoresNoMoreModelsThanSharing() throws {
         for seed in [UInt64(5), 6, 7] {
             let coarse = try SimulationReport.run(scheme: .coarse, scenario: Self.scenario(), repository: Self.repository, seed: seed)
