@@ -12,13 +12,16 @@ public struct EdgeEnvironment: Sendable {
     /// Outcomes already evaluated for this network, shared by every copy and every episode on it: an outcome depends
     /// only on the PB, who holds it and where it migrates, so an agent that repeats a decision costs no beamforming.
     public let memo: OutcomeMemo
-    /// The PB of the next step (k, from 0); `blockCount` when the episode is over.
+    /// The number of steps taken (from 0); `blockCount` when the episode is over.
     public private(set) var step = 0
+    /// Which PB each step decides: `order[step]`.
+    public let order: [Int]
+    public let stepOrder: StepOrder
     /// C̃_n(k), bytes.
     public private(set) var remaining: [Double]
     /// The decisions taken so far.
     public private(set) var plan: CachePlan
-    /// The outcome of every step taken so far.
+    /// The outcome of every step taken so far, in step order.
     public private(set) var outcomes: [BlockOutcome] = []
 
     /// One agent's decision: a_n(k) and b_{n,m}(k) for every m (entry n ignored).
@@ -45,23 +48,54 @@ public struct EdgeEnvironment: Sendable {
 
     /// Whether observations carry each node's remaining demand (an extension of (10a)–(10b), off by default).
     public let observesDemand: Bool
-    /// demandAfter[n][k]: bytes of the PBs after k that some user of n's cell requests.
+    /// Whether transfers that deliver nothing are dropped (see `admissible`; off by default, as in the paper).
+    public let dropsRedundantTransfers: Bool
+    /// demandAfter[n][i]: bytes of the PBs decided after step i that some user of n's cell requests.
     let demandAfter: [[Double]]
+
+    /// The sequence in which the episode visits the PBs. The paper steps through k = 1…K and leaves the numbering of
+    /// the PBs open; in index order a node that caches early PBs nobody requests finds its storage gone when the
+    /// requested ones come, a consequence hundreds of steps away from its cause.
+    public enum StepOrder: String, Sendable, Codable, CaseIterable {
+        /// k = 0, 1, …, K − 1 (the manifest's order).
+        case index
+        /// Requested PBs first, by requesting users per byte (the order in which a greedy fills storage; ties by
+        /// index), then the others by index.
+        case requestedFirst = "requested-first"
+    }
 
     /// - Parameter observesDemand: add to every node's part of the observation the bytes its own users still need
     ///   in PBs after the current one, over its capacity — what a node knows from its users' requests, and what a
     ///   learner needs to see the value of storage it has not used yet.
-    public init(simulator: Simulator, memo: OutcomeMemo = OutcomeMemo(), observesDemand: Bool = false) {
+    /// - Parameter dropsRedundantTransfers: drop migrations to a node that caches the PB at the same step, and keep
+    ///   one per receiving node (from the sender with the fastest backhaul link to it, ties to the lower index).
+    ///   Agents decide at the same time and cannot see each other's choices; such transfers add delay under (7) and
+    ///   change no participant.
+    public init(
+        simulator: Simulator, memo: OutcomeMemo = OutcomeMemo(), observesDemand: Bool = false, stepOrder: StepOrder = .index,
+        dropsRedundantTransfers: Bool = false
+    ) {
         self.simulator = simulator
         self.memo = memo
         self.observesDemand = observesDemand
+        self.dropsRedundantTransfers = dropsRedundantTransfers
+        self.stepOrder = stepOrder
         let network = simulator.network
         let blocks = network.repository.blockCount
-        demandAfter = (0..<network.scenario.nodes).map { n in
+        switch stepOrder {
+        case .index:
+            order = Array(0..<blocks)
+        case .requestedFirst:
+            let bytes = network.repository.blockBytes
+            let demand = (0..<blocks).map { Double(network.requesters[$0].count) / max(bytes[$0], 1) }
+            order = (0..<blocks).sorted { demand[$0] != demand[$1] ? demand[$0] > demand[$1] : $0 < $1 }
+        }
+        demandAfter = (0..<network.scenario.nodes).map { [order] n in
             var after = [Double](repeating: 0, count: blocks)
             var total = 0.0
-            for k in stride(from: blocks - 1, through: 0, by: -1) {
-                after[k] = total
+            for i in stride(from: blocks - 1, through: 0, by: -1) {
+                after[i] = total
+                let k = order[i]
                 if network.requesters[k].contains(where: { network.association[$0] == n }) { total += network.repository.blockBytes[k] }
             }
             return after
@@ -74,6 +108,8 @@ public struct EdgeEnvironment: Sendable {
     public var nodes: Int { simulator.network.scenario.nodes }
     public var blockCount: Int { simulator.network.repository.blockCount }
     public var isFinished: Bool { step >= blockCount }
+    /// The PB the current step decides (the last one once the episode is over).
+    public var block: Int { order[min(step, blockCount - 1)] }
 
     /// Features per observed node: backhaul rate (own: PB size), requesting users in its cell, remaining capacity,
     /// and with `observesDemand` the demand still ahead.
@@ -88,10 +124,11 @@ public struct EdgeEnvironment: Sendable {
     /// per cell: which of a cell's users asks matters to no decision here, how many do, and a count keeps the vector's
     /// length fixed when users move between cells.
     public func observation(agent n: Int) -> [Double] {
-        observation(agent: n, block: min(step, blockCount - 1), backhaul: simulator.network.backhaulRates(block: min(step, blockCount - 1)))
+        observation(agent: n, block: block, backhaul: simulator.network.backhaulRates(block: block))
     }
 
     func observation(agent n: Int, block k: Int, backhaul: [[Double]]) -> [Double] {
+        let position = min(step, blockCount - 1)
         let network = simulator.network
         let scenario = network.scenario
         let largest = network.repository.blockBytes.max() ?? 1
@@ -105,7 +142,7 @@ public struct EdgeEnvironment: Sendable {
         func demand(_ m: Int) -> [Double] {
             guard observesDemand else { return [] }
             let capacity = scenario.capacity(of: m)
-            return [capacity > 0 ? demandAfter[m][k] / capacity : 0]
+            return [capacity > 0 ? demandAfter[m][position] / capacity : 0]
         }
         var features = [network.repository.blockBytes[k] / max(largest, 1), requesting[n] / users, capacityShare(n)] + demand(n)
         for m in 0..<nodes where m != n {
@@ -120,32 +157,38 @@ public struct EdgeEnvironment: Sendable {
 
     /// s(k): every agent's observation, concatenated.
     public var state: [Double] {
-        let k = min(step, blockCount - 1)
-        let backhaul = simulator.network.backhaulRates(block: k)
-        return (0..<nodes).flatMap { observation(agent: $0, block: k, backhaul: backhaul) }
+        let backhaul = simulator.network.backhaulRates(block: block)
+        return (0..<nodes).flatMap { observation(agent: $0, block: block, backhaul: backhaul) }
     }
 
     /// The actions as they would take effect at this step: no caching beyond the remaining capacity, no migration
-    /// from a node that does not cache, none to itself.
+    /// from a node that does not cache, none to itself (the rules after (14)); with `dropsRedundantTransfers`, none to
+    /// a node that caches the PB and one per receiving node.
     public func admissible(_ actions: [Action]) -> [Action] {
         precondition(actions.count == nodes, "one action per node")
-        let bytes = simulator.network.repository.blockBytes[step]
-        return actions.enumerated().map { n, action in
-            let cache = action.cache && remaining[n] >= bytes
-            return Action(
-                cache: cache,
-                migrateTo: (0..<nodes).map { m in cache && m != n && m < action.migrateTo.count && action.migrateTo[m] })
+        let bytes = simulator.network.repository.blockBytes[block]
+        let caches = actions.indices.map { actions[$0].cache && remaining[$0] >= bytes }
+        var taken = actions.indices.map { n in
+            Action(cache: caches[n], migrateTo: (0..<nodes).map { m in caches[n] && m != n && m < actions[n].migrateTo.count && actions[n].migrateTo[m] })
         }
+        guard dropsRedundantTransfers else { return taken }
+        let rates = simulator.network.backhaulRates(block: block)
+        for m in 0..<nodes {
+            let senders = (0..<nodes).filter { taken[$0].migrateTo[m] }
+            let keep = caches[m] ? nil : senders.max { rates[$0][m] != rates[$1][m] ? rates[$0][m] < rates[$1][m] : $0 > $1 }
+            for n in senders where n != keep { taken[n].migrateTo[m] = false }
+        }
+        return taken
     }
 
-    /// Takes one step: applies the admissible actions for PB k, evaluates it and moves to k + 1.
+    /// Takes one step: applies the admissible actions for the step's PB k, evaluates it and moves to the next.
     ///
     /// r(k) — (12): −T(k) − r1·Λ(k) when users request the PB and some node delivers it (Λ = 1 when the QoS of
     /// (9b) cannot be guaranteed); −r2 when users request it and no node holds it; otherwise −T(k), which is the
     /// time of any migrations the agents ordered for nothing (0 when there are none; the paper's 0).
     public mutating func step(_ actions: [Action]) -> Transition {
         precondition(!isFinished, "the episode is over")
-        let k = step
+        let k = block
         let taken = admissible(actions)
         let bytes = simulator.network.repository.blockBytes[k]
         for (n, action) in taken.enumerated() {
@@ -161,11 +204,16 @@ public struct EdgeEnvironment: Sendable {
         return Transition(actions: taken, reward: reward, outcome: outcome)
     }
 
-    /// The outcome of the whole episode so far (T, hit ratio, ...), as for any plan.
-    public var planOutcome: PlanOutcome { PlanOutcome(blocks: outcomes) }
+    /// The outcome of the whole episode so far (T, hit ratio, ...), as for any plan: PBs in index order, whatever the
+    /// step order.
+    public var planOutcome: PlanOutcome { PlanOutcome(blocks: outcomes.sorted { $0.block < $1.block }) }
 
     /// A fresh episode on the same network (and the same memo).
-    public func restarted() -> EdgeEnvironment { EdgeEnvironment(simulator: simulator, memo: memo, observesDemand: observesDemand) }
+    public func restarted() -> EdgeEnvironment {
+        EdgeEnvironment(
+            simulator: simulator, memo: memo, observesDemand: observesDemand, stepOrder: stepOrder,
+            dropsRedundantTransfers: dropsRedundantTransfers)
+    }
 }
 
 /// Block outcomes by (PB, holders, migrations), for one network.

@@ -1,4 +1,5 @@
 import Foundation
+import EdgeSim
 
 /// Which learner, as in Fig. 7.
 public enum Variant: String, Sendable, Codable, CaseIterable {
@@ -39,8 +40,16 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var evaluateEvery = 10
     /// Agents also observe each node's demand still ahead (`EdgeEnvironment(observesDemand:)`; not in (10a)).
     public var observeDemand = false
+    /// The order in which episodes visit the PBs (`EdgeEnvironment.StepOrder`; the paper's k = 1…K is `index`).
+    public var stepOrder: EdgeEnvironment.StepOrder = .index
+    /// Migrations to a node that caches the PB, and all but one per receiving node, are dropped
+    /// (`EdgeEnvironment(dropsRedundantTransfers:)`; the paper keeps them).
+    public var dropRedundantTransfers = false
     /// Rewards are multiplied by this before learning (the paper normalises so that |r| ≤ B_r = 1).
     public var rewardScale = 0.1
+    /// Weight of T(k) against r1 and r2 in the reward the agents learn from (1 in (12)). Curves, the kept policy and
+    /// every evaluation use (12) as it is.
+    public var delayWeight = 1.0
     public var batchSize = 64
     /// Mini-batch updates after each episode (Algorithm 1 lists one; one per episode learns too slowly at E = 600).
     public var updatesPerEpisode = 25
@@ -50,6 +59,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var targetRate: Float = 0.01
     /// s_temp of the Gumbel-Softmax (13).
     public var temperature: Float = 0.5
+    /// Added to every migration logit b̃_{n,m} before (13) (0 in the paper). At 0 an untrained actor migrates each PB
+    /// it caches to every other node with probability ½; a negative prior starts from rare migrations instead.
+    public var migrationPrior: Float = 0
     public var hidden = 64
     /// Size of the action-semantics embeddings e_n, e_{n,m}.
     public var embedding = 16
@@ -66,7 +78,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, observeDemand, rewardScale, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
+        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, observeDemand, stepOrder, dropRedundantTransfers, rewardScale, delayWeight, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, migrationPrior, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
     }
 
     /// Fields missing from a saved configuration (written before they existed) keep their defaults.
@@ -86,13 +98,17 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
         try read(.nStep, &config.nStep)
         try read(.evaluateEvery, &config.evaluateEvery)
         try read(.observeDemand, &config.observeDemand)
+        try read(.stepOrder, &config.stepOrder)
+        try read(.dropRedundantTransfers, &config.dropRedundantTransfers)
         try read(.rewardScale, &config.rewardScale)
+        try read(.delayWeight, &config.delayWeight)
         try read(.batchSize, &config.batchSize)
         try read(.updatesPerEpisode, &config.updatesPerEpisode)
         try read(.actorLearningRate, &config.actorLearningRate)
         try read(.criticLearningRate, &config.criticLearningRate)
         try read(.targetRate, &config.targetRate)
         try read(.temperature, &config.temperature)
+        try read(.migrationPrior, &config.migrationPrior)
         try read(.hidden, &config.hidden)
         try read(.embedding, &config.embedding)
         try read(.mixerHidden, &config.mixerHidden)
@@ -127,9 +143,22 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
         try require(hidden >= 1 && embedding >= 1 && mixerHidden >= 1 && reservoir >= 1, "network sizes must be at least 1")
         try require((0...1).contains(tau0) && xi > 0 && attenuation > 0 && attenuation <= 1, "need 0 ≤ tau0 ≤ 1, xi > 0, 0 < attenuation ≤ 1")
         try require((0...1).contains(gamma) && rewardScale > 0 && ridge > 0, "need 0 ≤ gamma ≤ 1, rewardScale > 0, ridge > 0")
+        try require(delayWeight > 0 && delayWeight.isFinite, "need delayWeight > 0")
         try require(actorLearningRate > 0 && criticLearningRate > 0 && gradientClip > 0, "learning rates and gradientClip must be positive")
         try require(targetRate > 0 && targetRate <= 1 && temperature > 0, "need 0 < targetRate ≤ 1 and temperature > 0")
         try require((0...1).contains(epsilonStart) && (0...1).contains(epsilonFinal), "epsilonStart and epsilonFinal must lie in [0, 1]")
+    }
+
+    /// The defaults of `variant`, then the fields of the JSON object in `overridesFile` (if any), then `episodes` (if
+    /// given): what `pbrepo train` and `pbrepo sweep` build from their options.
+    public static func settings(for variant: Variant, overridesFile: String? = nil, episodes: Int? = nil) throws -> TrainingConfig {
+        var settings = defaults(for: variant)
+        if let overridesFile {
+            guard let data = FileManager.default.contents(atPath: overridesFile) else { throw TrainingError("cannot read \(overridesFile)") }
+            settings = try settings.applying(overrides: data)
+        }
+        if let episodes { settings.episodes = episodes }
+        return settings
     }
 
     /// This configuration with the fields of a JSON object replaced (the same names as in policy.json); unknown

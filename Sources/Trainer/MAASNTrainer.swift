@@ -50,7 +50,10 @@ public final class MAASNTrainer {
     /// A trainer on `network`, with the simulator's beamforming cache and the observations `config` asks for.
     public convenience init(network: Network, config: TrainingConfig, seed: UInt64) {
         let simulator = Simulator(network: network, cache: SimulationCache())
-        self.init(environment: EdgeEnvironment(simulator: simulator, observesDemand: config.observeDemand), config: config, seed: seed)
+        let environment = EdgeEnvironment(
+            simulator: simulator, observesDemand: config.observeDemand, stepOrder: config.stepOrder,
+            dropsRedundantTransfers: config.dropRedundantTransfers)
+        self.init(environment: environment, config: config, seed: seed)
     }
 
     public init(environment: EdgeEnvironment, config: TrainingConfig, seed: UInt64) {
@@ -221,8 +224,27 @@ public final class MAASNTrainer {
     /// Whether each agent's remaining capacity admits the current PB.
     static func allowed(_ environment: EdgeEnvironment) -> [Float] {
         guard !environment.isFinished else { return [Float](repeating: 0, count: environment.nodes) }
-        let bytes = environment.simulator.network.repository.blockBytes[environment.step]
+        let bytes = environment.simulator.network.repository.blockBytes[environment.block]
         return environment.remaining.map { $0 >= bytes ? 1 : 0 }
+    }
+
+    /// r(k) as the agents learn it: (12), or with `delayWeight` ≠ 1, −(w·T(k) + r1·Λ(k) + r2·[missed]) — T(k) then
+    /// counts for a missed PB too (its users' cloud retrieval), or a heavy weight would teach the agents to leave
+    /// large PBs uncached for the flat r2.
+    func learningReward(_ transition: EdgeEnvironment.Transition) -> Double {
+        guard config.delayWeight != 1 else { return transition.reward }
+        let scenario = environment.simulator.network.scenario
+        let outcome = transition.outcome
+        let penalty = outcome.requestingUsers.isEmpty ? 0 : outcome.participants.isEmpty ? scenario.r2 : outcome.feasible ? 0 : scenario.r1
+        return -(config.delayWeight * outcome.delaySeconds + penalty)
+    }
+
+    /// Adds the fixed prior to every migration logit (columns 1…): a constant, so gradients pass through unchanged.
+    static func withPriors(_ logits: Matrix, migrationPrior: Float) -> Matrix {
+        guard migrationPrior != 0 else { return logits }
+        var shifted = logits
+        for b in 0..<logits.rows { for i in 1..<logits.columns { shifted[b, i] += migrationPrior } }
+        return shifted
     }
 
     /// Node index of agent n's j-th migration output.
@@ -249,7 +271,7 @@ public final class MAASNTrainer {
                     : choices.max { values[$0] < values[$1] }!
                 for bit in 0..<nodes { binary[bit] = Float((choice >> bit) & 1) }
             } else {
-                let logits = actors[n].forward(observation).logits.values
+                let logits = Self.withPriors(actors[n].forward(observation).logits, migrationPrior: config.migrationPrior).values
                 for i in 0..<nodes {
                     binary[i] = explore
                         ? (gumbelSigmoid(logits[i], temperature: config.temperature, uniform: Float(generator.unit())).value > 0.5 ? 1 : 0)
@@ -322,7 +344,7 @@ public final class MAASNTrainer {
             let nextState = environment.isFinished ? state : environment.state.map(Float.init)
             let nextAllowed = Self.allowed(environment)
             var experience = Experience(
-                state: state, actions: decisions, reward: Float(transition.reward * config.rewardScale), nextState: nextState,
+                state: state, actions: decisions, reward: Float(learningReward(transition) * config.rewardScale), nextState: nextState,
                 done: environment.isFinished, discount: Float(config.gamma), allowed: allowed, nextAllowed: nextAllowed,
                 previousReservoir: nil)
             if let predictor {
@@ -434,7 +456,7 @@ public final class MAASNTrainer {
 
     /// The target actors' greedy binary actions at s(k+1), forced-zero rules applied.
     func targetActions(_ batch: [Experience], agent n: Int, observations: Matrix) -> Matrix {
-        var logits = targetActors[n].forward(observations).logits
+        var logits = Self.withPriors(targetActors[n].forward(observations).logits, migrationPrior: config.migrationPrior)
         for b in 0..<batch.count {
             let cache: Float = batch[b].nextAllowed[n] > 0 && logits[b, 0] > 0 ? 1 : 0
             logits[b, 0] = cache
@@ -494,7 +516,8 @@ public final class MAASNTrainer {
         let rows = batch.count
         for n in 0..<nodes {
             let observations = observations(batch, agent: n, next: false)
-            let (logits, actorBackward) = actors[n].forward(observations)
+            let (rawLogits, actorBackward) = actors[n].forward(observations)
+            let logits = Self.withPriors(rawLogits, migrationPrior: config.migrationPrior)
             var relaxed = Matrix(rows: rows, columns: nodes)
             var slope = relaxed
             var effective = relaxed

@@ -3,12 +3,14 @@ import TestSupport
 import Testing
 
 @Suite struct EnvironmentTests {
-    static func environment(seed: UInt64 = 3, capacity: Double = 9e8, observeRadius: Double = 500) -> EdgeEnvironment {
+    static func environment(
+        seed: UInt64 = 3, capacity: Double = 9e8, observeRadius: Double = 500, order: EdgeEnvironment.StepOrder = .index
+    ) -> EdgeEnvironment {
         var scenario = SchemeTests.scenario()
         scenario.capacityBytes = [capacity]
         scenario.observeRadiusMeters = observeRadius
         let network = Network(scenario: scenario, repository: SchemeTests.repository, seed: seed)
-        return EdgeEnvironment(simulator: Simulator(network: network))
+        return EdgeEnvironment(simulator: Simulator(network: network), stepOrder: order)
     }
 
     @Test func forcedZeroRulesKeepConstraintsOneAndTwo() {
@@ -32,10 +34,44 @@ import Testing
         #expect(roomy.remaining[0] == before[0] && roomy.plan.migrations[0].count == 2)
     }
 
-    @Test func randomPoliciesNeverViolateAnythingAndAgreeWithTheWholePlanEvaluation() {
+    @Test func transfersThatDeliverNothingAreDroppedWhenAsked() {
+        // Nodes 0 and 1 cache and send to each other and both to node 2; node 3 sends without caching.
+        let actions = [
+            EdgeEnvironment.Action(cache: true, migrateTo: [false, true, true, false]),
+            EdgeEnvironment.Action(cache: true, migrateTo: [true, false, true, false]),
+            .idle(nodes: 4),
+            EdgeEnvironment.Action(cache: false, migrateTo: [false, false, true, false]),
+        ]
+        for seed in [UInt64(1), 2, 3] {
+            let literal = Self.environment(seed: seed).admissible(actions)
+            #expect(literal[0].migrateTo == [false, true, true, false] && literal[1].migrateTo == [true, false, true, false])
+            let base = Self.environment(seed: seed)
+            let environment = EdgeEnvironment(simulator: base.simulator, dropsRedundantTransfers: true)
+            let taken = environment.admissible(actions)
+            #expect(!taken[0].migrateTo[1] && !taken[1].migrateTo[0], "seed \(seed): a caching node received a copy")
+            #expect(taken[3] == .idle(nodes: 4))
+            let rates = environment.simulator.network.backhaulRates(block: environment.block)
+            let sender = rates[0][2] >= rates[1][2] ? 0 : 1
+            #expect(taken[sender].migrateTo[2] && !taken[1 - sender].migrateTo[2], "seed \(seed): node 2 gets one copy, from the faster link")
+            // Dropping them changes no participant and shortens T(k).
+            var kept = CachePlan(nodes: 4, blocks: SchemeTests.repository.blockCount)
+            var all = kept
+            for n in 0..<2 {
+                kept.cached[n][0] = true
+                all.cached[n][0] = true
+                for m in 0..<4 where taken[n].migrateTo[m] { kept.migrations[0].append(.init(from: n, to: m)) }
+                for m in 0..<4 where literal[n].migrateTo[m] { all.migrations[0].append(.init(from: n, to: m)) }
+            }
+            let (a, b) = (environment.simulator.outcome(of: kept, block: 0), environment.simulator.outcome(of: all, block: 0))
+            #expect(a.participants == b.participants && a.delaySeconds < b.delaySeconds)
+        }
+    }
+
+    @Test(arguments: EdgeEnvironment.StepOrder.allCases)
+    func randomPoliciesNeverViolateAnythingAndAgreeWithTheWholePlanEvaluation(order: EdgeEnvironment.StepOrder) {
         var generator = SplitMix64(seed: 17)
         for seed in [UInt64(1), 2, 3] {
-            var environment = Self.environment(seed: seed, capacity: 6e8)
+            var environment = Self.environment(seed: seed, capacity: 6e8, order: order)
             while !environment.isFinished {
                 let actions = (0..<environment.nodes).map { _ in
                     EdgeEnvironment.Action(
@@ -96,24 +132,48 @@ import Testing
         #expect(abs(cells.reduce(0, +) - Double(network.requesters[0].count)) < 1e-9)
     }
 
-    @Test func demandAheadIsWhatEachCellStillNeedsOverItsCapacity() {
+    @Test func requestedFirstVisitsEveryPBOnceByDemandPerByte() {
+        for seed in [UInt64(1), 2, 3] {
+            var environment = Self.environment(seed: seed, order: .requestedFirst)
+            let requesters = environment.simulator.network.requesters
+            var visited: [Int] = []
+            while !environment.isFinished {
+                visited.append(environment.block)
+                _ = environment.step((0..<environment.nodes).map { _ in .idle(nodes: environment.nodes) })
+            }
+            #expect(visited.sorted() == Array(0..<SchemeTests.repository.blockCount))
+            let bytes = SchemeTests.repository.blockBytes
+            for (a, b) in zip(visited, visited.dropFirst()) {
+                let (first, second) = (Double(requesters[a].count) / bytes[a], Double(requesters[b].count) / bytes[b])
+                #expect(first >= second, "seed \(seed): PB \(a) before \(b), which has more requesting users per byte")
+                if first == second { #expect(a < b) }
+            }
+            #expect(visited.prefix { !requesters[$0].isEmpty }.count == requesters.filter { !$0.isEmpty }.count)
+            #expect(environment.outcomes.map(\.block) == visited)
+        }
+    }
+
+    @Test(arguments: EdgeEnvironment.StepOrder.allCases)
+    func demandAheadIsWhatEachCellStillNeedsOverItsCapacity(order: EdgeEnvironment.StepOrder) {
         var scenario = SchemeTests.scenario()
         scenario.observeRadiusMeters = 2000
         let network = Network(scenario: scenario, repository: SchemeTests.repository, seed: 3)
-        var environment = EdgeEnvironment(simulator: Simulator(network: network), observesDemand: true)
+        var environment = EdgeEnvironment(simulator: Simulator(network: network), observesDemand: true, stepOrder: order)
         #expect(environment.observationSize == 4 * environment.nodes)
-        for k in 0..<2 {
+        var visited: [Int] = []
+        for _ in 0..<3 {
+            visited.append(environment.block)
             for n in 0..<environment.nodes {
                 let observation = environment.observation(agent: n)
-                // Independently: bytes of the later PBs some user of n's cell asks for (through its model).
+                // Independently: bytes of the PBs not yet visited that some user of n's cell asks for (through its model).
                 var expected = 0.0
-                for later in (k + 1)..<SchemeTests.repository.blockCount {
+                for later in 0..<SchemeTests.repository.blockCount where !visited.contains(later) {
                     let wanted = network.requests.indices.contains { user in
                         network.association[user] == n && SchemeTests.repository.models[network.requests[user]].blocks.contains(later)
                     }
                     if wanted { expected += SchemeTests.repository.blockBytes[later] }
                 }
-                #expect(abs(observation[3] - expected / scenario.capacity(of: n)) < 1e-12, "k \(k), node \(n)")
+                #expect(abs(observation[3] - expected / scenario.capacity(of: n)) < 1e-12, "\(order), PB \(visited.last!), node \(n)")
             }
             _ = environment.step((0..<environment.nodes).map { _ in .idle(nodes: environment.nodes) })
         }
