@@ -10,7 +10,12 @@ public struct SimulationReport: Sendable {
     /// Builds the network for the seed, plans with the scheme and evaluates the plan.
     public static func run(scheme: Scheme, scenario: Scenario, repository: Repository, seed: UInt64) throws -> SimulationReport {
         try scenario.validate()
-        let network = Network(scenario: scenario, repository: repository, seed: seed)
+        return try run(scheme: scheme, network: Network(scenario: scenario, repository: repository, seed: seed))
+    }
+
+    /// Plans with the scheme on a network built from a validated scenario and evaluates the plan.
+    public static func run(scheme: Scheme, network: Network) throws -> SimulationReport {
+        let (scenario, repository, seed) = (network.scenario, network.repository, network.seed)
         if scheme == .exact && !Planner.exactIsTractable(network) {
             let requested = network.requesters.filter { !$0.isEmpty }.count
             throw ScenarioError(

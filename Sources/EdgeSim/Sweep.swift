@@ -2,6 +2,25 @@ import Dispatch
 import Foundation
 import Synchronization
 
+/// A scheme as a sweep runs it: its name, and how it plans on one network and evaluates the plan. Built-in schemes
+/// plan in milliseconds to seconds; a learned policy (`Trainer`) trains on each network first.
+public struct SweepScheme: Sendable {
+    public var name: String
+    /// Runs first, so that long cases do not end up alone at the tail of a parallel sweep.
+    public var isSlow: Bool
+    public var run: @Sendable (Network) throws -> SimulationReport
+
+    public init(name: String, isSlow: Bool = false, run: @escaping @Sendable (Network) throws -> SimulationReport) {
+        self.name = name
+        self.isSlow = isSlow
+        self.run = run
+    }
+
+    public static func builtin(_ scheme: Scheme) -> SweepScheme {
+        SweepScheme(name: scheme.rawValue) { try SimulationReport.run(scheme: scheme, network: $0) }
+    }
+}
+
 /// A parameter sweep: every (value, scheme, seed) simulated, in parallel, as in Figs. 8–13 and 17.
 public struct Sweep: Sendable {
     public enum Parameter: String, Sendable, CaseIterable {
@@ -23,7 +42,7 @@ public struct Sweep: Sendable {
 
     public struct Row: Sendable, Equatable {
         public var value: Double
-        public var scheme: Scheme
+        public var scheme: String
         public var seed: UInt64
         public var totalDelaySeconds: Double
         /// −Σ r(k) of (12) (see `BlockOutcome.cost`).
@@ -43,17 +62,31 @@ public struct Sweep: Sendable {
         repository: Repository, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [Scheme], seeds: Int,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
+        try run(
+            repository: repository, scenario: scenario, parameter: parameter, values: values, schemes: schemes.map(SweepScheme.builtin),
+            seeds: seeds, progress: progress)
+    }
+
+    /// Runs the sweep on all cores, slow schemes' cases first; rows come in (value, scheme, seed) order. Seeds are
+    /// 1...seeds.
+    public static func run(
+        repository: Repository, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [SweepScheme], seeds: Int,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> Sweep {
         let cases = values.flatMap { value in schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } } }
+        let schedule = cases.indices.filter { cases[$0].1.isSlow } + cases.indices.filter { !cases[$0].1.isSlow }
         let results = Mutex([Int: Result<Row, any Error>]())
-        DispatchQueue.concurrentPerform(iterations: cases.count) { index in
+        DispatchQueue.concurrentPerform(iterations: cases.count) { turn in
+            let index = schedule[turn]
             let (value, scheme, seed) = cases[index]
             let result = Result { () throws -> Row in
                 var parameters = scenario
                 var models = repository
                 parameter.apply(value, to: &parameters, repository: &models)
-                let report = try SimulationReport.run(scheme: scheme, scenario: parameters, repository: models, seed: seed)
+                try parameters.validate()
+                let report = try scheme.run(Network(scenario: parameters, repository: models, seed: seed))
                 return Row(
-                    value: value, scheme: scheme, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
+                    value: value, scheme: scheme.name, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
                     cost: report.outcome.cost(r1: parameters.r1, r2: parameters.r2), qosShare: report.outcome.qosMetRatio, hitRatio: report.outcome.hitRatio, reuseRatio: models.meanReuseRatio)
             }
             let done = results.withLock { results -> Int in
@@ -70,15 +103,15 @@ public struct Sweep: Sendable {
     public var csv: String {
         (["parameter,value,scheme,seed,total_delay_s,cost,qos_share,hit_ratio,reuse_ratio"]
             + rows.map {
-                "\(parameter.rawValue),\($0.value),\($0.scheme.rawValue),\($0.seed),\($0.totalDelaySeconds),\($0.cost),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
+                "\(parameter.rawValue),\($0.value),\($0.scheme),\($0.seed),\($0.totalDelaySeconds),\($0.cost),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
             })
             .joined(separator: "\n") + "\n"
     }
 
     /// Mean and standard deviation of the total delay per (scheme, value), over seeds.
-    public var summary: [(scheme: Scheme, value: Double, mean: Double, deviation: Double)] {
-        var out: [(Scheme, Double, Double, Double)] = []
-        var seen: [Scheme] = []
+    public var summary: [(scheme: String, value: Double, mean: Double, deviation: Double)] {
+        var out: [(String, Double, Double, Double)] = []
+        var seen: [String] = []
         for row in rows where !seen.contains(row.scheme) { seen.append(row.scheme) }
         let values = rows.map(\.value).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }
         for scheme in seen {
@@ -106,7 +139,7 @@ public struct Sweep: Sendable {
         func y(_ delay: Double) -> Double { chart.lower - (chart.lower - chart.upper) * delay / top }
         for tick in 0...4 { chart.yTick(y(top * Double(tick) / 4), String(format: "%.2f", top * Double(tick) / 4)) }
         for value in values { chart.xTick(x(value), String(format: "%g", value)) }
-        var schemes: [Scheme] = []
+        var schemes: [String] = []
         for point in points where !schemes.contains(point.scheme) { schemes.append(point.scheme) }
         for (index, scheme) in schemes.enumerated() {
             let colour = SVGChart.colour(index)
@@ -116,7 +149,7 @@ public struct Sweep: Sendable {
                 chart.append("<line x1=\"\(x(point.value))\" y1=\"\(y(point.mean - point.deviation))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>")
                 chart.append("<circle cx=\"\(x(point.value))\" cy=\"\(y(point.mean))\" r=\"3\" fill=\"\(colour)\"/>")
             }
-            chart.legend(scheme.rawValue, colour: colour)
+            chart.legend(scheme, colour: colour)
         }
         return chart.text
     }

@@ -79,7 +79,7 @@ import Testing
         return path
     }
 
-    func config(_ variant: Variant, episodes: Int) -> TrainingConfig {
+    static func config(_ variant: Variant, episodes: Int) -> TrainingConfig {
         var config = TrainingConfig.defaults(for: variant)
         config.episodes = episodes
         config.evaluateEvery = 1
@@ -98,16 +98,16 @@ import Testing
     func resumingGivesTheSameRunAsNotStopping(variant: Variant) throws {
         let manifest = try Self.manifest()
         let straight = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: config(variant, episodes: 4), seed: 3,
+            manifest: manifest, scenario: Self.scenario(), config: Self.config(variant, episodes: 4), seed: 3,
             directory: Samples.temporaryDirectory() + "/straight")
         for _ in 0..<4 { straight.trainer.trainEpisode() }
         let directory = Samples.temporaryDirectory() + "/resumed"
         let first = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: config(variant, episodes: 4), seed: 3, directory: directory)
+            manifest: manifest, scenario: Self.scenario(), config: Self.config(variant, episodes: 4), seed: 3, directory: directory)
         for _ in 0..<2 { first.trainer.trainEpisode() }
         try first.save()
         let second = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: config(variant, episodes: 4), seed: 3, directory: directory)
+            manifest: manifest, scenario: Self.scenario(), config: Self.config(variant, episodes: 4), seed: 3, directory: directory)
         #expect(second.trainer.curve.count == 2)
         for _ in 0..<2 { second.trainer.trainEpisode() }
         #expect(second.trainer.curve.map(\.episodeReturn) == straight.trainer.curve.map(\.episodeReturn))
@@ -118,7 +118,7 @@ import Testing
     @Test func aSavedPolicyPlansExactlyAsTheTrainerDecides() throws {
         let manifest = try Self.manifest()
         let directory = Samples.temporaryDirectory() + "/policy"
-        var settings = config(.maasnDA, episodes: 3)
+        var settings = Self.config(.maasnDA, episodes: 3)
         settings.observeDemand = true  // the planner must rebuild the same observation
         let session = try TrainingSession.start(
             manifest: manifest, scenario: Self.scenario(), config: settings, seed: 5, directory: directory)
@@ -140,14 +140,14 @@ import Testing
         let manifest = try Self.manifest()
         let directory = Samples.temporaryDirectory() + "/policy"
         let session = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: config(.maasnDA, episodes: 1), seed: 5, directory: directory)
+            manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 5, directory: directory)
         session.trainer.trainEpisode()
         try session.save()
         #expect(throws: TrainingError.self) {
-            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: config(.noAS, episodes: 1), seed: 5, directory: directory)
+            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: Self.config(.noAS, episodes: 1), seed: 5, directory: directory)
         }
         #expect(throws: TrainingError.self) {
-            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: config(.maasnDA, episodes: 1), seed: 6, directory: directory)
+            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 6, directory: directory)
         }
     }
 }
@@ -187,7 +187,13 @@ import Testing
     @Test func overridesReplaceFieldsAndBadValuesAreRefused() throws {
         let changed = try TrainingConfig().applying(overrides: Data(#"{"gamma": 0.99, "batchSize": 16}"#.utf8))
         #expect(changed.gamma == 0.99 && changed.batchSize == 16 && changed.episodes == 600)
-        for bad in [#"{"gama": 0.9}"#, #"{"batchSize": 0}"#, #"{"replayCapacity": 10, "batchSize": 64}"#, #"{"temperature": 0}"#, #"[1]"#] {
+        let options = try TrainingConfig().applying(
+            overrides: Data(#"{"stepOrder": "requested-first", "dropRedundantTransfers": true, "delayWeight": 100, "migrationPrior": -3}"#.utf8))
+        #expect(options.stepOrder == .requestedFirst && options.dropRedundantTransfers && options.delayWeight == 100 && options.migrationPrior == -3)
+        for bad in [
+            #"{"gama": 0.9}"#, #"{"batchSize": 0}"#, #"{"replayCapacity": 10, "batchSize": 64}"#, #"{"temperature": 0}"#, #"[1]"#,
+            #"{"delayWeight": 0}"#, #"{"stepOrder": "sideways"}"#,
+        ] {
             #expect(throws: TrainingError.self, "\(bad)") { try TrainingConfig().applying(overrides: Data(bad.utf8)) }
         }
     }
@@ -261,5 +267,51 @@ import Testing
             if abs(learned - optimum) <= 1e-9 * optimum { reachedOptimum = true }
         }
         #expect(reachedOptimum, "the kept policy reached the exhaustive optimum on no seed")
+    }
+}
+
+/// A learner in a sweep trains on each point's own network (the swept value applied, the row's seed) and its row is
+/// the kept policy's plan as the simulator evaluates it.
+@Suite struct LearnedSweepTests {
+    @Test func aLearnerTrainsOnEveryPointAndSeed() throws {
+        let repository = try Repository.load(manifest: try TrainingSessionTests.manifest())
+        let config = TrainingSessionTests.config(.maasnDA, episodes: 3)
+        let scenario = TrainingSessionTests.scenario()
+        let sweep = try Sweep.run(
+            repository: repository, scenario: scenario, parameter: .capacity, values: [3e8, 6e8],
+            schemes: [.builtin(.trimcaching), .learned(config)], seeds: 2)
+        #expect(sweep.rows.map(\.scheme) == ["trimcaching", "trimcaching", "maasn-da", "maasn-da"] + ["trimcaching", "trimcaching", "maasn-da", "maasn-da"])
+        for row in sweep.rows where row.scheme == "maasn-da" {
+            var parameters = scenario
+            parameters.capacityBytes = [row.value]
+            let network = Network(scenario: parameters, repository: repository, seed: row.seed)
+            let trainer = MAASNTrainer(network: network, config: config, seed: row.seed)
+            for _ in 0..<config.episodes { trainer.trainEpisode() }
+            trainer.useBestPolicy()
+            let plan = trainer.greedyEpisode().plan
+            #expect(plan.violation(scenario: parameters, repository: repository) == nil)
+            #expect(row.totalDelaySeconds == Simulator(network: network).outcome(of: plan).totalDelaySeconds, "capacity \(row.value), seed \(row.seed)")
+            #expect(row.cost == (try #require(trainer.best)).cost, "the row is the kept policy's plan")
+        }
+    }
+}
+
+@Suite struct MigrationPriorTests {
+    /// The prior shifts every migration logit: far below zero an untrained policy migrates nothing, far above it
+    /// every caching agent sends the PB to every other node.
+    @Test func thePriorDecidesAnUntrainedPolicysMigrations() throws {
+        let network = Network(
+            scenario: TrainingSessionTests.scenario(), repository: try Repository.load(manifest: try TrainingSessionTests.manifest()), seed: 4)
+        for prior: Float in [-100, 100] {
+            var config = TrainingSessionTests.config(.maasnDA, episodes: 1)
+            config.migrationPrior = prior
+            let plan = MAASNTrainer(network: network, config: config, seed: 4).greedyEpisode().plan
+            #expect(plan.cached.joined().contains(true), "the untrained policy caches nothing: the test would check nothing")
+            for k in 0..<network.repository.blockCount {
+                let holders = (0..<3).filter { plan.cached[$0][k] }
+                let expected = prior < 0 ? 0 : holders.count * 2
+                #expect(plan.migrations[k].count == expected, "prior \(prior), PB \(k): holders \(holders), \(plan.migrations[k])")
+            }
+        }
     }
 }

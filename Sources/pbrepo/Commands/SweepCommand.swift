@@ -2,12 +2,18 @@ import ArgumentParser
 import EdgeSim
 import Foundation
 import TensorFiles
+import Trainer
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Simulate schemes over a range of one parameter and several seeds; write CSV and an SVG plot.",
-        discussion: "Example: pbrepo sweep --manifest manifests/paper-cnn60.json --vary capacity=2e8,5e8,1.25e9 --schemes trimcaching,heuristic --seeds 5 -o out/")
+        discussion: """
+            Example: pbrepo sweep --manifest manifests/paper-cnn60.json --vary capacity=2e8,5e8,1.25e9 --schemes trimcaching,heuristic --seeds 5 -o out/
+
+            A learner among the schemes (\(Variant.allCases.map(\.rawValue).joined(separator: ", "))) is trained on every point and seed \
+            (--train-episodes, --train-config), then its kept policy planned and evaluated like the other schemes.
+            """)
 
     @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
     @Option(help: "Base scenario (JSON); defaults are Table II.") var scenario: String?
@@ -15,11 +21,15 @@ struct SweepCommand: ParsableCommand {
     var vary: String
     @Option(help: "Comma-separated schemes.") var schemes: String = "coarse,trimcaching,no-cooperation,tdma-unicast,full-comp,heuristic"
     @Option(help: "Seeds per point (1...n).") var seeds: Int = 5
+    @Option(help: "Episodes a learner trains on each network (default: its configuration's, the paper's 600).")
+    var trainEpisodes: Int?
+    @Option(help: "JSON object overriding a learner's training fields (as `pbrepo train --config`).") var trainConfig: String?
     @Option(name: .shortAndLong, help: "Output directory (sweep.csv, sweep.svg).") var output: String
 
     func validate() throws {
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard vary.contains("=") else { throw ValidationError("--vary takes PARAMETER=v1,v2,...") }
+        if let trainEpisodes, trainEpisodes < 1 { throw ValidationError("--train-episodes must be at least 1") }
     }
 
     func run() throws {
@@ -31,11 +41,10 @@ struct SweepCommand: ParsableCommand {
             guard let value = Double(text) else { throw ValidationError("\(text) is not a number") }
             return value
         }
-        let chosen = try schemes.split(separator: ",").map { name -> Scheme in
-            guard let scheme = Scheme(rawValue: String(name)), scheme != .exact else {
-                throw ValidationError("unknown or unsweepable scheme \(name)")
-            }
-            return scheme
+        let chosen = try schemes.split(separator: ",").map { name -> SweepScheme in
+            if let scheme = Scheme(rawValue: String(name)), scheme != .exact { return .builtin(scheme) }
+            guard let variant = Variant(rawValue: String(name)) else { throw ValidationError("unknown or unsweepable scheme \(name)") }
+            return .learned(try Console.run { try TrainingConfig.settings(for: variant, overridesFile: trainConfig, episodes: trainEpisodes) })
         }
         let progress = ProgressBar(label: "sweep, runs", counting: true)
         let sweep = try Console.run {
@@ -52,7 +61,7 @@ struct SweepCommand: ParsableCommand {
             try writeAtomically(Array(sweep.svg(title: title).utf8), to: output + "/sweep.svg")
         }
         for point in sweep.summary {
-            print(String(format: "%-15@ %-10g T = %.4f ± %.4f s", point.scheme.rawValue, point.value, point.mean, point.deviation))
+            print(String(format: "%-15@ %-10g T = %.4f ± %.4f s", point.scheme, point.value, point.mean, point.deviation))
         }
         print("wrote \(output)/sweep.csv and \(output)/sweep.svg")
     }

@@ -27,14 +27,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        var settings = TrainingConfig.defaults(for: variant)
-        if let path = config {
-            settings = try Console.run {
-                guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError("cannot read \(path)") }
-                return try settings.applying(overrides: data)
-            }
-        }
-        if let episodes { settings.episodes = episodes }
+        let settings = try Console.run { try TrainingConfig.settings(for: variant, overridesFile: self.config, episodes: episodes) }
         let config = settings
         let progress = ProgressBar(label: "train \(variant.rawValue), episode", counting: true)
         let session = try Console.run {
