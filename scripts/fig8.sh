@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fig. 8 with the learners: total delay vs storage capacity for MAASN-DA, QMIX-DA and the baselines, on the
 # paper-scale CNN repository with QoS the channel model can reach (docs/results.md says why), 3 seeds per point.
-# Every learner trains on every (capacity, seed) network before it plans. About 30 minutes on 2 cores.
+# Every learner trains on every (capacity, seed) network before it plans. About 20 minutes on 2 cores.
 # Usage: scripts/fig8.sh OUTDIR [EPISODES]
 set -euo pipefail
 out=${1:?usage: scripts/fig8.sh OUTDIR [EPISODES]}
