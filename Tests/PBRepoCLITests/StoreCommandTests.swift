@@ -153,5 +153,20 @@ import Testing
         try #"{"batchSize": 0}"#.write(toFile: root + "/bad.json", atomically: true, encoding: .utf8)
         let bad = try CommandRun.run(["train", "--manifest", manifest, "--config", root + "/bad.json", "-o", root + "/other"])
         #expect(bad.status == 1 && bad.stderr.contains("batchSize"), "\(bad.stderr)")
+        // A sweep trains the learner on every point; the CSV names it next to the baselines.
+        let sweep = try CommandRun.run([
+            "sweep", "--manifest", manifest, "--scenario", root + "/scenario.json", "--vary", "capacity=3e8,5e8",
+            "--schemes", "trimcaching,maasn-da", "--seeds", "1", "--train-episodes", "2", "--train-config", root + "/config.json",
+            "-o", root + "/sweep",
+        ])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let rows = try String(contentsOfFile: root + "/sweep/sweep.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(rows.map { $0.split(separator: ",")[2] } == ["trimcaching", "maasn-da", "trimcaching", "maasn-da"])
+        let idle = try CommandRun.run(["sweep", "--manifest", manifest, "--vary", "capacity=3e8", "--schemes", "heuristic", "--train-episodes", "2", "-o", root + "/idle"])
+        #expect(idle.status != 0 && idle.stderr.contains("learners"), "\(idle.stderr)")
+        let badLearner = try CommandRun.run([
+            "sweep", "--manifest", manifest, "--vary", "capacity=3e8", "--schemes", "maasn-da", "--train-config", root + "/bad.json", "-o", root + "/bad-sweep",
+        ])
+        #expect(badLearner.status == 1 && badLearner.stderr.contains("batchSize"), "\(badLearner.stderr)")
     }
 }

@@ -30,6 +30,9 @@ struct SweepCommand: ParsableCommand {
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard vary.contains("=") else { throw ValidationError("--vary takes PARAMETER=v1,v2,...") }
         if let trainEpisodes, trainEpisodes < 1 { throw ValidationError("--train-episodes must be at least 1") }
+        if trainEpisodes != nil || trainConfig != nil, !schemes.split(separator: ",").contains(where: { Variant(rawValue: String($0)) != nil }) {
+            throw ValidationError("--train-episodes and --train-config apply to learners; --schemes names none")
+        }
     }
 
     func run() throws {
