@@ -23,12 +23,14 @@ public enum Scheme: String, Sendable, CaseIterable {
 }
 
 extension Scheme {
-    /// The simulator that evaluates this scheme (without edge cooperation, nodes serve only their own cells).
+    /// The simulator that evaluates this scheme (without edge cooperation, nodes serve only their own cells). The
+    /// searching schemes evaluate many plans that share PB outcomes, and the chosen plan once more: they get a cache.
     public func simulator(for network: Network) -> Simulator {
         switch self {
         case .noCooperation: return Simulator(network: network, mode: .ownCells)
         case .tdmaUnicast: return Simulator(network: network, mode: .unicast)
-        case .hybrid: return Simulator(network: network, mode: .hybrid(threshold: network.scenario.hotThreshold))
+        case .hybrid: return Simulator(network: network, mode: .hybrid(threshold: network.scenario.hotThreshold), cache: SimulationCache())
+        case .heuristic, .exact: return Simulator(network: network, cache: SimulationCache())
         default: return Simulator(network: network)
         }
     }
