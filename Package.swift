@@ -27,49 +27,53 @@ let package = Package(
         .target(name: "XXHash", dependencies: ["CXXHash"]),
         .target(name: "BLAS", dependencies: ["COpenBLAS"]),
 
+        // MARK: - Core: files, JSON, parallelism; no C library
+        .target(name: "PBRCore"),
+
         // MARK: - Formats
-        .target(name: "TensorFiles", dependencies: ["HDF5", "XXHash"]),
-        .target(name: "ParameterBlocks", dependencies: ["TensorFiles", "XXHash"]),
+        .target(name: "TensorFiles", dependencies: ["PBRCore", "HDF5", "XXHash"]),
+        .target(name: "ParameterBlocks", dependencies: ["PBRCore", "TensorFiles", "XXHash"]),
 
         // MARK: - Store
         .target(
             name: "BlockStore",
             dependencies: [
-                "TensorFiles", "ParameterBlocks", "XXHash", "Zstd",
+                "PBRCore", "TensorFiles", "ParameterBlocks", "XXHash", "Zstd",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 
         // MARK: - Simulator
-        .target(name: "EdgeSim", dependencies: [.product(name: "Numerics", package: "swift-numerics")]),
+        .target(name: "EdgeSim", dependencies: ["PBRCore", .product(name: "Numerics", package: "swift-numerics")]),
 
         // MARK: - Trainer
-        .target(name: "NeuralKit", dependencies: ["BLAS", "TensorFiles", .product(name: "Numerics", package: "swift-numerics")]),
+        .target(name: "NeuralKit", dependencies: ["BLAS", .product(name: "Numerics", package: "swift-numerics")]),
         .target(
             name: "Trainer",
-            dependencies: ["NeuralKit", "EdgeSim", "TensorFiles", "BLAS", .product(name: "Numerics", package: "swift-numerics")]),
+            dependencies: ["PBRCore", "NeuralKit", "EdgeSim", "TensorFiles", "BLAS", .product(name: "Numerics", package: "swift-numerics")]),
 
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
             dependencies: [
-                "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim", "Trainer",
+                "PBRCore", "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim", "Trainer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: - Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PBRCoreTests", dependencies: ["PBRCore", "TestSupport"]),
         .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
         .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
         .testTarget(name: "EdgeSimTests", dependencies: ["EdgeSim", "TestSupport"]),
-        .testTarget(name: "NeuralKitTests", dependencies: ["NeuralKit", "TensorFiles", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TestSupport"]),
+        .testTarget(name: "NeuralKitTests", dependencies: ["NeuralKit", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TensorFiles", "TestSupport"]),
         .testTarget(
             name: "BlockStoreTests",
-            dependencies: ["BlockStore", "ParameterBlocks", "TensorFiles", "XXHash", "TestSupport"]
+            dependencies: ["BlockStore", "ParameterBlocks", "PBRCore", "TensorFiles", "XXHash", "TestSupport"]
         ),
         .testTarget(
             name: "PBRepoCLITests",

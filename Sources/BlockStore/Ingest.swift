@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import GRDB
 public import ParameterBlocks
+import PBRCore
 import TensorFiles
 import Synchronization
 import XXHash
@@ -165,52 +166,42 @@ extension Store {
             var stored: UInt64
             var base: XXH3Digest?
         }
-        let outcomes = Mutex([Int: Outcome]())
-        let failure = Mutex<(any Error)?>(nil)
         let planned = plan
         // Largest first, so that the last object to finish is a small one and no core waits at the end.
-        let sizes = pending.map { plan.objects[$0].rawBytes }
-        let order = pending.indices.sorted { sizes[$0] > sizes[$1] }.map { pending[$0] }
-        DispatchQueue.concurrentPerform(iterations: order.count) { position in
-            let index = order[position]
-            let object = planned.objects[index]
-            do {
-                if let size = objects.size(of: object.digest) {
-                    // Left by an earlier, interrupted ingest: complete and durable (written atomically); reuse it.
-                    let header = try objects.withObject(object.digest) { try StoredObject.header(of: $0, name: "\(object.digest)") }
-                    outcomes.withLock { $0[index] = Outcome(codec: header.codec, stored: size, base: header.base) }
-                    return
-                }
-                var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
-                if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
-                    tensor.shape == object.shape, tensor.object != object.digest
-                {
-                    baseCandidate = (tensor.object, try baseCache.content(of: tensor.object) { try objects.content(of: tensor.object) })
-                }
-                let encoded = try planned.withContent(of: object) { content in
-                    if let baseCandidate {
-                        return try baseCandidate.content.withUnsafeBytes { baseBytes in
-                            try StoredObject.encode(
-                                content, digest: object.digest, elementSize: object.elementSize,
-                                base: (baseCandidate.digest, baseBytes), level: level)
-                        }
-                    }
-                    return try StoredObject.encode(
-                        content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
-                }
-                try objects.write(encoded.object, digest: object.digest, syncDirectory: false)
-                let baseUsed = encoded.codec == .xorPlanes ? baseCandidate?.digest : nil
-                outcomes.withLock {
-                    $0[index] = Outcome(codec: encoded.codec, stored: UInt64(encoded.object.count), base: baseUsed)
-                }
-            } catch {
-                failure.withLock { if $0 == nil { $0 = error } }
+        let order = Parallel.largestFirst(pending.map { plan.objects[$0].rawBytes })
+        let outcomes = try Parallel.map(count: pending.count, order: order) { position -> Outcome in
+            let object = planned.objects[pending[position]]
+            if let size = objects.size(of: object.digest) {
+                // Left by an earlier, interrupted ingest: complete and durable (written atomically); reuse it.
+                let header = try objects.withObject(object.digest) { try StoredObject.header(of: $0, name: "\(object.digest)") }
+                return Outcome(codec: header.codec, stored: size, base: header.base)
             }
+            var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
+            if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
+                tensor.shape == object.shape, tensor.object != object.digest
+            {
+                baseCandidate = (
+                    tensor.object, try baseCache.value(for: tensor.object) { try objects.content(of: tensor.object) }
+                )
+            }
+            let encoded = try planned.withContent(of: object) { content in
+                if let baseCandidate {
+                    return try baseCandidate.content.withUnsafeBytes { baseBytes in
+                        try StoredObject.encode(
+                            content, digest: object.digest, elementSize: object.elementSize,
+                            base: (baseCandidate.digest, baseBytes), level: level)
+                    }
+                }
+                return try StoredObject.encode(
+                    content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
+            }
+            try objects.write(encoded.object, digest: object.digest, syncDirectory: false)
+            let baseUsed = encoded.codec == .xorPlanes ? baseCandidate?.digest : nil
+            return Outcome(codec: encoded.codec, stored: UInt64(encoded.object.count), base: baseUsed)
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        objects.syncDirectories(of: order.map { plan.objects[$0].digest })
+        objects.syncDirectories(of: pending.map { plan.objects[$0].digest })
         var raw: UInt64 = 0, stored: UInt64 = 0, count = 0
-        let results = outcomes.withLock { $0 }
+        let results = Dictionary(uniqueKeysWithValues: zip(pending, outcomes))
         for index in plan.objects.indices {
             if let outcome = results[index] {
                 plan.objects[index].codec = outcome.codec
@@ -337,7 +328,7 @@ struct SourceFiles: Sendable {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         if isDirectory.boolValue || path.hasSuffix(".index.json") {
             let directory = isDirectory.boolValue ? url : url.deletingLastPathComponent()
-            let names = try listDirectory(directory.path).filter { name in
+            let names = try FileSystem.listDirectory(directory.path).filter { name in
                 var isSub: ObjCBool = false
                 _ = FileManager.default.fileExists(atPath: directory.path + "/" + name, isDirectory: &isSub)
                 return !isSub.boolValue && !name.hasPrefix(".pbrepo-tmp-")
@@ -357,32 +348,23 @@ struct SourceFiles: Sendable {
 
     /// SHA-256 and XXH3-128 of every file, in one pass over each, files in parallel.
     func checksums() throws -> [FileChecksum] {
-        let results = Mutex([FileChecksum?](repeating: nil, count: relativePaths.count))
-        let failure = Mutex<(any Error)?>(nil)
-        DispatchQueue.concurrentPerform(iterations: relativePaths.count) { index in
-            do {
-                let file = try MappedFile(path: absolutePath(relativePaths[index]))
-                file.adviseSequential()
-                let checksum = file.withUnsafeBytes { bytes in
-                    var sha = SHA256()
-                    var xxh = XXH3Hasher()
-                    var offset = 0
-                    // Chunks small enough to stay in the cache between the two hashes.
-                    while offset < bytes.count {
-                        let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 20))])
-                        sha.update(bufferPointer: chunk)
-                        xxh.update(chunk)
-                        offset += chunk.count
-                    }
-                    return FileChecksum(sha256: lowercaseHex(sha.finalize()), xxh3: xxh.finalize().description)
+        try Parallel.map(count: relativePaths.count) { index in
+            let file = try MappedFile(path: absolutePath(relativePaths[index]))
+            file.adviseSequential()
+            return file.withUnsafeBytes { bytes in
+                var sha = SHA256()
+                var xxh = XXH3Hasher()
+                var offset = 0
+                // Chunks small enough to stay in the cache between the two hashes.
+                while offset < bytes.count {
+                    let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 20))])
+                    sha.update(bufferPointer: chunk)
+                    xxh.update(chunk)
+                    offset += chunk.count
                 }
-                results.withLock { $0[index] = checksum }
-            } catch {
-                failure.withLock { if $0 == nil { $0 = error } }
+                return FileChecksum(sha256: lowercaseHex(sha.finalize()), xxh3: xxh.finalize().description)
             }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return results.withLock { $0.map { $0 ?? FileChecksum(sha256: "", xxh3: "") } }
     }
 }
 
@@ -390,28 +372,6 @@ struct SourceFiles: Sendable {
 struct FileChecksum: Sendable {
     var sha256: String
     var xxh3: String
-}
-
-/// Work started on another thread now and waited for later.
-final class BackgroundWork<Value: Sendable>: Sendable {
-    private let result = Mutex<Result<Value, any Error>?>(nil)
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ work: @escaping @Sendable () throws -> Value) {
-        Thread { self.run(work) }.start()
-    }
-
-    private func run(_ work: @Sendable () throws -> Value) {
-        let outcome = Result { try work() }
-        result.withLock { $0 = outcome }
-        done.signal()
-    }
-
-    func wait() throws -> Value {
-        done.wait()
-        done.signal()
-        return try result.withLock { $0! }.get()
-    }
 }
 
 /// A digest's bytes as lowercase hex, as `sha256sum` prints them.

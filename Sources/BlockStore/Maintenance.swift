@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GRDB
+import PBRCore
 import TensorFiles
 import Synchronization
 import XXHash
@@ -29,21 +30,16 @@ extension Store {
     /// Decodes every object file and checks it against its digest, and checks every model has all it needs.
     public func verify(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> VerifyResult {
         let files = objects.allObjects()
-        let bad = Mutex<[String]>([])
-        let checked = Mutex<UInt64>(0)
-        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+        let damaged = try Parallel.map(count: files.count, completed: { progress?(UInt64($0), UInt64(files.count)) }) {
+            index -> Bool in
             do {
                 _ = try objects.content(of: files[index])
+                return false
             } catch {
-                bad.withLock { $0.append(files[index].description) }
+                return true
             }
-            let done = checked.withLock { value -> UInt64 in
-                value += 1
-                return value
-            }
-            progress?(done, UInt64(files.count))
         }
-        let corrupt = Set(bad.withLock { $0 })
+        let corrupt = Set(files.indices.filter { damaged[$0] }.map { files[$0].description })
         let present = Set(files.map(\.description))
         let (indexed, needs) = try database.read { db -> ([String], [(String, String)]) in
             (
@@ -99,9 +95,9 @@ extension Store {
     /// `.pbrepo-tmp-<pid>-...` files under objects/ whose process no longer exists.
     func removeStaleTemporaryFiles() -> Int {
         var removed = 0
-        for fan in (try? listDirectory(root + "/objects")) ?? [] {
+        for fan in (try? FileSystem.listDirectory(root + "/objects")) ?? [] {
             let directory = root + "/objects/" + fan
-            for name in (try? listDirectory(directory)) ?? [] where name.hasPrefix(".pbrepo-tmp-") {
+            for name in (try? FileSystem.listDirectory(directory)) ?? [] where name.hasPrefix(".pbrepo-tmp-") {
                 let pid = name.dropFirst(".pbrepo-tmp-".count).prefix { $0 != "-" }
                 if let pid = Int32(pid), kill(pid, 0) == 0 || errno == EPERM { continue }
                 if unlink(directory + "/" + name) == 0 { removed += 1 }

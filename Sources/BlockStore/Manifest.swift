@@ -1,3 +1,4 @@
+import PBRCore
 public import TensorFiles
 
 /// The file the caching experiments read (`pbrepo.manifest/v1`, docs/manifest.md, docs/manifest.schema.json): the

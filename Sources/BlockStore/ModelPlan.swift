@@ -1,5 +1,6 @@
 import HDF5
 import ParameterBlocks
+import PBRCore
 import TensorFiles
 import XXHash
 

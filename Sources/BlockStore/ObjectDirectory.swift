@@ -1,4 +1,5 @@
 import Glibc
+import PBRCore
 import TensorFiles
 public import XXHash
 
@@ -97,8 +98,8 @@ public struct ObjectDirectory: Sendable {
     /// Every object file present, by digest.
     public func allObjects() -> [XXH3Digest] {
         var found: [XXH3Digest] = []
-        for fan in (try? listDirectory(root + "/objects")) ?? [] where fan.count == 2 {
-            for rest in (try? listDirectory(root + "/objects/" + fan)) ?? [] {
+        for fan in (try? FileSystem.listDirectory(root + "/objects")) ?? [] where fan.count == 2 {
+            for rest in (try? FileSystem.listDirectory(root + "/objects/" + fan)) ?? [] {
                 if let digest = XXH3Digest(hex: fan + rest) { found.append(digest) }
             }
         }
@@ -106,13 +107,11 @@ public struct ObjectDirectory: Sendable {
     }
 }
 
-/// `mkdir -p`.
-func makeDirectories(_ path: String) throws {
-    var current = path.hasPrefix("/") ? "" : "."
-    for component in path.split(separator: "/") {
-        current += "/" + component
-        if mkdir(current, 0o755) != 0 && errno != EEXIST {
-            throw StoreError(.io, "cannot create directory \(current): \(String(cString: strerror(errno)))")
-        }
+/// `mkdir -p`, failing as a store error.
+func makeDirectories(_ path: String) throws(StoreError) {
+    do {
+        try FileSystem.makeDirectories(path)
+    } catch {
+        throw StoreError(error)
     }
 }

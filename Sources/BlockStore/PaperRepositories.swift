@@ -1,5 +1,6 @@
 import Foundation
 import ParameterBlocks
+import PBRCore
 public import TensorFiles
 import XXHash
 

@@ -1,5 +1,5 @@
-public import TensorFiles
 import Foundation
+public import PBRCore
 
 /// Parameter reuse across the store's models (`pbrepo report`); the definitions are those of docs/blocks.md.
 public struct ReuseReport: Sendable, Equatable {

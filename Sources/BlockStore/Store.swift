@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PBRCore
 import Synchronization
 import XXHash
 
@@ -12,8 +13,9 @@ public final class Store: Sendable {
     public let root: String
     public let objects: ObjectDirectory
     let database: DatabasePool
-    /// Decoded base tensors, reused while the fine-tunes of one family are ingested by the same process.
-    let baseCache = ContentCache(capacity: 1 << 30)
+    /// Decoded base tensors, reused while the fine-tunes of one family are ingested by the same process (1 GiB at
+    /// most; a tensor over a quarter of that is decoded again each time).
+    let baseCache = Memo<XXH3Digest, [UInt8]>(capacity: 1 << 30, cost: { $0.count })
 
     /// The store directory: `explicit` (`--store`), else `$PBREPO_STORE`, else `$XDG_DATA_HOME/pbrepo`, else
     /// `~/.local/share/pbrepo`.
@@ -107,37 +109,5 @@ public final class Store: Sendable {
                     """)
         }
         return migrator
-    }
-}
-
-/// A bounded in-memory cache of decoded object contents (oldest evicted first).
-final class ContentCache: Sendable {
-    private struct State {
-        var entries: [XXH3Digest: [UInt8]] = [:]
-        var order: [XXH3Digest] = []
-        var bytes = 0
-    }
-
-    private let capacity: Int
-    private let state = Mutex(State())
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    /// The cached content of `digest`, or `load()`'s result, cached when it fits.
-    func content(of digest: XXH3Digest, load: () throws -> [UInt8]) throws -> [UInt8] {
-        if let hit = state.withLock({ $0.entries[digest] }) { return hit }
-        let content = try load()
-        guard content.count <= capacity / 4 else { return content }
-        state.withLock { state in
-            guard state.entries[digest] == nil else { return }
-            state.entries[digest] = content
-            state.order.append(digest)
-            state.bytes += content.count
-            while state.bytes > capacity, !state.order.isEmpty {
-                let oldest = state.order.removeFirst()
-                state.bytes -= state.entries.removeValue(forKey: oldest)?.count ?? 0
-            }
-        }
-        return content
     }
 }

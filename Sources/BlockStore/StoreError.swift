@@ -1,3 +1,5 @@
+import PBRCore
+
 /// Why a store operation failed. `description` is one line naming the model, object or file.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -19,10 +21,18 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
+    /// The error this one wraps (a `FileError`, a database or decoding error), if any.
+    public var underlying: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.underlying = underlying
+    }
+
+    /// A file-system failure of the core's file types, as an `.io` store error naming the file.
+    public init(_ error: FileError) {
+        self.init(.io, error.description, underlying: error)
     }
 
     public var description: String { message }

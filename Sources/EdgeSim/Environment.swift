@@ -1,3 +1,4 @@
+import PBRCore
 import Synchronization
 
 /// The Dec-POMDP of Section III-B that a learning agent drives, one step per PB k: every edge node is an agent that
@@ -224,17 +225,14 @@ public final class OutcomeMemo: Sendable {
         var migrations: [CachePlan.Migration]
     }
 
-    private let outcomes = Mutex<[Key: BlockOutcome]>([:])
+    private let outcomes = Memo<Key, BlockOutcome>()
 
     public init() {}
 
-    public var count: Int { outcomes.withLock { $0.count } }
+    public var count: Int { outcomes.count }
 
     func outcome(of plan: CachePlan, block k: Int, simulator: Simulator) -> BlockOutcome {
         let key = Key(block: k, holders: plan.cached.map { $0[k] }, migrations: plan.migrations[k])
-        if let known = outcomes.withLock({ $0[key] }) { return known }
-        let outcome = simulator.outcome(of: plan, block: k)
-        outcomes.withLock { $0[key] = outcome }
-        return outcome
+        return outcomes.value(for: key) { simulator.outcome(of: plan, block: k) }
     }
 }

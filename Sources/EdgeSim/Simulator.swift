@@ -1,4 +1,5 @@
 import ComplexModule
+import PBRCore
 import RealModule
 import Synchronization
 
@@ -277,25 +278,18 @@ public final class SimulationCache: Sendable {
         var nodes: [Int]
     }
 
-    private let solutions = Mutex<[Key: BeamformingSolution]>([:])
-    private let blockDraws = Mutex<[Int: Simulator.BlockDraws]>([:])
+    private let solutions = Memo<Key, BeamformingSolution>()
+    private let blockDraws = Memo<Int, Simulator.BlockDraws>()
 
     public init() {}
 
-    public var solutionCount: Int { solutions.withLock { $0.count } }
+    public var solutionCount: Int { solutions.count }
 
     func solution(block: Int, users: [Int], nodes: [Int], compute: () -> BeamformingSolution) -> BeamformingSolution {
-        let key = Key(block: block, users: users, nodes: nodes)
-        if let known = solutions.withLock({ $0[key] }) { return known }
-        let solution = compute()
-        solutions.withLock { $0[key] = solution }
-        return solution
+        solutions.value(for: Key(block: block, users: users, nodes: nodes), compute: compute)
     }
 
     func draws(block: Int, compute: () -> Simulator.BlockDraws) -> Simulator.BlockDraws {
-        if let known = blockDraws.withLock({ $0[block] }) { return known }
-        let draws = compute()
-        blockDraws.withLock { $0[block] = draws }
-        return draws
+        blockDraws.value(for: block, compute: compute)
     }
 }

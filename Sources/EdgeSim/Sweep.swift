@@ -1,3 +1,4 @@
+import PBRCore
 import Dispatch
 import Foundation
 import Synchronization
@@ -75,28 +76,20 @@ public struct Sweep: Sendable {
     ) throws -> Sweep {
         let cases = values.flatMap { value in schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } } }
         let schedule = cases.indices.filter { cases[$0].1.isSlow } + cases.indices.filter { !cases[$0].1.isSlow }
-        let results = Mutex([Int: Result<Row, any Error>]())
-        DispatchQueue.concurrentPerform(iterations: cases.count) { turn in
-            let index = schedule[turn]
+        let rows = try Parallel.map(count: cases.count, order: schedule, completed: { progress?($0, cases.count) }) {
+            index -> Row in
             let (value, scheme, seed) = cases[index]
-            let result = Result { () throws -> Row in
-                var parameters = scenario
-                var models = repository
-                parameter.apply(value, to: &parameters, repository: &models)
-                try parameters.validate()
-                let report = try scheme.run(Network(scenario: parameters, repository: models, seed: seed))
-                return Row(
-                    value: value, scheme: scheme.name, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
-                    cost: report.outcome.cost(r1: parameters.r1, r2: parameters.r2), qosShare: report.outcome.qosMetRatio, hitRatio: report.outcome.hitRatio, reuseRatio: models.meanReuseRatio)
-            }
-            let done = results.withLock { results -> Int in
-                results[index] = result
-                return results.count
-            }
-            progress?(done, cases.count)
+            var parameters = scenario
+            var models = repository
+            parameter.apply(value, to: &parameters, repository: &models)
+            try parameters.validate()
+            let report = try scheme.run(Network(scenario: parameters, repository: models, seed: seed))
+            return Row(
+                value: value, scheme: scheme.name, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
+                cost: report.outcome.cost(r1: parameters.r1, r2: parameters.r2), qosShare: report.outcome.qosMetRatio,
+                hitRatio: report.outcome.hitRatio, reuseRatio: models.meanReuseRatio)
         }
-        let finished = results.withLock { $0 }
-        return Sweep(parameter: parameter, rows: try cases.indices.map { try finished[$0]!.get() })
+        return Sweep(parameter: parameter, rows: rows)
     }
 
     /// One row per run: parameter,value,scheme,seed,total_delay_s,cost,qos_share,hit_ratio,reuse_ratio.

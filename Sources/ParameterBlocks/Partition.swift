@@ -1,3 +1,4 @@
+import PBRCore
 public import TensorFiles
 
 /// What a parameter block is in its model.

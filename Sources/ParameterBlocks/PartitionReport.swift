@@ -1,3 +1,4 @@
+import PBRCore
 public import TensorFiles
 import XXHash
 

@@ -1,4 +1,5 @@
 import Foundation
+import PBRCore
 public import TensorFiles
 
 /// User rules that override the default partition: an ordered list of regular expressions over tensor names, each

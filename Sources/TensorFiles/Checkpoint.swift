@@ -1,3 +1,4 @@
+import PBRCore
 import HDF5
 
 public enum CheckpointFormat: String, Sendable, Codable {
@@ -15,8 +16,8 @@ public enum Checkpoint: Sendable {
     /// Opens a file or directory, recognising the format by content: the HDF5 signature means HDF5, a directory or
     /// an `.index.json` means a (sharded) safetensors model, anything else is read as safetensors.
     public static func open(_ path: String) throws(TensorFileError) -> Checkpoint {
-        if isDirectory(path) || path.hasSuffix(".index.json") { return .safetensors(try SafetensorsModel.open(path)) }
-        let file = try MappedFile(path: path)
+        if FileSystem.isDirectory(path) || path.hasSuffix(".index.json") { return .safetensors(try SafetensorsModel.open(path)) }
+        let file = try fileOperation { () throws(FileError) in try MappedFile(path: path) }
         if file.withUnsafeBytes({ Array($0.prefix(8)) }) == hdf5Signature {
             return .hdf5(try HDF5Checkpoint.open(path))
         }
@@ -31,7 +32,7 @@ public enum Checkpoint: Sendable {
 
     /// Whether `path` is an HDF5 file (signature at offset 0, or after a user block); reads only the signature.
     public static func isHDF5(_ path: String) -> Bool {
-        !isDirectory(path) && HDF5File.isHDF5(path)
+        !FileSystem.isDirectory(path) && HDF5File.isHDF5(path)
     }
 
     public var path: String {

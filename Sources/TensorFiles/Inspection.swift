@@ -1,4 +1,4 @@
-import Dispatch
+import PBRCore
 public import XXHash
 import Synchronization
 
@@ -41,34 +41,19 @@ public struct Inspection: Sendable {
     static func hashAll(
         _ checkpoint: Checkpoint, descriptors: [TensorDescriptor], progress: (@Sendable (UInt64, UInt64) -> Void)?
     ) throws -> [XXH3Digest] {
-        struct State {
-            var digests: [XXH3Digest?]
-            var failure: (any Error)?
-            var done: UInt64 = 0
-        }
         let total = descriptors.reduce(0) { $0 + $1.byteCount }
-        let state = Mutex(State(digests: Array(repeating: nil, count: descriptors.count)))
+        let hashed = Mutex<UInt64>(0)
         // Largest first, so the two cores finish together instead of one waiting on a late big tensor.
-        let order = descriptors.indices.sorted { descriptors[$0].byteCount > descriptors[$1].byteCount }
-        DispatchQueue.concurrentPerform(iterations: order.count) { position in
-            let index = order[position]
-            do {
-                var hasher = XXH3Hasher()
-                try checkpoint.forEachPiece(ofTensor: index) { hasher.update($0) }
-                let digest = hasher.finalize()
-                let done = state.withLock { state in
-                    state.digests[index] = digest
-                    state.done += descriptors[index].byteCount
-                    return state.done
-                }
-                progress?(done, total)
-            } catch {
-                state.withLock { if $0.failure == nil { $0.failure = error } }
+        return try Parallel.map(count: descriptors.count, order: Parallel.largestFirst(descriptors.map(\.byteCount))) {
+            index in
+            var hasher = XXH3Hasher()
+            try checkpoint.forEachPiece(ofTensor: index) { hasher.update($0) }
+            let done = hashed.withLock { done in
+                done += descriptors[index].byteCount
+                return done
             }
-        }
-        return try state.withLock { state in
-            if let failure = state.failure { throw failure }
-            return state.digests.map { $0 ?? XXH3Digest(high: 0, low: 0) }
+            progress?(done, total)
+            return hasher.finalize()
         }
     }
 }

@@ -1,3 +1,5 @@
+public import PBRCore
+
 /// Why a checkpoint file cannot be read or written. `description` is one line naming the file and the problem.
 public struct TensorFileError: Error, Sendable, CustomStringConvertible {
     /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
@@ -46,12 +48,29 @@ public struct TensorFileError: Error, Sendable, CustomStringConvertible {
     public var path: String
     /// What is wrong, naming the tensor or object where there is one.
     public var message: String
+    /// The error this one wraps (a `FileError`, an `HDF5Error`), if any.
+    public var underlying: (any Error)?
 
-    public init(_ code: Code, path: String, _ message: String) {
+    public init(_ code: Code, path: String, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.path = path
         self.message = message
+        self.underlying = underlying
+    }
+
+    /// A file-system failure of the core's file types, as an `.io` error of this module.
+    public init(_ error: FileError) {
+        self.init(.io, path: error.path, error.message, underlying: error)
     }
 
     public var description: String { "\(path): \(message)" }
+}
+
+/// Runs a core file operation with its `FileError` reported as this module's `.io` error.
+func fileOperation<T>(_ body: () throws(FileError) -> T) throws(TensorFileError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw TensorFileError(error)
+    }
 }

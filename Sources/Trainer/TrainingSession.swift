@@ -1,6 +1,7 @@
 import EdgeSim
 import Foundation
 import NeuralKit
+import PBRCore
 import TensorFiles
 
 /// A training run tied to a policy directory, resumable after an interruption:
@@ -66,14 +67,14 @@ public final class TrainingSession {
             try NetworkCheckpoint.save(snapshot, metadata: tag, to: directory + "/best.safetensors")
         }
         try SafetensorsWriter.write(path: directory + "/training-state.safetensors", tensors: trainer.stateTensors(), metadata: tag)
-        try writeText(curveCSV(trainer.curve), to: directory + "/curve.csv")
+        try FileSystem.writeAtomically(curveCSV(trainer.curve), to: directory + "/curve.csv")
         let record = PolicyRecord(
             schema: Self.schemaID, config: trainer.config, seed: trainer.seed, scenario: scenario, manifest: manifest,
             episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve,
             bestCost: trainer.best?.cost, bestEpisode: trainer.best?.episode)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeText(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: directory + "/policy.json")
+        try FileSystem.writeAtomically(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: directory + "/policy.json")
     }
 
     func restore(_ record: PolicyRecord) throws {
@@ -92,12 +93,6 @@ public final class TrainingSession {
             try NetworkCheckpoint.load(snapshot, from: directory + "/best.safetensors")
             trainer.best = (cost, episode, snapshot.map(\.value))
         }
-    }
-
-    func writeText(_ text: String, to path: String) throws {
-        let file = try AtomicFile(destination: path)
-        try file.write(Array(text.utf8))
-        try file.commit()
     }
 }
 

@@ -1,3 +1,4 @@
+import PBRCore
 import BlockStore
 import Foundation
 import TensorFiles

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Paths of the committed samples and helpers shared by the test targets.
 public enum Samples {
@@ -61,11 +62,39 @@ public enum Samples {
         return bytes
     }
 
-    /// A fresh empty directory under the system's temporary directory.
+    /// A fresh empty directory, removed with everything in it when the test process exits.
+    ///
+    /// Every directory of one run lives under `pbrepo-test-<pid>` in the system's temporary directory; the first
+    /// call of a run also removes the roots of earlier runs whose process is gone (killed before it could clean up).
     public static func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "pbrepo-test-" + UUID().uuidString
+        let path = TemporaryRoot.shared.path + "/" + UUID().uuidString
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
+    }
+
+    /// Runs `body` with a fresh empty directory and removes the directory afterwards, whatever `body` does.
+    public static func withTemporaryDirectory<R>(_ body: (String) throws -> R) rethrows -> R {
+        let path = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try body(path)
+    }
+}
+
+/// The per-process folder of test temporaries, removed at exit.
+final class TemporaryRoot: Sendable {
+    static let shared = TemporaryRoot()
+    let path: String
+
+    private init() {
+        let base = NSTemporaryDirectory()
+        path = base + "pbrepo-test-\(getpid())"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("pbrepo-test-") {
+            if let pid = Int32(name.dropFirst("pbrepo-test-".count)), kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: base + name)
+            }
+        }
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TemporaryRoot.shared.path) }
     }
 }
 

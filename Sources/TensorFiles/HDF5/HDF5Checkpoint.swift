@@ -1,3 +1,4 @@
+import PBRCore
 public import HDF5
 
 /// An HDF5 checkpoint (Keras `.h5`, `.weights.h5`, or any HDF5 file of numeric datasets) read through libhdf5.
@@ -117,7 +118,7 @@ public struct HDF5Checkpoint: Sendable {
     /// This is the fallback for files that cannot be rebuilt byte for byte by splicing (chunked or compressed
     /// datasets): libhdf5 lays objects out its own way, so the bytes differ while the content is identical.
     public func rewrite(to destination: String) throws(TensorFileError) {
-        let output = try AtomicFile(destination: destination)
+        let output = try fileOperation { () throws(FileError) in try AtomicFile(destination: destination) }
         do {
             let writer = try HDF5FileWriter(creatingAt: output.temporaryPath, overwrite: true)
             for node in nodes {
@@ -135,6 +136,6 @@ public struct HDF5Checkpoint: Sendable {
         } catch {
             throw TensorFileError(.hdf5, path: destination, "cannot write HDF5 copy of \(path): \(error)")
         }
-        try output.commit()
+        try fileOperation { () throws(FileError) in try output.commit() }
     }
 }

@@ -1,3 +1,4 @@
+import PBRCore
 public import HDF5
 
 /// How Keras laid out the weights of an HDF5 checkpoint: which layers it has, in which order, and which datasets

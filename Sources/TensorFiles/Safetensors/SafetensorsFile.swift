@@ -1,3 +1,4 @@
+import PBRCore
 /// A validated safetensors file, memory-mapped; tensor bytes are handed out as views into the mapping (no copy).
 ///
 /// Nothing is handed out before the whole header has been validated against the file's length.
@@ -16,7 +17,7 @@ public final class SafetensorsFile: Sendable {
     /// - Throws: `TensorFileError`; the message names the file and, where there is one, the tensor.
     public init(path: String) throws(TensorFileError) {
         self.path = path
-        mapping = try MappedFile(path: path)
+        mapping = try fileOperation { () throws(FileError) in try MappedFile(path: path) }
         let bytes = mapping.unsafeBytes
         guard bytes.count >= 8 else {
             throw TensorFileError(

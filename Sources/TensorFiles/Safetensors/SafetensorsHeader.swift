@@ -1,3 +1,4 @@
+import PBRCore
 /// One tensor entry of a safetensors header.
 public struct SafetensorsTensor: Hashable, Sendable {
     public var name: String

@@ -1,3 +1,4 @@
+import PBRCore
 import Glibc
 
 /// A model stored as one or more safetensors files: a single file, a sharded checkpoint with its
@@ -32,8 +33,8 @@ public struct SafetensorsModel: Sendable {
     ///
     /// - Throws: `TensorFileError`, `.shardMismatch` when shards and index disagree or a name appears in two shards.
     public static func open(_ path: String) throws(TensorFileError) -> SafetensorsModel {
-        if isDirectory(path) {
-            let entries = try listDirectory(path)
+        if FileSystem.isDirectory(path) {
+            let entries = try fileOperation { () throws(FileError) in try FileSystem.listDirectory(path) }
             let indexes = entries.filter { $0.hasSuffix(".safetensors.index.json") }
             if indexes.count > 1 {
                 throw TensorFileError(
@@ -62,7 +63,7 @@ public struct SafetensorsModel: Sendable {
     }
 
     private static func openIndex(_ indexPath: String, reportedPath: String) throws(TensorFileError) -> SafetensorsModel {
-        let mapping = try MappedFile(path: indexPath)
+        let mapping = try fileOperation { () throws(FileError) in try MappedFile(path: indexPath) }
         let bytes = mapping.withUnsafeBytes { Array($0) }
         let root: JSONValue
         do {
@@ -131,25 +132,4 @@ public struct SafetensorsModel: Sendable {
             }
         }
     }
-}
-
-func isDirectory(_ path: String) -> Bool {
-    var status = stat()
-    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
-}
-
-/// The names in a directory (no "." or ".."), sorted byte-wise.
-public func listDirectory(_ path: String) throws(TensorFileError) -> [String] {
-    guard let directory = opendir(path) else {
-        throw TensorFileError(.io, path: path, "cannot list directory: \(systemError())")
-    }
-    defer { closedir(directory) }
-    var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
 }

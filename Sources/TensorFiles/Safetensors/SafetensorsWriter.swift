@@ -1,3 +1,4 @@
+import PBRCore
 /// Writes one safetensors file from header bytes and tensor data, streaming and atomically.
 ///
 /// The header bytes are written verbatim, so a file rebuilt from its original header and its tensors' bytes is
@@ -12,8 +13,8 @@ public final class SafetensorsWriter {
     /// Starts a file at `path` with an already validated header.
     public init(path: String, header: SafetensorsHeader) throws(TensorFileError) {
         self.header = header
-        file = try AtomicFile(destination: path)
-        try file.write(header.prefixBytes)
+        file = try fileOperation { () throws(FileError) in try AtomicFile(destination: path) }
+        try fileOperation { () throws(FileError) in try file.write(header.prefixBytes) }
     }
 
     /// Starts a file at `path` whose header is `json` (validated here: a writer never produces a file its own
@@ -32,7 +33,7 @@ public final class SafetensorsWriter {
                 .sizeMismatch, path: file.destination,
                 "more data than the header describes (\(written + UInt64(bytes.count)) > \(header.dataLength) bytes)")
         }
-        try file.write(bytes)
+        try fileOperation { () throws(FileError) in try file.write(bytes) }
         written += UInt64(bytes.count)
     }
 
@@ -47,7 +48,7 @@ public final class SafetensorsWriter {
                 .truncated, path: file.destination,
                 "only \(written) of \(header.dataLength) data bytes were written; the file was not created")
         }
-        try file.commit()
+        try fileOperation { () throws(FileError) in try file.commit() }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PBRCore
 import Trainer
 import EdgeSim
 import Foundation

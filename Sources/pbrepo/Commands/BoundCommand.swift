@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PBRCore
 import TensorFiles
 import Trainer
 
@@ -20,7 +21,7 @@ struct BoundCommand: ParsableCommand {
         let search = bound.gridSearch()
         if let csv {
             let text = (["tau0,xi,bound"] + search.grid.map { "\($0.tau0),\($0.xi),\($0.bound)" }).joined(separator: "\n") + "\n"
-            try Console.run { try writeAtomically(Array(text.utf8), to: csv) }
+            try Console.run { try FileSystem.writeAtomically(text, to: csv) }
         }
         guard let best = search.best else { throw ValidationError("the bound is undefined on the whole grid") }
         let paper = bound.value(tau0: 0.8, xi: 1.12)

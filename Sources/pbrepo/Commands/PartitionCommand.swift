@@ -1,3 +1,4 @@
+import PBRCore
 import ArgumentParser
 import ParameterBlocks
 import TensorFiles

@@ -1,3 +1,4 @@
+import PBRCore
 import ArgumentParser
 import Foundation
 import Trainer
@@ -19,7 +20,7 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let curves = try Console.run { try LearningCurves.load(directories: policies) }
-        try Console.run { try writeAtomically(Array(curves.svg(title: "Episode return", window: window).utf8), to: output) }
+        try Console.run { try FileSystem.writeAtomically(curves.svg(title: "Episode return", window: window), to: output) }
         for line in curves.summary(window: window) {
             let runs = curves.runs.first { $0.variant == line.variant }?.returns.count ?? 0
             print(String(format: "%-12@ %d run(s), last mean return %.1f ± %.1f", line.variant, runs, line.mean.last ?? 0, line.deviation.last ?? 0))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeSim
 import Foundation
+import PBRCore
 import TensorFiles
 
 struct RobustnessCommand: ParsableCommand {
@@ -34,9 +35,9 @@ struct RobustnessCommand: ParsableCommand {
         }
         try Console.run {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            try writeAtomically(Array(study.csv.utf8), to: output + "/robustness.csv")
+            try FileSystem.writeAtomically(study.csv, to: output + "/robustness.csv")
             let title = "Achieved rate / Q_u over \(draws) error draws (\((manifest as NSString).lastPathComponent), seed \(seed))"
-            try writeAtomically(Array(study.svg(title: title).utf8), to: output + "/robustness.svg")
+            try FileSystem.writeAtomically(study.svg(title: title), to: output + "/robustness.svg")
         }
         if json {
             print(JSONValue.array(study.summary.map { entry in

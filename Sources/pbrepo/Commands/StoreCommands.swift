@@ -2,6 +2,7 @@ import ArgumentParser
 import BlockStore
 import Foundation
 import ParameterBlocks
+import PBRCore
 import TensorFiles
 
 /// `--store DIR`, shared by every command that uses the store.
@@ -190,11 +191,11 @@ struct ExportManifestCommand: ParsableCommand {
     func run() throws {
         try Console.run {
             let manifest = try storeOptions.open().manifest(models: models.isEmpty ? nil : models)
-            try writeAtomically(Array((manifest.json.prettyPrinted() + "\n").utf8), to: output)
+            try FileSystem.writeAtomically((manifest.json.prettyPrinted() + "\n"), to: output)
             if csv {
                 let stem = output.hasSuffix(".json") ? String(output.dropLast(5)) : output
-                try writeAtomically(Array(manifest.blocksCSV.utf8), to: stem + ".blocks.csv")
-                try writeAtomically(Array(manifest.modelsCSV.utf8), to: stem + ".models.csv")
+                try FileSystem.writeAtomically(manifest.blocksCSV, to: stem + ".blocks.csv")
+                try FileSystem.writeAtomically(manifest.modelsCSV, to: stem + ".models.csv")
             }
             print("wrote \(output): \(manifest.models.count) models, \(manifest.blocks.count) blocks")
         }
@@ -323,13 +324,6 @@ struct RemoveCommand: ParsableCommand {
     }
 }
 
-/// Writes a whole file atomically.
-func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let file = try AtomicFile(destination: path)
-    try file.write(bytes)
-    try file.commit()
-}
-
 struct SynthesizeManifestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synthesize-manifest",
@@ -340,7 +334,7 @@ struct SynthesizeManifestCommand: ParsableCommand {
     func run() throws {
         try Console.run {
             let manifest = try PaperRepositories.manifest(named: name)
-            try writeAtomically(Array((manifest.json.prettyPrinted() + "\n").utf8), to: output)
+            try FileSystem.writeAtomically((manifest.json.prettyPrinted() + "\n"), to: output)
             print("wrote \(output): \(manifest.models) models, \(manifest.blocks) blocks")
         }
     }

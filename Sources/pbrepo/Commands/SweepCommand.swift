@@ -1,3 +1,4 @@
+import PBRCore
 import ArgumentParser
 import EdgeSim
 import Foundation
@@ -59,9 +60,9 @@ struct SweepCommand: ParsableCommand {
         progress.finish()
         try Console.run {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            try writeAtomically(Array(sweep.csv.utf8), to: output + "/sweep.csv")
+            try FileSystem.writeAtomically(sweep.csv, to: output + "/sweep.csv")
             let title = "Total delay vs \(parameter.rawValue) (\((manifest as NSString).lastPathComponent), \(seeds) seeds)"
-            try writeAtomically(Array(sweep.svg(title: title).utf8), to: output + "/sweep.svg")
+            try FileSystem.writeAtomically(sweep.svg(title: title), to: output + "/sweep.svg")
         }
         for point in sweep.summary {
             print(String(format: "%-15@ %-10g T = %.4f ± %.4f s", point.scheme, point.value, point.mean, point.deviation))

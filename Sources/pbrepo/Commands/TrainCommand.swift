@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeSim
 import Foundation
+import PBRCore
 import TensorFiles
 import Trainer
 

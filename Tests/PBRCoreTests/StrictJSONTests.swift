@@ -1,4 +1,4 @@
-import TensorFiles
+import PBRCore
 import Testing
 
 @Suite struct StrictJSONTests {

@@ -13,18 +13,18 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Maps `path`. An empty file maps to an empty buffer without calling mmap.
     ///
-    /// - Throws: `TensorFileError` with code `.io` naming the file and the system's reason.
-    public init(path: String) throws(TensorFileError) {
+    /// - Throws: `FileError` with code `.io` (or `.wrongKind` for a directory) naming the file and the system's reason.
+    public init(path: String) throws(FileError) {
         self.path = path
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw TensorFileError(.io, path: path, "cannot open: \(systemError())") }
+        guard descriptor >= 0 else { throw FileError.system(path, "cannot open") }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
-            throw TensorFileError(.io, path: path, "cannot stat: \(systemError())")
+            throw FileError.system(path, "cannot stat")
         }
         guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw TensorFileError(.io, path: path, "not a regular file")
+            throw FileError(.wrongKind, path: path, "not a regular file")
         }
         count = Int(status.st_size)
         guard count > 0 else {
@@ -33,7 +33,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         let mapping = mmap(nil, count, PROT_READ, MAP_PRIVATE, descriptor, 0)
         guard let mapping, mapping != MAP_FAILED else {
-            throw TensorFileError(.io, path: path, "cannot map \(count) bytes: \(systemError())")
+            throw FileError.system(path, "cannot map \(count) bytes")
         }
         base = mapping
     }
@@ -58,5 +58,3 @@ public final class MappedFile: @unchecked Sendable {
     }
 }
 
-/// The text of the current `errno`.
-func systemError() -> String { String(cString: strerror(errno)) }

@@ -1,8 +1,9 @@
 import Foundation
+import NeuralKit
 import TensorFiles
 
 /// Networks saved as safetensors files written by the project's own writer: one F32 tensor per parameter, named as
-/// the parameter (`actor.0.sub.1.weight`, ...), shape [rows, columns]; string metadata alongside. A trained policy is
+/// the parameter (`actor0.embed.0.weight`, ...), shape [rows, columns]; string metadata alongside. A trained policy is
 /// then a checkpoint like any other (`pbrepo inspect` reads it, `safetensors.torch.load_file` too).
 public enum NetworkCheckpoint {
     public static func save(_ parameters: [Parameter], metadata: [(key: String, value: String)] = [], to path: String) throws {

@@ -41,7 +41,7 @@ public final class AtomicFile {
     /// Creates the temporary file next to `destination`.
     ///
     /// - Parameter directIO: write whole blocks with `O_DIRECT` where the file system allows it.
-    public init(destination: String, directIO: Bool = false) throws(TensorFileError) {
+    public init(destination: String, directIO: Bool = false) throws(FileError) {
         self.destination = destination
         let directory = AtomicFile.directory(of: destination)
         let name = destination.split(separator: "/").last.map(String.init) ?? "file"
@@ -56,7 +56,7 @@ public final class AtomicFile {
             }
             attempt += 1
             if errno != EEXIST || attempt > 16 {
-                throw TensorFileError(.io, path: destination, "cannot create a temporary file in \(directory): \(systemError())")
+                throw FileError.system(destination, "cannot create a temporary file in \(directory)")
             }
         }
         // Set after open: a file system that refuses O_DIRECT says so here (EINVAL) without a failed create.
@@ -76,7 +76,7 @@ public final class AtomicFile {
     }
 
     /// Appends bytes (buffered).
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(TensorFileError) {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
         guard let start = bytes.baseAddress else { return }
         if !direct && staged + bytes.count > stagingCapacity {
             // Ordinary writes need no staging for large pieces: flush what is staged and write the rest straight.
@@ -103,12 +103,12 @@ public final class AtomicFile {
         }
     }
 
-    public func write(_ bytes: [UInt8]) throws(TensorFileError) {
-        try withBytes(bytes) { (raw) throws(TensorFileError) in try write(raw) }
+    public func write(_ bytes: [UInt8]) throws(FileError) {
+        try withBytes(bytes) { (raw) throws(FileError) in try write(raw) }
     }
 
     /// Gives the full staging buffer to the I/O threads and continues in a free one.
-    private func handOff() throws(TensorFileError) {
+    private func handOff() throws(FileError) {
         if behind == nil { behind = WriteBehind(descriptor: descriptor, bufferSize: stagingCapacity, alignment: Self.alignment) }
         guard let behind else { return }
         staging = try behind.submit(staging, count: staged, offset: offset, path: destination)
@@ -116,15 +116,15 @@ public final class AtomicFile {
         staged = 0
     }
 
-    private func writeStaged() throws(TensorFileError) {
+    private func writeStaged() throws(FileError) {
         try writeFully(staging, staged, at: offset)
         offset += staged
         staged = 0
     }
 
-    private func writeFully(_ start: UnsafeRawPointer, _ count: Int, at position: Int) throws(TensorFileError) {
+    private func writeFully(_ start: UnsafeRawPointer, _ count: Int, at position: Int) throws(FileError) {
         if let message = AtomicFile.writeFully(descriptor, start, count, at: position) {
-            throw TensorFileError(.io, path: destination, message)
+            throw FileError(.io, path: destination, message)
         }
     }
 
@@ -148,7 +148,7 @@ public final class AtomicFile {
     }
 
     /// Writes what is staged: whole blocks directly, then the tail through the page cache.
-    private func flushAll() throws(TensorFileError) {
+    private func flushAll() throws(FileError) {
         if direct {
             let whole = staged / Self.alignment * Self.alignment
             if whole > 0 {
@@ -157,9 +157,9 @@ public final class AtomicFile {
                 staged -= whole
                 staging.copyMemory(from: staging + whole, byteCount: staged)
             }
-            if let behind, let message = behind.drain() { throw TensorFileError(.io, path: destination, message) }
+            if let behind, let message = behind.drain() { throw FileError(.io, path: destination, message) }
             if staged > 0 && fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_DIRECT) != 0 {
-                throw TensorFileError(.io, path: destination, "cannot leave direct I/O: \(systemError())")
+                throw FileError.system(destination, "cannot leave direct I/O")
             }
         }
         try writeStaged()
@@ -170,13 +170,13 @@ public final class AtomicFile {
     /// - Parameter syncDirectory: fsync the directory after the rename; a caller committing many files into a few
     ///   directories may leave it out and fsync each directory once (`AtomicFile.syncDirectory`) before it relies
     ///   on the files' names being durable.
-    public func commit(syncDirectory: Bool = true) throws(TensorFileError) {
+    public func commit(syncDirectory: Bool = true) throws(FileError) {
         try flushAll()
-        guard fsync(descriptor) == 0 else { throw TensorFileError(.io, path: destination, "fsync failed: \(systemError())") }
+        guard fsync(descriptor) == 0 else { throw FileError.system(destination, "fsync failed") }
         close(descriptor)
         descriptor = -1
         guard rename(temporaryPath, destination) == 0 else {
-            throw TensorFileError(.io, path: destination, "cannot rename the temporary file into place: \(systemError())")
+            throw FileError.system(destination, "cannot rename the temporary file into place")
         }
         committed = true
         if syncDirectory { Self.syncDirectory(Self.directory(of: destination)) }
@@ -220,8 +220,8 @@ private final class WriteBehind: Sendable {
     }
 
     /// Queues `buffer` for writing and returns a free buffer to fill next (waiting for one if all are busy).
-    func submit(_ buffer: UnsafeMutableRawPointer, count: Int, offset: Int, path: String) throws(TensorFileError) -> UnsafeMutableRawPointer {
-        if let message = failure.withLock({ $0 }) { throw TensorFileError(.io, path: path, message) }
+    func submit(_ buffer: UnsafeMutableRawPointer, count: Int, offset: Int, path: String) throws(FileError) -> UnsafeMutableRawPointer {
+        if let message = failure.withLock({ $0 }) { throw FileError(.io, path: path, message) }
         let filled = Buffer(pointer: buffer)
         let descriptor = self.descriptor
         queue.async(group: group) {

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import TensorFiles
+import PBRCore
 import TestSupport
 import Testing
 
@@ -63,12 +63,13 @@ import Testing
         let full = open("/dev/full", O_WRONLY)
         defer { close(full) }
         #expect(dup2(full, fileDescriptor(of: file)) >= 0)
-        let caught = #expect(throws: TensorFileError.self) {
+        let caught = #expect(throws: FileError.self) {
             try file.write([UInt8](repeating: 1, count: 3 << 20))
             try file.commit()
         }
         let error = try #require(caught)
         #expect(error.path == path)
+        #expect(error.code == .io)
         #expect(error.message.contains("write failed"), "\(error)")
         #expect(!FileManager.default.fileExists(atPath: path))
     }

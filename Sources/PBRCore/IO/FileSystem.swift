@@ -1,0 +1,103 @@
+import Glibc
+
+/// Small file-system operations every module needs, with errors that name the path.
+public enum FileSystem {
+    /// Whether `path` names a directory (following symbolic links).
+    public static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether anything exists at `path` (following symbolic links).
+    public static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0
+    }
+
+    /// The names in a directory (no "." or ".."), sorted byte-wise.
+    public static func listDirectory(_ path: String) throws(FileError) -> [String] {
+        guard let directory = opendir(path) else { throw FileError.system(path, "cannot list directory") }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// `mkdir -p`.
+    public static func makeDirectories(_ path: String) throws(FileError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw FileError.system(current, "cannot create directory")
+            }
+        }
+    }
+
+    /// The whole file's bytes.
+    public static func read(_ path: String) throws(FileError) -> [UInt8] {
+        let file = try MappedFile(path: path)
+        return file.withUnsafeBytes { Array($0) }
+    }
+
+    /// Replaces `path` with `bytes` atomically and durably (`AtomicFile`).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FileError) {
+        let file = try AtomicFile(destination: path)
+        try file.write(bytes)
+        try file.commit()
+    }
+
+    /// Replaces `path` with `text` atomically and durably.
+    public static func writeAtomically(_ text: String, to path: String) throws(FileError) {
+        try writeAtomically(Array(text.utf8), to: path)
+    }
+
+    /// Reads a JSON file strictly (`StrictJSONParser`: duplicate keys refused) and decodes it.
+    ///
+    /// - Throws: `FileError` with `.io` when the file cannot be read, `.invalidJSON` naming the byte offset or the
+    ///   field when it is not the expected JSON (the `DecodingError` or `JSONSyntaxError` as `underlying`).
+    public static func readJSON<T: Decodable>(_ type: T.Type, from path: String) throws(FileError) -> T {
+        let bytes = try read(path)
+        do {
+            return try JSONValueDecoder().decode(type, from: bytes)
+        } catch let error as JSONSyntaxError {
+            throw FileError(.invalidJSON, path: path, "not valid JSON: \(error)", underlying: error)
+        } catch {
+            throw FileError(.invalidJSON, path: path, describe(error), underlying: error)
+        }
+    }
+
+    /// Writes `value` as indented JSON (with a final newline) atomically.
+    public static func writeJSON(_ value: JSONValue, to path: String) throws(FileError) {
+        try writeAtomically(value.prettyPrinted() + "\n", to: path)
+    }
+}
+
+/// A decoding error as one line that names the field: `models[3].blocks: expected String, found a JSON number`.
+public func describe(_ error: any Error) -> String {
+    guard let decoding = error as? DecodingError else { return "\(error)" }
+    func path(_ keys: [any CodingKey]) -> String {
+        var text = ""
+        for key in keys {
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                text += (text.isEmpty ? "" : ".") + key.stringValue
+            }
+        }
+        return text.isEmpty ? "the top level" : text
+    }
+    switch decoding {
+    case .keyNotFound(let key, let context):
+        return "\(path(context.codingPath + [key])): missing"
+    case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+        return "\(path(context.codingPath)): \(context.debugDescription)"
+    @unknown default:
+        return "\(error)"
+    }
+}
