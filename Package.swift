@@ -34,17 +34,21 @@ let package = Package(
         .target(name: "TensorFiles", dependencies: ["PBRCore", "HDF5", "XXHash"]),
         .target(name: "ParameterBlocks", dependencies: ["PBRCore", "TensorFiles", "XXHash"]),
 
+        // MARK: - The manifest: the store's output, every simulator's input
+        .target(name: "PBManifest", dependencies: ["PBRCore"]),
+        .target(name: "ManifestSynthesis", dependencies: ["PBManifest", "ParameterBlocks", "XXHash"]),
+
         // MARK: - Store
         .target(
             name: "BlockStore",
             dependencies: [
-                "PBRCore", "TensorFiles", "ParameterBlocks", "XXHash", "Zstd",
+                "PBRCore", "PBManifest", "TensorFiles", "ParameterBlocks", "XXHash", "Zstd",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 
         // MARK: - Simulator
-        .target(name: "EdgeSim", dependencies: ["PBRCore", .product(name: "Numerics", package: "swift-numerics")]),
+        .target(name: "EdgeSim", dependencies: ["PBRCore", "PBManifest", .product(name: "Numerics", package: "swift-numerics")]),
 
         // MARK: - Trainer
         .target(name: "NeuralKit", dependencies: ["BLAS", .product(name: "Numerics", package: "swift-numerics")]),
@@ -56,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "pbrepo",
             dependencies: [
-                "PBRCore", "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim", "Trainer",
+                "PBRCore", "PBManifest", "ManifestSynthesis", "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim", "Trainer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,6 +68,8 @@ let package = Package(
         // MARK: - Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PBRCoreTests", dependencies: ["PBRCore", "TestSupport"]),
+        .testTarget(
+            name: "PBManifestTests", dependencies: ["PBManifest", "ManifestSynthesis", "BlockStore", "PBRCore", "TestSupport"]),
         .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
@@ -73,7 +79,7 @@ let package = Package(
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TensorFiles", "TestSupport"]),
         .testTarget(
             name: "BlockStoreTests",
-            dependencies: ["BlockStore", "ParameterBlocks", "PBRCore", "TensorFiles", "XXHash", "TestSupport"]
+            dependencies: ["BlockStore", "ParameterBlocks", "PBManifest", "PBRCore", "TensorFiles", "XXHash", "TestSupport"]
         ),
         .testTarget(
             name: "PBRepoCLITests",

@@ -117,7 +117,7 @@ public struct ReuseReport: Sendable, Equatable {
     public var csv: String {
         (["name,family,bytes,blocks,reused_block_bytes,reused_tensor_bytes,reuse_ratio"]
             + models.map { model in
-                [csvField(model.name), csvField(model.family), String(model.bytes), String(model.blocks),
+                [CSV.field(model.name), CSV.field(model.family), String(model.bytes), String(model.blocks),
                     String(model.reusedBlockBytes), String(model.reusedTensorBytes), formatRatio(model.reuseRatio)]
                     .joined(separator: ",")
             }).joined(separator: "\n") + "\n"
@@ -134,11 +134,6 @@ func formatRatio(_ value: Double) -> String {
 }
 
 /// RFC 4180 quoting where needed.
-func csvField(_ text: String) -> String {
-    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return text }
-    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-}
-
 extension Store {
     public func reuseReport() throws -> ReuseReport { ReuseReport(try snapshot()) }
 }

@@ -1,5 +1,6 @@
 import ComplexModule
 import Foundation
+public import PBRCore
 
 /// The JSON form of a beamforming instance and of its solution (docs/beamforming.md).
 extension BeamformingInstance {
@@ -16,18 +17,18 @@ extension BeamformingInstance {
     /// Reads an instance file; refuses missing fields, wrong shapes and invalid values with a message.
     public static func load(_ path: String) throws -> BeamformingInstance {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ScenarioError("\(path): cannot read instance file")
+            throw EdgeSimError(.unreadable, path: path, "cannot read instance file")
         }
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: data)
         } catch {
-            throw ScenarioError("\(path): not a beamforming instance: \(error)")
+            throw EdgeSimError(.invalidInstance, path: path, "not a beamforming instance: \(error)", underlying: error)
         }
         let channels = try file.channels.map { user in
             try user.map { node in
                 try node.map { pair -> Complex<Double> in
-                    guard pair.count == 2 else { throw ScenarioError("\(path): a channel entry is not [re, im]") }
+                    guard pair.count == 2 else { throw EdgeSimError(.invalidInstance, path: path, field: "channels", "a channel entry is not [re, im]") }
                     return Complex(pair[0], pair[1])
                 }
             }
@@ -37,8 +38,8 @@ extension BeamformingInstance {
             qosBps: file.qos_bps, errorEps: file.error_eps, channels: channels)
         do {
             try instance.validate()
-        } catch let error as ScenarioError {
-            throw ScenarioError("\(path): \(error.message)")
+        } catch {
+            throw error.at(path)
         }
         return instance
     }
@@ -46,18 +47,19 @@ extension BeamformingInstance {
 
 extension BeamformingSolution {
     /// `{"feasible", "w": [[[re, im] per antenna] per node], "worst_case_rate_bps": [per user],
-    /// "min_worst_case_rate_bps", "delay_s"}` as compact-per-line JSON text.
-    public var jsonText: String {
-        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
-        let w = beamformers.map { node in "[" + node.map { "[\(number($0.real)),\(number($0.imaginary))]" }.joined(separator: ",") + "]" }
-        return """
-            {
-              "feasible": \(feasible),
-              "w": [\(w.joined(separator: ",\n        "))],
-              "worst_case_rate_bps": [\(worstCaseRates.map(number).joined(separator: ", "))],
-              "min_worst_case_rate_bps": \(number(minimumWorstCaseRate)),
-              "delay_s": \(number(delaySeconds))
-            }
-            """
+    /// "min_worst_case_rate_bps", "delay_s"}`; non-finite numbers are `null`.
+    public var json: JSONValue {
+        .object([
+            ("feasible", .bool(feasible)),
+            (
+                "w",
+                .array(beamformers.map { node in .array(node.map { .array([.number($0.real), .number($0.imaginary)]) }) })
+            ),
+            ("worst_case_rate_bps", .array(worstCaseRates.map { .number($0) })),
+            ("min_worst_case_rate_bps", .number(minimumWorstCaseRate)), ("delay_s", .number(delaySeconds)),
+        ])
     }
+
+    /// `json` as text, each node's beamformer on a line of its own.
+    public var jsonText: String { json.prettyPrinted(expandedDepth: 2) }
 }

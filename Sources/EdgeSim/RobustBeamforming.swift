@@ -34,18 +34,18 @@ public struct BeamformingInstance: Sendable, Equatable {
     public var antennas: Int { channels.first?.first?.count ?? 0 }
 
     /// Checks shapes and values; throws naming what is wrong.
-    public func validate() throws {
-        guard users > 0, nodes > 0, antennas > 0 else { throw ScenarioError("the instance needs at least one user, node and antenna") }
+    public func validate() throws(EdgeSimError) {
+        guard users > 0, nodes > 0, antennas > 0 else { throw EdgeSimError(.invalidInstance, "the instance needs at least one user, node and antenna") }
         guard channels.allSatisfy({ $0.count == nodes && $0.allSatisfy { $0.count == antennas } }) else {
-            throw ScenarioError("channels must be [user][node][antenna] with the same counts throughout")
+            throw EdgeSimError(.invalidInstance, "channels must be [user][node][antenna] with the same counts throughout")
         }
         guard qosBps.count == users, errorEps.count == users, errorEps.allSatisfy({ $0.count == nodes }) else {
-            throw ScenarioError("qos_bps must have one value per user and error_eps one row per user with one value per node")
+            throw EdgeSimError(.invalidInstance, "qos_bps must have one value per user and error_eps one row per user with one value per node")
         }
         guard bandwidthHz > 0, noiseWatts > 0, pMaxWatts >= 0, blockBits >= 0,
             errorEps.joined().allSatisfy({ $0 >= 0 && $0.isFinite }), qosBps.allSatisfy({ $0 >= 0 && $0.isFinite }),
             channels.joined().joined().allSatisfy({ $0.real.isFinite && $0.imaginary.isFinite })
-        else { throw ScenarioError("bandwidth, noise and power must be positive and all values finite") }
+        else { throw EdgeSimError(.invalidInstance, "bandwidth, noise and power must be positive and all values finite") }
     }
 }
 

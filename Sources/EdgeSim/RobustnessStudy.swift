@@ -27,10 +27,10 @@ public struct RobustnessStudy: Sendable {
     public var samples: [Sample]
 
     public static func run(
-        scenario: Scenario, repository: Repository, seed: UInt64, errorRadii: [Double], blocks: Int, draws: Int
+        scenario: Scenario, repository: ModelCatalog, seed: UInt64, errorRadii: [Double], blocks: Int, draws: Int
     ) throws -> RobustnessStudy {
         try scenario.validate()
-        let network = Network(scenario: scenario, repository: repository, seed: seed)
+        let network = EdgeNetwork(scenario: scenario, repository: repository, seed: seed)
         let plan = Planner.plan(.heuristic, simulator: Simulator(network: network))
         let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty && !plan.participants(block: $0).isEmpty }
         var samples: [Sample] = []

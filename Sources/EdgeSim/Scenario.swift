@@ -73,7 +73,9 @@ public struct Scenario: Sendable, Equatable, Codable {
         let container = try decoder.container(keyedBy: AnyKey.self)
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw ScenarioError("unknown field \"\(unknown)\" (fields: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw EdgeSimError(
+                .invalidScenario, field: unknown,
+                "unknown field \"\(unknown)\" (fields: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let values = try decoder.container(keyedBy: CodingKeys.self)
         var scenario = Scenario()
@@ -109,22 +111,26 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     /// Reads a scenario file; refuses unknown fields and invalid values with a message naming the field.
-    public static func load(_ path: String) throws -> Scenario {
+    public static func load(_ path: String) throws(EdgeSimError) -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ScenarioError("\(path): cannot read scenario file")
+            throw EdgeSimError(.unreadable, path: path, "cannot read scenario file")
         }
         do {
             return try JSONDecoder().decode(Scenario.self, from: data)
-        } catch let error as ScenarioError {
-            throw ScenarioError("\(path): \(error.message)")
+        } catch let error as EdgeSimError {
+            throw error.at(path)
         } catch {
-            throw ScenarioError("\(path): not a valid scenario: \(error)")
+            throw EdgeSimError(.invalidScenario, path: path, "not a valid scenario: \(error)", underlying: error)
         }
     }
 
     /// Checks every field; throws naming the first invalid one.
-    public func validate() throws {
-        func require(_ condition: Bool, _ message: String) throws { if !condition { throw ScenarioError(message) } }
+    public func validate() throws(EdgeSimError) {
+        func require(_ condition: Bool, _ message: String) throws(EdgeSimError) {
+            // Every message starts with the field it is about.
+            let field = String(message.prefix { $0 != " " && $0 != "," })
+            if !condition { throw EdgeSimError(.invalidScenario, field: field, message) }
+        }
         try require(nodes >= 1, "nodes must be at least 1, not \(nodes)")
         try require(users >= 1, "users must be at least 1, not \(users)")
         try require(antennas >= 1, "antennas must be at least 1, not \(antennas)")
@@ -159,13 +165,6 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var refGain: Double { Double.pow(10, refGainDB / 10) }
 
     public static func watts(dBm: Double) -> Double { Double.pow(10, (dBm - 30) / 10) }
-}
-
-/// An invalid scenario; the message names the field.
-public struct ScenarioError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 struct AnyKey: CodingKey {

@@ -25,7 +25,7 @@ public enum Scheme: String, Sendable, CaseIterable {
 extension Scheme {
     /// The simulator that evaluates this scheme (without edge cooperation, nodes serve only their own cells). The
     /// searching schemes evaluate many plans that share PB outcomes, and the chosen plan once more: they get a cache.
-    public func simulator(for network: Network) -> Simulator {
+    public func simulator(for network: EdgeNetwork) -> Simulator {
         switch self {
         case .noCooperation: return Simulator(network: network, mode: .ownCells)
         case .tdmaUnicast: return Simulator(network: network, mode: .unicast)
@@ -63,7 +63,7 @@ public enum Planner {
     }
 
     /// Users of each model per node (by association).
-    static func demand(_ network: Network) -> [[Int]] {
+    static func demand(_ network: EdgeNetwork) -> [[Int]] {
         var counts = [[Int]](repeating: [Int](repeating: 0, count: network.repository.models.count), count: network.scenario.nodes)
         for (user, model) in network.requests.enumerated() { counts[network.association[user]][model] += 1 }
         return counts
@@ -72,7 +72,7 @@ public enum Planner {
     /// Greedy over (node, model): add the model serving the most not-yet-served associated users per added byte,
     /// while it fits. With `shareBlocks`, PBs a node already holds cost nothing (TrimCaching); without, every model
     /// is charged its full size (coarse-grained caching).
-    static func modelGreedy(_ network: Network, shareBlocks: Bool) -> CachePlan {
+    static func modelGreedy(_ network: EdgeNetwork, shareBlocks: Bool) -> CachePlan {
         let repository = network.repository
         var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
         var used = [Double](repeating: 0, count: network.scenario.nodes)
@@ -95,7 +95,7 @@ public enum Planner {
     }
 
     /// PB-level greedy per node on its own users' demand per byte (no-cooperation).
-    static func localGreedy(_ network: Network) -> CachePlan {
+    static func localGreedy(_ network: EdgeNetwork) -> CachePlan {
         let repository = network.repository
         var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
         for n in 0..<network.scenario.nodes {
@@ -108,7 +108,7 @@ public enum Planner {
         return plan
     }
 
-    static func fill(_ plan: inout CachePlan, node n: Int, weight: [Double], repository: Repository, capacity: Double) {
+    static func fill(_ plan: inout CachePlan, node n: Int, weight: [Double], repository: ModelCatalog, capacity: Double) {
         var used = plan.storedBytes(node: n, repository: repository)
         let order = weight.indices.filter { weight[$0] > 0 }.sorted {
             let (a, b) = (weight[$0] / max(repository.blockBytes[$0], 1), weight[$1] / max(repository.blockBytes[$1], 1))
@@ -137,7 +137,7 @@ public enum Planner {
         return candidates.min { $0.cost < $1.cost }!.plan
     }
 
-    static func demandPlacement(_ network: Network, spareCapacity: Bool) -> CachePlan {
+    static func demandPlacement(_ network: EdgeNetwork, spareCapacity: Bool) -> CachePlan {
         let repository = network.repository
         var plan = CachePlan(nodes: network.scenario.nodes, blocks: repository.blockCount)
         for n in 0..<network.scenario.nodes {
@@ -205,7 +205,7 @@ public enum Planner {
     public static let exactLimit = 12
 
     /// Whether `exact` can search this network exhaustively.
-    public static func exactIsTractable(_ network: Network) -> Bool {
+    public static func exactIsTractable(_ network: EdgeNetwork) -> Bool {
         network.scenario.nodes * network.requesters.filter { !$0.isEmpty }.count <= exactLimit
     }
 

@@ -25,7 +25,7 @@ public struct CachePlan: Sendable, Equatable {
     }
 
     /// Bytes node n stores under this plan.
-    public func storedBytes(node n: Int, repository: Repository) -> Double {
+    public func storedBytes(node n: Int, repository: ModelCatalog) -> Double {
         cached[n].enumerated().reduce(0) { $0 + ($1.element ? repository.blockBytes[$1.offset] : 0) }
     }
 
@@ -37,7 +37,7 @@ public struct CachePlan: Sendable, Equatable {
     }
 
     /// The first violated constraint among (1) capacity and (2) migrate-only-what-you-cache, or nil.
-    public func violation(scenario: Scenario, repository: Repository) -> String? {
+    public func violation(scenario: Scenario, repository: ModelCatalog) -> String? {
         for n in cached.indices where storedBytes(node: n, repository: repository) > scenario.capacity(of: n) * (1 + 1e-12) {
             return "node \(n) stores \(storedBytes(node: n, repository: repository)) bytes, over its capacity \(scenario.capacity(of: n)) (1)"
         }
@@ -105,7 +105,7 @@ public struct PlanOutcome: Sendable, Equatable {
 
 /// Evaluates plans on a network: participation (3), robust beamforming for each requested PB, delay (7) and (8).
 public struct Simulator: Sendable {
-    public let network: Network
+    public let network: EdgeNetwork
     public var robust: Bool
     public var mode: DeliveryMode
 
@@ -126,7 +126,7 @@ public struct Simulator: Sendable {
     /// plans on it (a learning agent's episodes); nil computes everything afresh.
     public var cache: SimulationCache?
 
-    public init(network: Network, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil) {
+    public init(network: EdgeNetwork, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil) {
         self.network = network
         self.robust = robust
         self.mode = mode

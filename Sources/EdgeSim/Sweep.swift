@@ -9,9 +9,9 @@ public struct SweepScheme: Sendable {
     public var name: String
     /// Runs first, so that long cases do not end up alone at the tail of a parallel sweep.
     public var isSlow: Bool
-    public var run: @Sendable (Network) throws -> SimulationReport
+    public var run: @Sendable (EdgeNetwork) throws -> SimulationReport
 
-    public init(name: String, isSlow: Bool = false, run: @escaping @Sendable (Network) throws -> SimulationReport) {
+    public init(name: String, isSlow: Bool = false, run: @escaping @Sendable (EdgeNetwork) throws -> SimulationReport) {
         self.name = name
         self.isSlow = isSlow
         self.run = run
@@ -26,10 +26,10 @@ public struct SweepScheme: Sendable {
 public struct Sweep: Sendable {
     public enum Parameter: String, Sendable, CaseIterable {
         case capacity, users, nodes, antennas, zipf
-        /// The fraction of the manifest's shared blocks that stay shared (`Repository.withSharing`), Fig. 13.
+        /// The fraction of the manifest's shared blocks that stay shared (`ModelCatalog.withSharing`), Fig. 13.
         case reuse
 
-        func apply(_ value: Double, to scenario: inout Scenario, repository: inout Repository) {
+        func apply(_ value: Double, to scenario: inout Scenario, repository: inout ModelCatalog) {
             switch self {
             case .capacity: scenario.capacityBytes = [value]
             case .users: scenario.users = Int(value)
@@ -60,7 +60,7 @@ public struct Sweep: Sendable {
 
     /// Runs the sweep on all cores. Seeds are 1...seeds.
     public static func run(
-        repository: Repository, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [Scheme], seeds: Int,
+        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [Scheme], seeds: Int,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
         try run(
@@ -71,7 +71,7 @@ public struct Sweep: Sendable {
     /// Runs the sweep on all cores, slow schemes' cases first; rows come in (value, scheme, seed) order. Seeds are
     /// 1...seeds.
     public static func run(
-        repository: Repository, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [SweepScheme], seeds: Int,
+        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [SweepScheme], seeds: Int,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
         let cases = values.flatMap { value in schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } } }
@@ -83,7 +83,7 @@ public struct Sweep: Sendable {
             var models = repository
             parameter.apply(value, to: &parameters, repository: &models)
             try parameters.validate()
-            let report = try scheme.run(Network(scenario: parameters, repository: models, seed: seed))
+            let report = try scheme.run(EdgeNetwork(scenario: parameters, repository: models, seed: seed))
             return Row(
                 value: value, scheme: scheme.name, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
                 cost: report.outcome.cost(r1: parameters.r1, r2: parameters.r2), qosShare: report.outcome.qosMetRatio,

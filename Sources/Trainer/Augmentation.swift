@@ -108,7 +108,7 @@ public final class EchoStateNetwork: TransitionPredictor {
     public func restore(_ tensors: [String: [Double]]) throws {
         guard let gram = tensors["esn.gram"], gram.count == self.gram.count, let cross = tensors["esn.cross"],
             cross.count == self.cross.count, let readout = tensors["esn.readout"], readout.count == self.readout.values.count
-        else { throw TrainingError("the checkpoint's ESN state does not fit this network") }
+        else { throw TrainingError(.invalidPolicy, "the checkpoint's ESN state does not fit this network") }
         self.gram = gram
         self.cross = cross
         self.readout.values = readout.map(Float.init)
@@ -191,7 +191,7 @@ public final class TrainedRecurrentPredictor: TransitionPredictor {
         for p in optimizer.parameters {
             guard let value = tensors[p.name], let first = tensors["adam.m." + p.name], let second = tensors["adam.v." + p.name],
                 value.count == p.value.values.count
-            else { throw TrainingError("the checkpoint lacks \(p.name) or its moments") }
+            else { throw TrainingError(.invalidPolicy, "the checkpoint lacks \(p.name) or its moments") }
             p.value.values = value.map(Float.init)
             p.adamMoments = (
                 Matrix(rows: p.value.rows, columns: p.value.columns, values: first.map(Float.init)),

@@ -136,7 +136,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
 
     /// Refuses values no run can use, naming the field.
     public func validate() throws {
-        func require(_ condition: Bool, _ message: String) throws { if !condition { throw TrainingError(message) } }
+        func require(_ condition: Bool, _ message: String) throws { if !condition { throw TrainingError(.invalidConfig, message) } }
         try require(nStep >= 1 && evaluateEvery >= 1, "nStep and evaluateEvery must be at least 1")
         try require(episodes >= 1 && decayEvery >= 1 && updatesPerEpisode >= 0, "episodes and decayEvery must be at least 1, updatesPerEpisode at least 0")
         try require(batchSize >= 1 && replayCapacity >= batchSize, "batchSize must be at least 1 and replayCapacity at least batchSize")
@@ -154,7 +154,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public static func settings(for variant: Variant, overridesFile: String? = nil, episodes: Int? = nil) throws -> TrainingConfig {
         var settings = defaults(for: variant)
         if let overridesFile {
-            guard let data = FileManager.default.contents(atPath: overridesFile) else { throw TrainingError("cannot read \(overridesFile)") }
+            guard let data = FileManager.default.contents(atPath: overridesFile) else { throw TrainingError(.unreadable, "cannot read \(overridesFile)") }
             settings = try settings.applying(overrides: data)
         }
         if let episodes { settings.episodes = episodes }
@@ -166,10 +166,10 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public func applying(overrides data: Data) throws -> TrainingConfig {
         guard var fields = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(self)) as? [String: Any],
             let changes = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw TrainingError("training overrides must be a JSON object") }
+        else { throw TrainingError(.invalidConfig, "training overrides must be a JSON object") }
         for (key, value) in changes {
             guard fields[key] != nil else {
-                throw TrainingError("unknown training field \"\(key)\" (fields: \(fields.keys.sorted().joined(separator: ", ")))")
+                throw TrainingError(.invalidConfig, "unknown training field \"\(key)\" (fields: \(fields.keys.sorted().joined(separator: ", ")))")
             }
             fields[key] = value
         }
@@ -177,7 +177,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
         do {
             config = try JSONDecoder().decode(TrainingConfig.self, from: try JSONSerialization.data(withJSONObject: fields))
         } catch {
-            throw TrainingError("invalid training overrides: \(error)")
+            throw TrainingError(.invalidConfig, "invalid training overrides: \(error)", underlying: error)
         }
         try config.validate()
         return config

@@ -48,7 +48,7 @@ public final class MAASNTrainer {
     public internal(set) var best: (cost: Double, episode: Int, values: [Matrix])?
 
     /// A trainer on `network`, with the simulator's beamforming cache and the observations `config` asks for.
-    public convenience init(network: Network, config: TrainingConfig, seed: UInt64) {
+    public convenience init(network: EdgeNetwork, config: TrainingConfig, seed: UInt64) {
         let simulator = Simulator(network: network, cache: SimulationCache())
         let environment = EdgeEnvironment(
             simulator: simulator, observesDemand: config.observeDemand, stepOrder: config.stepOrder,
@@ -163,14 +163,14 @@ public final class MAASNTrainer {
         var byName: [String: SafetensorsTensor] = [:]
         for tensor in file.header.tensors { byName[tensor.name] = tensor }
         func floats(_ name: String) throws -> [Float] {
-            guard let tensor = byName[name], tensor.dtype == .F32 else { throw TrainingError("\(file.path) lacks \(name)") }
+            guard let tensor = byName[name], tensor.dtype == .F32 else { throw TrainingError(.invalidPolicy, "\(file.path) lacks \(name)") }
             let bytes = file.bytes(of: tensor)
             return (0..<(bytes.count / 4)).map { bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
         }
         for p in onlineParameters {
             let (first, second) = (try floats("adam.m." + p.name), try floats("adam.v." + p.name))
             guard first.count == p.value.values.count, second.count == first.count else {
-                throw TrainingError("\(file.path): moments of \(p.name) have the wrong size")
+                throw TrainingError(.invalidPolicy, "\(file.path): moments of \(p.name) have the wrong size")
             }
             p.adamMoments = (
                 Matrix(rows: p.value.rows, columns: p.value.columns, values: first),
@@ -188,7 +188,7 @@ public final class MAASNTrainer {
         }
         let steps = optimizerSteps
         guard steps.count == actorOptimizers.count + 1 + (predictor?.optimizerSteps == nil ? 0 : 1) else {
-            throw TrainingError("\(file.path): optimizer counts do not fit this learner")
+            throw TrainingError(.invalidPolicy, "\(file.path): optimizer counts do not fit this learner")
         }
         for (optimizer, count) in zip(actorOptimizers, steps) { optimizer.steps = count }
         criticOptimizer.steps = steps[actorOptimizers.count]
@@ -202,7 +202,7 @@ public final class MAASNTrainer {
         let count = rewards.count
         guard states.count == count * stateSize, actions.count == count * nodes * nodes, nextStates.count == states.count,
             allowed.count == count * nodes, reservoirs.count == count * reservoir, next.count == 1, discounts.count == count
-        else { throw TrainingError("\(file.path): the replay buffer's tensors disagree in size") }
+        else { throw TrainingError(.invalidPolicy, "\(file.path): the replay buffer's tensors disagree in size") }
         let items = (0..<count).map { i in
             Experience(
                 state: Array(states[(i * stateSize)..<((i + 1) * stateSize)]),

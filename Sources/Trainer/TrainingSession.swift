@@ -36,8 +36,8 @@ public final class TrainingSession {
     ) throws -> TrainingSession {
         try config.validate()
         try scenario.validate()
-        let repository = try Repository.load(manifest: manifest)
-        let trainer = MAASNTrainer(network: Network(scenario: scenario, repository: repository, seed: seed), config: config, seed: seed)
+        let repository = try ModelCatalog.load(manifest: manifest)
+        let trainer = MAASNTrainer(network: EdgeNetwork(scenario: scenario, repository: repository, seed: seed), config: config, seed: seed)
         let session = TrainingSession(trainer: trainer, directory: directory, manifest: manifest, scenario: scenario)
         let record = directory + "/policy.json"
         if FileManager.default.fileExists(atPath: record) {
@@ -48,7 +48,7 @@ public final class TrainingSession {
                 (manifest as NSString).lastPathComponent == (saved.manifest as NSString).lastPathComponent
             else {
                 throw TrainingError(
-                    "\(directory) holds a policy trained with other settings (variant \(saved.config.variant.rawValue), seed \(saved.seed)); choose another -o")
+                    .settingsMismatch, "\(directory) holds a policy trained with other settings (variant \(saved.config.variant.rawValue), seed \(saved.seed)); choose another -o")
             }
             try session.restore(saved)
         } else {
@@ -82,7 +82,7 @@ public final class TrainingSession {
         for name in ["policy.safetensors", "training-state.safetensors"] {
             let metadata = try SafetensorsFile(path: directory + "/" + name).header.metadata ?? []
             guard metadata.first(where: { $0.key == "checkpoint_episodes" })?.value == expected else {
-                throw TrainingError("\(directory)/\(name) is not from the checkpoint policy.json describes (episode \(expected)); the last save was interrupted")
+                throw TrainingError(.invalidPolicy, "\(directory)/\(name) is not from the checkpoint policy.json describes (episode \(expected)); the last save was interrupted")
             }
         }
         try NetworkCheckpoint.load(trainer.allParameters, from: directory + "/policy.safetensors")
@@ -118,17 +118,17 @@ struct PolicyRecord: Codable {
     var bestEpisode: Int?
 
     static func read(_ path: String) throws -> PolicyRecord {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError("cannot read \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError(.unreadable, "cannot read \(path)") }
         do {
             let record = try JSONDecoder().decode(PolicyRecord.self, from: data)
             guard record.schema == TrainingSession.schemaID else {
-                throw TrainingError("\(path) is not a \(TrainingSession.schemaID) file")
+                throw TrainingError(.invalidPolicy, "\(path) is not a \(TrainingSession.schemaID) file")
             }
             return record
         } catch let error as TrainingError {
             throw error
         } catch {
-            throw TrainingError("\(path) is not a valid policy record: \(error)")
+            throw TrainingError(.invalidPolicy, "\(path) is not a valid policy record: \(error)", underlying: error)
         }
     }
 }
@@ -138,9 +138,9 @@ public enum TrainedPolicy {
     /// The policy's trainer on the network of `scenario`/`seed` (defaults: those it was trained on), networks loaded.
     public static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws -> MAASNTrainer {
         let record = try PolicyRecord.read(directory + "/policy.json")
-        let network = Network(scenario: scenario ?? record.scenario, repository: try Repository.load(manifest: manifest), seed: seed ?? record.seed)
+        let network = EdgeNetwork(scenario: scenario ?? record.scenario, repository: try ModelCatalog.load(manifest: manifest), seed: seed ?? record.seed)
         guard network.scenario.nodes == record.scenario.nodes else {
-            throw TrainingError("the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
+            throw TrainingError(.settingsMismatch, "the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
         }
         let trainer = MAASNTrainer(network: network, config: record.config, seed: record.seed)
         // The kept best greedy policy when there is one, else the last networks.
@@ -163,9 +163,33 @@ public enum TrainedPolicy {
     }
 }
 
-/// A training run that cannot start or resume; the message says why.
+/// A training run that cannot start or resume, or a policy that cannot be loaded; the message says why.
 public struct TrainingError: Error, Sendable, CustomStringConvertible {
+    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// A file (overrides, policy record) cannot be read.
+        public static let unreadable = Code(rawValue: "unreadable")
+        /// A training setting is unknown, of the wrong type or out of its range.
+        public static let invalidConfig = Code(rawValue: "invalid_config")
+        /// A saved policy or checkpoint is damaged, incomplete or does not fit the learner.
+        public static let invalidPolicy = Code(rawValue: "invalid_policy")
+        /// A saved policy was trained with other settings than those asked for.
+        public static let settingsMismatch = Code(rawValue: "settings_mismatch")
+    }
+
+    public var code: Code
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
     public var description: String { message }
 }

@@ -1,3 +1,4 @@
+import PBManifest
 import PBRCore
 import BlockStore
 import Foundation

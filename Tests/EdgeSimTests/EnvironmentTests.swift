@@ -9,7 +9,7 @@ import Testing
         var scenario = SchemeTests.scenario()
         scenario.capacityBytes = [capacity]
         scenario.observeRadiusMeters = observeRadius
-        let network = Network(scenario: scenario, repository: SchemeTests.repository, seed: seed)
+        let network = EdgeNetwork(scenario: scenario, repository: SchemeTests.repository, seed: seed)
         return EdgeEnvironment(simulator: Simulator(network: network), stepOrder: order)
     }
 
@@ -104,7 +104,7 @@ import Testing
         // the migrations ordered for it.
         var lone = scenario
         lone.users = 1
-        var idle = EdgeEnvironment(simulator: Simulator(network: Network(scenario: lone, repository: SchemeTests.repository, seed: 3)))
+        var idle = EdgeEnvironment(simulator: Simulator(network: EdgeNetwork(scenario: lone, repository: SchemeTests.repository, seed: 3)))
         let unrequested = try #require((0..<idle.blockCount).first { idle.simulator.network.requesters[$0].isEmpty })
         for _ in 0..<unrequested { _ = idle.step((0..<idle.nodes).map { _ in .idle(nodes: idle.nodes) }) }
         var migrating = idle
@@ -157,7 +157,7 @@ import Testing
     func demandAheadIsWhatEachCellStillNeedsOverItsCapacity(order: EdgeEnvironment.StepOrder) {
         var scenario = SchemeTests.scenario()
         scenario.observeRadiusMeters = 2000
-        let network = Network(scenario: scenario, repository: SchemeTests.repository, seed: 3)
+        let network = EdgeNetwork(scenario: scenario, repository: SchemeTests.repository, seed: 3)
         var environment = EdgeEnvironment(simulator: Simulator(network: network), observesDemand: true, stepOrder: order)
         #expect(environment.observationSize == 4 * environment.nodes)
         var visited: [Int] = []

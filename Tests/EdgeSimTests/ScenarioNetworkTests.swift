@@ -30,26 +30,35 @@ import Testing
         (#"{"speed_of_light": 3e8}"#, "speed_of_light"), (#"{"zipf": -1}"#, "zipf"),
     ])
     func invalidScenariosAreRefusedNamingTheField(json: String, field: String) {
-        do {
-            _ = try decode(json)
-            Issue.record("accepted \(json)")
-        } catch {
-            #expect("\(error)".contains(field), "\(error)")
+        let error = #expect(throws: EdgeSimError.self, "\(json)") { try decode(json) }
+        #expect(error?.code == .invalidScenario, "\(json)")
+        #expect(error?.field == field, "\(String(describing: error))")
+    }
+
+    @Test func aScenarioFileNamesItsPathAndField() throws {
+        try Samples.withTemporaryDirectory { directory in
+            let path = directory + "/scenario.json"
+            try #"{"zipf": -1}"#.write(toFile: path, atomically: true, encoding: .utf8)
+            let error = #expect(throws: EdgeSimError.self) { try Scenario.load(path) }
+            #expect(error?.path == path && error?.field == "zipf" && error?.code == .invalidScenario)
+            #expect(error?.description.hasPrefix(path + ": zipf") == true)
+            let missing = #expect(throws: EdgeSimError.self) { try Scenario.load(directory + "/none.json") }
+            #expect(missing?.code == .unreadable)
         }
     }
 }
 
 @Suite struct NetworkTests {
-    static let repository = Repository(
+    static let repository = ModelCatalog(
         blockIDs: ["a", "b", "c", "d"], blockBytes: [10, 20, 30, 40],
         models: [.init(id: "m0", family: "f", blocks: [0, 1]), .init(id: "m1", family: "f", blocks: [0, 2]),
             .init(id: "m2", family: "f", blocks: [3])])
 
     @Test func sameSeedSameNetworkAndChannels() throws {
         let scenario = Scenario()
-        let a = Network(scenario: scenario, repository: Self.repository, seed: 7)
-        let b = Network(scenario: scenario, repository: Self.repository, seed: 7)
-        let c = Network(scenario: scenario, repository: Self.repository, seed: 8)
+        let a = EdgeNetwork(scenario: scenario, repository: Self.repository, seed: 7)
+        let b = EdgeNetwork(scenario: scenario, repository: Self.repository, seed: 7)
+        let c = EdgeNetwork(scenario: scenario, repository: Self.repository, seed: 8)
         #expect(a.userPositions == b.userPositions)
         #expect(a.requests == b.requests)
         #expect(a.qos == b.qos)
@@ -62,7 +71,7 @@ import Testing
     @Test func structureFollowsTheScenario() {
         var scenario = Scenario()
         scenario.users = 500
-        let network = Network(scenario: scenario, repository: Self.repository, seed: 1)
+        let network = EdgeNetwork(scenario: scenario, repository: Self.repository, seed: 1)
         #expect(network.nodePositions.count == 6 && network.userPositions.count == 500)
         for (user, node) in network.association.enumerated() {
             let distance = network.nodePositions[node].distance(to: network.userPositions[user])
@@ -83,7 +92,7 @@ import Testing
     }
 
     @Test func readsTheSamplesManifest() throws {
-        let repository = try Repository.load(manifest: Samples.root + "/manifests/samples.json")
+        let repository = try ModelCatalog.load(manifest: Samples.root + "/manifests/samples.json")
         #expect(repository.models.count == 22)
         #expect(repository.blockCount == repository.blockBytes.count)
         #expect(repository.models.allSatisfy { !$0.blocks.isEmpty })

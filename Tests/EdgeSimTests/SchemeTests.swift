@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 @Suite struct SchemeTests {
-    static let repository = Repository(
+    static let repository = ModelCatalog(
         blockIDs: (0..<8).map { "b\($0)" }, blockBytes: [4e8, 3e8, 3e8, 2e8, 2e8, 1e8, 1e8, 5e7],
         models: [
             .init(id: "m0", family: "f", blocks: [0, 1, 3]), .init(id: "m1", family: "f", blocks: [0, 1, 4]),
@@ -63,7 +63,7 @@ import Testing
     /// What the heuristic's spare-capacity fill relies on: another holder can only join the broadcast, never slow it.
     @Test func anExtraHolderNeverLengthensABroadcast() throws {
         for seed in [UInt64(1), 2, 3] {
-            let network = Network(scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            let network = EdgeNetwork(scenario: Self.scenario(), repository: Self.repository, seed: seed)
             let simulator = Simulator(network: network)
             for k in 0..<Self.repository.blockCount where !network.requesters[k].isEmpty {
                 for holders in 1..<(1 << 4) {
@@ -90,7 +90,7 @@ import Testing
         scenario.capacityBytes = [Self.repository.blockBytes.reduce(0, +)]
         for seed in [UInt64(1), 2, 3] {
             let report = try SimulationReport.run(scheme: .heuristic, scenario: scenario, repository: Self.repository, seed: seed)
-            let network = Network(scenario: scenario, repository: Self.repository, seed: seed)
+            let network = EdgeNetwork(scenario: scenario, repository: Self.repository, seed: seed)
             var everywhere = CachePlan(nodes: 4, blocks: Self.repository.blockCount)
             for k in 0..<Self.repository.blockCount where !network.requesters[k].isEmpty {
                 for n in 0..<4 { everywhere.cached[n][k] = true }
@@ -115,8 +115,8 @@ import Testing
         scenario.users = 1
         scenario.antennas = 3
         scenario.errorEps = 0
-        let repository = Repository(blockIDs: ["x"], blockBytes: [1e8], models: [.init(id: "m", family: "f", blocks: [0])])
-        let network = Network(scenario: scenario, repository: repository, seed: 9)
+        let repository = ModelCatalog(blockIDs: ["x"], blockBytes: [1e8], models: [.init(id: "m", family: "f", blocks: [0])])
+        let network = EdgeNetwork(scenario: scenario, repository: repository, seed: 9)
         var plan = CachePlan(nodes: 1, blocks: 1)
         plan.cached[0][0] = true
         let outcome = Simulator(network: network).outcome(of: plan, block: 0)
@@ -135,14 +135,14 @@ import Testing
         // the PB is infeasible, though cached.
         var hopeless = scenario
         hopeless.errorEps = 1
-        let far = Network(scenario: hopeless, repository: repository, seed: 9)
+        let far = EdgeNetwork(scenario: hopeless, repository: repository, seed: 9)
         let unreachable = Simulator(network: far).outcome(of: plan, block: 0)
         #expect(!unreachable.feasible && !unreachable.missed)
         #expect(abs(unreachable.delaySeconds - 8e8 / scenario.cloudBps) <= 1e-9 * unreachable.delaySeconds)
         // With a cloud slower than the edge's guaranteed rate, the edge serves: the cloud only ever shortens T(k).
         var slowCloud = scenario
         slowCloud.cloudBps = rate / 10
-        let edge = Simulator(network: Network(scenario: slowCloud, repository: repository, seed: 9)).outcome(of: plan, block: 0)
+        let edge = Simulator(network: EdgeNetwork(scenario: slowCloud, repository: repository, seed: 9)).outcome(of: plan, block: 0)
         #expect(abs(edge.delaySeconds - 8e8 / rate) <= 1e-6 * edge.delaySeconds)
     }
 }
@@ -156,7 +156,7 @@ import Testing
         scenario.antennas = 2
         scenario.capacityBytes = [5e8]
         scenario.qosBps = [5e8, 1e9]
-        let repository = Repository(
+        let repository = ModelCatalog(
             blockIDs: ["a", "b", "c"], blockBytes: [3e8, 2e8, 2e8],
             models: [.init(id: "m0", family: "f", blocks: [0, 1]), .init(id: "m1", family: "f", blocks: [0, 2])])
         let exact = try SimulationReport.run(scheme: .exact, scenario: scenario, repository: repository, seed: seed)
@@ -170,9 +170,10 @@ import Testing
     }
 
     @Test func exactRefusesLargeScenarios() {
-        #expect(throws: ScenarioError.self) {
+        let error = #expect(throws: EdgeSimError.self) {
             try SimulationReport.run(scheme: .exact, scenario: Scenario(), repository: SchemeTests.repository, seed: 1)
         }
+        #expect(error?.code == .intractable)
     }
 }
 
@@ -197,7 +198,7 @@ import Testing
 
 @Suite struct ReuseSweepTests {
     /// Three models: a and b share blocks 0 and 1, c shares block 1 with them.
-    static let repository = Repository(
+    static let repository = ModelCatalog(
         blockIDs: ["x", "y", "a2", "b2", "c0"], blockBytes: [100, 50, 30, 30, 70],
         models: [
             .init(id: "a", family: "f", blocks: [0, 1, 2]), .init(id: "b", family: "f", blocks: [0, 1, 3]),
@@ -219,7 +220,7 @@ import Testing
             #expect(before.blocks.map { Self.repository.blockBytes[$0] } == after.blocks.map { none.blockBytes[$0] })
         }
         // Intermediate fractions land in between, and the same blocks stay shared every time.
-        let paper = try Repository.load(manifest: Samples.root + "/manifests/paper-cnn60.json")
+        let paper = try ModelCatalog.load(manifest: Samples.root + "/manifests/paper-cnn60.json")
         let ratios = [0.0, 0.5, 1.0].map { paper.withSharing(fraction: $0).meanReuseRatio }
         #expect(ratios[0] == 0 && ratios[0] < ratios[1] && ratios[1] < ratios[2], "\(ratios)")
         #expect(paper.withSharing(fraction: 0.5) == paper.withSharing(fraction: 0.5))

@@ -125,11 +125,7 @@ import Testing
 @Suite struct TrainCommandTests {
     @Test func trainThenPlanAndSimulateWithThePolicy() throws {
         let root = Samples.temporaryDirectory()
-        let manifest = root + "/tiny.json"
-        try """
-            {"schema": "pbrepo.manifest/v1", "blocks": [{"id": "a", "bytes": 3e8}, {"id": "b", "bytes": 2e8}, {"id": "c", "bytes": 1e8}],
-             "models": [{"id": "m0", "family": "f", "blocks": ["a", "b"]}, {"id": "m1", "family": "f", "blocks": ["a", "c"]}]}
-            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let manifest = try Fixtures.writeTinyManifest(to: root + "/tiny.json", includingFamilyG: false)
         try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
             .write(toFile: root + "/scenario.json", atomically: true, encoding: .utf8)
         try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#

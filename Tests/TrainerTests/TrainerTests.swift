@@ -68,15 +68,11 @@ import Testing
     }
 
     static func manifest() throws -> String {
-        let path = Samples.temporaryDirectory() + "/tiny.json"
-        let text = """
-            {"schema": "pbrepo.manifest/v1", "blocks": [
-              {"id": "a", "bytes": 3e8}, {"id": "b", "bytes": 2e8}, {"id": "c", "bytes": 2e8}, {"id": "d", "bytes": 1e8}],
-             "models": [{"id": "m0", "family": "f", "blocks": ["a", "b"]}, {"id": "m1", "family": "f", "blocks": ["a", "c"]},
-                        {"id": "m2", "family": "g", "blocks": ["d"]}]}
-            """
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        // Blocks in this order: a 300 MB, b 200 MB, c 200 MB, d 100 MB.
+        try Fixtures.writeManifest(
+            to: Samples.temporaryDirectory() + "/tiny.json",
+            blocks: [("a", 300_000_000), ("b", 200_000_000), ("c", 200_000_000), ("d", 100_000_000)],
+            models: [("m0", "f", ["a", "b"]), ("m1", "f", ["a", "c"]), ("m2", "g", ["d"])])
     }
 
     static func config(_ variant: Variant, episodes: Int) -> TrainingConfig {
@@ -143,12 +139,14 @@ import Testing
             manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 5, directory: directory)
         session.trainer.trainEpisode()
         try session.save()
-        #expect(throws: TrainingError.self) {
+        let otherVariant = #expect(throws: TrainingError.self) {
             try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: Self.config(.noAS, episodes: 1), seed: 5, directory: directory)
         }
-        #expect(throws: TrainingError.self) {
+        #expect(otherVariant?.code == .settingsMismatch)
+        let otherSeed = #expect(throws: TrainingError.self) {
             try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 6, directory: directory)
         }
+        #expect(otherSeed?.code == .settingsMismatch)
     }
 }
 
@@ -194,7 +192,8 @@ import Testing
             #"{"gama": 0.9}"#, #"{"batchSize": 0}"#, #"{"replayCapacity": 10, "batchSize": 64}"#, #"{"temperature": 0}"#, #"[1]"#,
             #"{"delayWeight": 0}"#, #"{"stepOrder": "sideways"}"#,
         ] {
-            #expect(throws: TrainingError.self, "\(bad)") { try TrainingConfig().applying(overrides: Data(bad.utf8)) }
+            let error = #expect(throws: TrainingError.self, "\(bad)") { try TrainingConfig().applying(overrides: Data(bad.utf8)) }
+            #expect(error?.code == .invalidConfig, "\(bad)")
         }
     }
 }
@@ -231,11 +230,7 @@ import Testing
 @Suite struct TinyScenarioLearningTests {
     @Test func theKeptPolicyBeatsTheHeuristicAndCanReachTheOptimum() throws {
         let directory = Samples.temporaryDirectory()
-        let manifest = directory + "/tiny.json"
-        try """
-            {"schema": "pbrepo.manifest/v1", "blocks": [{"id": "a", "bytes": 3e8}, {"id": "b", "bytes": 2e8}, {"id": "c", "bytes": 1e8}, {"id": "d", "bytes": 2e8}],
-             "models": [{"id": "m0", "family": "f", "blocks": ["a", "b"]}, {"id": "m1", "family": "f", "blocks": ["a", "c"]}, {"id": "m2", "family": "g", "blocks": ["d"]}]}
-            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let manifest = try Fixtures.writeTinyManifest(to: directory + "/tiny.json")
         var scenario = Scenario()
         scenario.nodes = 2
         scenario.users = 4
@@ -250,7 +245,7 @@ import Testing
         config.reservoir = 32
         config.batchSize = 32
         config.updatesPerEpisode = 10
-        let repository = try Repository.load(manifest: manifest)
+        let repository = try ModelCatalog.load(manifest: manifest)
         var reachedOptimum = false
         for seed in [UInt64(2), 3] {
             let session = try TrainingSession.start(
@@ -274,7 +269,7 @@ import Testing
 /// the kept policy's plan as the simulator evaluates it.
 @Suite struct LearnedSweepTests {
     @Test func aLearnerTrainsOnEveryPointAndSeed() throws {
-        let repository = try Repository.load(manifest: try TrainingSessionTests.manifest())
+        let repository = try ModelCatalog.load(manifest: try TrainingSessionTests.manifest())
         let config = TrainingSessionTests.config(.maasnDA, episodes: 3)
         let scenario = TrainingSessionTests.scenario()
         let sweep = try Sweep.run(
@@ -284,7 +279,7 @@ import Testing
         for row in sweep.rows where row.scheme == "maasn-da" {
             var parameters = scenario
             parameters.capacityBytes = [row.value]
-            let network = Network(scenario: parameters, repository: repository, seed: row.seed)
+            let network = EdgeNetwork(scenario: parameters, repository: repository, seed: row.seed)
             let trainer = MAASNTrainer(network: network, config: config, seed: row.seed)
             for _ in 0..<config.episodes { trainer.trainEpisode() }
             trainer.useBestPolicy()
@@ -300,8 +295,8 @@ import Testing
     /// The prior shifts every migration logit: far below zero an untrained policy migrates nothing, far above it
     /// every caching agent sends the PB to every other node.
     @Test func thePriorDecidesAnUntrainedPolicysMigrations() throws {
-        let network = Network(
-            scenario: TrainingSessionTests.scenario(), repository: try Repository.load(manifest: try TrainingSessionTests.manifest()), seed: 4)
+        let network = EdgeNetwork(
+            scenario: TrainingSessionTests.scenario(), repository: try ModelCatalog.load(manifest: try TrainingSessionTests.manifest()), seed: 4)
         for prior: Float in [-100, 100] {
             var config = TrainingSessionTests.config(.maasnDA, episodes: 1)
             config.migrationPrior = prior

@@ -134,13 +134,13 @@ struct BenchBeamform: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
 
     func run() throws {
-        let repository = try Console.run { try Repository.load(manifest: manifest) }
+        let repository = try Console.run { try ModelCatalog.load(manifest: manifest) }
         print("N   M   participants  mean users  ms/solve (cached nodes)  ms/solve (full CoMP)")
         for (nodes, antennas) in [(6, 20), (6, 60), (12, 20), (12, 60)] {
             var scenario = Scenario()
             scenario.nodes = nodes
             scenario.antennas = antennas
-            let network = Network(scenario: scenario, repository: repository, seed: seed)
+            let network = EdgeNetwork(scenario: scenario, repository: repository, seed: seed)
             let simulator = Simulator(network: network)
             let plan = Planner.plan(.trimcaching, simulator: simulator)
             let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty }.prefix(blocks)

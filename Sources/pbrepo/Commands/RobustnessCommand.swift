@@ -30,7 +30,7 @@ struct RobustnessCommand: ParsableCommand {
         }
         let study = try Console.run {
             try RobustnessStudy.run(
-                scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(), repository: try Repository.load(manifest: manifest),
+                scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(), repository: try ModelCatalog.load(manifest: manifest),
                 seed: seed, errorRadii: radii, blocks: blocks, draws: draws)
         }
         try Console.run {

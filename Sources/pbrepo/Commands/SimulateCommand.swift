@@ -32,7 +32,7 @@ struct SimulateCommand: ParsableCommand {
                 return try TrainedPolicy.plan(directory: policy, manifest: manifest, scenario: parameters, seed: seed)
             }
             return try SimulationReport.run(
-                scheme: Scheme(rawValue: scheme)!, scenario: parameters ?? Scenario(), repository: try Repository.load(manifest: manifest),
+                scheme: Scheme(rawValue: scheme)!, scenario: parameters ?? Scenario(), repository: try ModelCatalog.load(manifest: manifest),
                 seed: seed ?? 1)
         }
         if json { return print(report.jsonText) }

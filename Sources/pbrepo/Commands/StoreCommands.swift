@@ -1,7 +1,9 @@
 import ArgumentParser
 import BlockStore
 import Foundation
+import ManifestSynthesis
 import ParameterBlocks
+import PBManifest
 import PBRCore
 import TensorFiles
 
@@ -191,7 +193,7 @@ struct ExportManifestCommand: ParsableCommand {
     func run() throws {
         try Console.run {
             let manifest = try storeOptions.open().manifest(models: models.isEmpty ? nil : models)
-            try FileSystem.writeAtomically((manifest.json.prettyPrinted() + "\n"), to: output)
+            try FileSystem.writeAtomically(manifest.text, to: output)
             if csv {
                 let stem = output.hasSuffix(".json") ? String(output.dropLast(5)) : output
                 try FileSystem.writeAtomically(manifest.blocksCSV, to: stem + ".blocks.csv")
@@ -334,8 +336,8 @@ struct SynthesizeManifestCommand: ParsableCommand {
     func run() throws {
         try Console.run {
             let manifest = try PaperRepositories.manifest(named: name)
-            try FileSystem.writeAtomically((manifest.json.prettyPrinted() + "\n"), to: output)
-            print("wrote \(output): \(manifest.models) models, \(manifest.blocks) blocks")
+            try FileSystem.writeAtomically(manifest.text, to: output)
+            print("wrote \(output): \(manifest.models.count) models, \(manifest.blocks.count) blocks")
         }
     }
 }

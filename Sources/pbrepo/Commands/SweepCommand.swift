@@ -54,7 +54,7 @@ struct SweepCommand: ParsableCommand {
         let sweep = try Console.run {
             let base = try scenario.map { try Scenario.load($0) } ?? Scenario()
             return try Sweep.run(
-                repository: try Repository.load(manifest: manifest), scenario: base, parameter: parameter, values: values,
+                repository: try ModelCatalog.load(manifest: manifest), scenario: base, parameter: parameter, values: values,
                 schemes: chosen, seeds: seeds) { done, total in progress.update(done: UInt64(done), total: UInt64(total)) }
         }
         progress.finish()

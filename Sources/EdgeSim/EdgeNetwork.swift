@@ -6,7 +6,7 @@ import RealModule
 ///
 /// Everything is a function of the seed alone; each quantity has its own random stream, so the same seed gives the
 /// same users whatever else a caller draws.
-public struct Network: Sendable {
+public struct EdgeNetwork: Sendable {
     public struct Point: Sendable, Equatable {
         public var x: Double
         public var y: Double
@@ -14,7 +14,7 @@ public struct Network: Sendable {
     }
 
     public let scenario: Scenario
-    public let repository: Repository
+    public let repository: ModelCatalog
     public let seed: UInt64
     /// Nodes on a near-square grid over the area, at the centres of its cells.
     public let nodePositions: [Point]
@@ -31,7 +31,7 @@ public struct Network: Sendable {
     /// For each PB k, the users whose requested model contains it.
     public let requesters: [[Int]]
 
-    public init(scenario: Scenario, repository: Repository, seed: UInt64) {
+    public init(scenario: Scenario, repository: ModelCatalog, seed: UInt64) {
         self.scenario = scenario
         self.repository = repository
         self.seed = seed

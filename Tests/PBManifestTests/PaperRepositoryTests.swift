@@ -1,13 +1,12 @@
-import PBRCore
-import BlockStore
 import Foundation
-import TensorFiles
+import ManifestSynthesis
+import PBManifest
 import TestSupport
 import Testing
 
 @Suite struct PaperRepositoryTests {
     func decode(_ name: String) throws -> [String: Any] {
-        let text = try PaperRepositories.manifest(named: name).json.prettyPrinted()
+        let text = try PaperRepositories.manifest(named: name).text
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
@@ -43,13 +42,14 @@ import Testing
         let sevenBytes = models.first { ($0["family"] as? String) == "llama2-7b" }?["bytes"] as? Int ?? 0
         #expect(abs(Double(sevenBytes) - 13.48e9) < 0.01e9)  // 6.74 B parameters in fp16
         #expect(blocks.count == 195)
-        #expect(throws: (any Error).self) { try PaperRepositories.manifest(named: "nope") }
+        let unknown = #expect(throws: SynthesisError.self) { try PaperRepositories.manifest(named: "nope") }
+        #expect(unknown?.code == .unknownRepository)
     }
 
     @Test func committedManifestsAreWhatTheGeneratorWrites() throws {
         for name in PaperRepositories.names {
             let committed = try String(contentsOfFile: Samples.root + "/manifests/\(name).json", encoding: .utf8)
-            #expect(committed == (try PaperRepositories.manifest(named: name).json.prettyPrinted()) + "\n", "\(name)")
+            #expect(committed == (try PaperRepositories.manifest(named: name).text), "\(name)")
         }
     }
 }

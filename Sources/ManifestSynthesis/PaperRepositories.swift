@@ -1,7 +1,6 @@
 import Foundation
+public import PBManifest
 import ParameterBlocks
-import PBRCore
-public import TensorFiles
 import XXHash
 
 /// Paper-scale model repositories derived from architecture tensor tables (names and shapes of the learnable
@@ -33,7 +32,7 @@ public enum PaperRepositories {
     }
 
     /// Builds a repository's manifest.
-    public static func manifest(named name: String) throws -> (json: JSONValue, blocks: Int, models: Int) {
+    public static func manifest(named name: String) throws(SynthesisError) -> Manifest {
         let variants: [Variant]
         let note: String
         switch name {
@@ -44,11 +43,11 @@ public enum PaperRepositories {
             variants = llamaVariants()
             note = "Derived from the Llama-2-7B and Llama-2-13B configs (fp16), partitioned by pbrepo's partitioner; 10 fine-tunes each, freezing the embedding and the first 28 (7B) or 35 (13B) decoder layers as in Section V-E. No checkpoint was ingested."
         default:
-            throw StoreError(.invalidArgument, "unknown repository \"\(name)\" (known: \(names.joined(separator: ", ")))")
+            throw SynthesisError(.unknownRepository, "unknown repository \"\(name)\" (known: \(names.joined(separator: ", ")))")
         }
-        var blockOrder: [String] = []
-        var blocks: [String: (bytes: UInt64, kind: String, position: Int, tensors: Int, models: [String])] = [:]
-        var models: [JSONValue] = []
+        var blocks: [Manifest.Block] = []
+        var blockIndex: [String: Int] = [:]
+        var models: [Manifest.Model] = []
         for variant in variants {
             let architecture = variant.architecture
             let partition = Partition.make(names: architecture.tensors.map(\.name), separator: ".", rules: architecture.rules)
@@ -60,34 +59,21 @@ public enum PaperRepositories {
                 let bytes = block.tensors.reduce(0) { sum, index in
                     sum + architecture.tensors[index].shape.reduce(architecture.bytesPerElement, *)
                 }
-                if blocks[id] == nil {
-                    blockOrder.append(id)
-                    blocks[id] = (bytes, block.kind.rawValue, position, block.tensors.count, [])
+                if let existing = blockIndex[id] {
+                    blocks[existing].models.append(variant.id)
+                } else {
+                    blockIndex[id] = blocks.count
+                    blocks.append(
+                        Manifest.Block(
+                            id: id, bytes: bytes, storedBytes: bytes, kind: block.kind.rawValue, position: position,
+                            tensors: block.tensors.count, models: [variant.id]))
                 }
-                blocks[id]?.models.append(variant.id)
                 ids.append(id)
                 total += bytes
             }
-            models.append(.object([
-                ("id", .string(variant.id)), ("family", .string(architecture.name)),
-                ("blocks", .array(ids.map(JSONValue.string))), ("bytes", .number(total)),
-            ]))
+            models.append(Manifest.Model(id: variant.id, family: architecture.name, blocks: ids, bytes: total))
         }
-        let blockList = blockOrder.compactMap { id -> JSONValue? in
-            guard let block = blocks[id] else { return nil }
-            return .object([
-                ("id", .string(id)), ("bytes", .number(block.bytes)), ("stored_bytes", .number(block.bytes)),
-                ("kind", .string(block.kind)), ("position", .number(block.position)), ("tensors", .number(block.tensors)),
-                ("models", .array(block.models.map(JSONValue.string))),
-            ])
-        }
-        let json = JSONValue.object([
-            ("schema", .string(Manifest.schemaID)),
-            ("tool", .object([("name", .string("pbrepo")), ("version", .string(Manifest.toolVersion))])),
-            ("blocks", .array(blockList)), ("models", .array(models)),
-            ("provenance", .object([("derivation", .string(note)), ("models", .array([]))])),
-        ])
-        return (json, blockList.count, models.count)
+        return Manifest(blocks: blocks, models: models, provenance: .init(derivation: note, models: []))
     }
 
     // MARK: - CNNs

@@ -1,7 +1,7 @@
-import Foundation
+public import PBManifest
 
 /// The PB sizes S(k) and model compositions K_j a simulation runs on, read from a `pbrepo.manifest/v1` file.
-public struct Repository: Sendable, Equatable {
+public struct ModelCatalog: Sendable, Equatable {
     public struct Model: Sendable, Equatable {
         public var id: String
         public var family: String
@@ -30,53 +30,33 @@ public struct Repository: Sendable, Equatable {
         self.models = models
     }
 
-    private struct File: Decodable {
-        struct Block: Decodable {
-            var id: String
-            var bytes: Double
+    /// The catalog of a validated manifest: block sizes and model compositions in manifest order.
+    ///
+    /// - Throws: `ManifestError` `.unusable` when the manifest lists no models (nothing can be requested).
+    public init(manifest: Manifest, path: String = "manifest") throws(ManifestError) {
+        let index = Dictionary(manifest.blocks.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        guard !manifest.models.isEmpty else {
+            throw ManifestError(.unusable, path: path, field: "models", "the manifest lists no models")
         }
-        struct ModelEntry: Decodable {
-            var id: String
-            var family: String
-            var blocks: [String]
+        var models: [Model] = []
+        for (position, model) in manifest.models.enumerated() {
+            var blocks: [Int] = []
+            for (slot, id) in model.blocks.enumerated() {
+                guard let k = index[id] else {
+                    throw ManifestError(
+                        .unknownBlock, path: path, field: "models[\(position)].blocks[\(slot)]",
+                        "model \(model.id) names block \(id), which the manifest does not list")
+                }
+                blocks.append(k)
+            }
+            models.append(Model(id: model.id, family: model.family, blocks: blocks))
         }
-        var schema: String
-        var blocks: [Block]
-        var models: [ModelEntry]
+        self.init(blockIDs: manifest.blocks.map(\.id), blockBytes: manifest.blocks.map { Double($0.bytes) }, models: models)
     }
 
-    /// Reads a manifest; refuses other schemas, duplicate ids and models naming unknown blocks.
-    public static func load(manifest path: String) throws -> Repository {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ScenarioError("\(path): cannot read manifest")
-        }
-        let file: File
-        do {
-            file = try JSONDecoder().decode(File.self, from: data)
-        } catch {
-            throw ScenarioError("\(path): not a pbrepo.manifest/v1 file: \(error)")
-        }
-        guard file.schema == "pbrepo.manifest/v1" else {
-            throw ScenarioError("\(path): schema \"\(file.schema)\" is not pbrepo.manifest/v1")
-        }
-        var index: [String: Int] = [:]
-        for (position, block) in file.blocks.enumerated() {
-            guard index.updateValue(position, forKey: block.id) == nil else {
-                throw ScenarioError("\(path): block \(block.id) is listed twice")
-            }
-            guard block.bytes >= 0, block.bytes.isFinite else { throw ScenarioError("\(path): block \(block.id) has size \(block.bytes)") }
-        }
-        let models = try file.models.map { model -> Model in
-            let blocks = try model.blocks.map { id -> Int in
-                guard let position = index[id] else {
-                    throw ScenarioError("\(path): model \(model.id) names block \(id), which the manifest does not list")
-                }
-                return position
-            }
-            return Model(id: model.id, family: model.family, blocks: blocks)
-        }
-        guard !models.isEmpty else { throw ScenarioError("\(path): the manifest lists no models") }
-        return Repository(blockIDs: file.blocks.map(\.id), blockBytes: file.blocks.map(\.bytes), models: models)
+    /// Reads a manifest (strictly, as `Manifest.read`) into a catalog.
+    public static func load(manifest path: String) throws(ManifestError) -> ModelCatalog {
+        try ModelCatalog(manifest: try Manifest.read(path), path: path)
     }
 
     /// Mean over models of the share of a model's bytes in blocks at least one other model also uses (the
@@ -95,7 +75,7 @@ public struct Repository: Sendable, Equatable {
     /// The same models with less sharing (Fig. 13): each block that several models use stays shared with
     /// probability `fraction` (decided by its id, so the same blocks stay shared in every run), and otherwise every
     /// model after the first gets a private copy of it (id `<id>~<model>`). 1 keeps the repository; 0 shares nothing.
-    public func withSharing(fraction: Double) -> Repository {
+    public func withSharing(fraction: Double) -> ModelCatalog {
         var owner = [Int?](repeating: nil, count: blockCount)
         var ids = blockIDs, bytes = blockBytes
         var result = models
@@ -113,6 +93,6 @@ public struct Repository: Sendable, Equatable {
                 return ids.count - 1
             }
         }
-        return Repository(blockIDs: ids, blockBytes: bytes, models: result)
+        return ModelCatalog(blockIDs: ids, blockBytes: bytes, models: result)
     }
 }
