@@ -124,21 +124,20 @@ public enum Assembler {
             written += UInt64(bytes.count)
             advanced(UInt64(bytes.count))
         }
-        func content(_ hex: String?) throws -> [UInt8] {
-            guard let hex, let digest = XXH3Digest(hex: hex) else {
+        func content(_ hex: String) throws -> [UInt8] {
+            guard let digest = XXH3Digest(hex: hex) else {
                 throw StoreError(.corruptObject, "recipe of \(recipe.model) has an invalid object name in \(file.path)")
             }
             return try objects.content(of: digest)
         }
-        switch file.kind {
-        case .safetensors:
-            try content(file.header).withUnsafeBytes { try emit($0) }
-            try decodeInOrder(file.tensors ?? [], objects: objects, model: recipe.model) { _, data in
+        switch file.content {
+        case .safetensors(let header, let tensors):
+            try content(header).withUnsafeBytes { try emit($0) }
+            try decodeInOrder(tensors, objects: objects, model: recipe.model) { _, data in
                 try data.withUnsafeBytes { try emit($0) }
             }
-        case .hdf5:
-            let skeleton = try content(file.skeleton)
-            let extents = file.extents ?? []
+        case .hdf5(let skeletonObject, let extents):
+            let skeleton = try content(skeletonObject)
             var cursor = 0
             try decodeInOrder(extents.map(\.object), objects: objects, model: recipe.model) { index, data in
                 let extent = extents[index]
@@ -154,8 +153,8 @@ public enum Assembler {
                 try data.withUnsafeBytes { try emit($0) }
             }
             try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor...])) }
-        case .verbatim:
-            try content(file.object).withUnsafeBytes { try emit($0) }
+        case .verbatim(let object):
+            try content(object).withUnsafeBytes { try emit($0) }
         }
         guard written == file.size else {
             throw StoreError(

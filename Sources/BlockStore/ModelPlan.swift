@@ -1,4 +1,3 @@
-import HDF5
 import ParameterBlocks
 import PBRCore
 import TensorFiles
@@ -56,7 +55,7 @@ struct ModelPlan: Sendable {
             add(
                 PlannedObject(
                     digest: tensor.digest, rawBytes: tensor.descriptor.byteCount,
-                    elementSize: Self.elementSize(tensor.descriptor.dtype), dtype: tensor.descriptor.dtype,
+                    elementSize: DType(rawValue: tensor.descriptor.dtype)?.componentBytes ?? 1, dtype: tensor.descriptor.dtype,
                     shape: "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]",
                     baseKey: place[index], source: source))
             return tensor.digest
@@ -75,60 +74,42 @@ struct ModelPlan: Sendable {
             return digest
         }
 
-        var tensorIndex: [String: Int] = [:]
-        for (index, tensor) in inspection.tensors.enumerated() { tensorIndex[tensor.descriptor.name] = index }
         var recipeFiles: [Recipe.File] = []
         for (fileIndex, relative) in source.relativePaths.enumerated() {
-            var entry = Recipe.File(
-                path: relative, kind: .verbatim, size: UInt64(mapped[fileIndex].count), sha256: "")
-            switch inspection.checkpoint {
-            case .safetensors(let checkpoint):
-                if let shard = checkpoint.shards.first(where: { $0.path.split(separator: "/").last.map(String.init) == relative }) {
-                    entry.kind = .safetensors
-                    entry.header = bytesObject(shard.header.prefixBytes).description
-                    entry.tensors = shard.header.tensorsInDataOrder.map { tensor in
-                        let index = tensorIndex[tensor.name] ?? 0
-                        return tensorObject(
-                            index,
-                            source: .file(index: fileIndex, offset: shard.dataStart + Int(tensor.begin), length: Int(tensor.byteCount))
+            let content: Recipe.File.Content
+            switch inspection.checkpoint.layout(ofFile: relative, length: mapped[fileIndex].count) {
+            case .safetensors(let header, let tensors):
+                content = .safetensors(
+                    header: bytesObject(header).description,
+                    tensors: tensors.map { extent in
+                        tensorObject(
+                            extent.tensor, source: .file(index: fileIndex, offset: extent.offset, length: extent.length)
                         ).description
-                    }
-                } else {
-                    entry.object = fileObject(fileIndex).description
-                }
-            case .hdf5(let checkpoint):
-                guard source.layout == .file else {
-                    entry.object = fileObject(fileIndex).description
-                    break
-                }
-                entry.kind = .hdf5
+                    })
+            case .embedded(let candidates) where source.layout == .file:
                 let bytes = mapped[fileIndex].unsafeBytes
-                var extents: [(offset: Int, length: Int, tensor: Int)] = []
-                for (index, info) in checkpoint.datasets.enumerated() {
-                    // Spliced: contiguous data stored as is (no byte swap) whose file bytes are the tensor's bytes.
-                    guard let offset = info.fileOffset.map(Int.init), info.storageSize > 0,
-                        info.storageSize == info.byteCount, info.datatype.byteOrder != .bigEndian,
-                        offset + Int(info.storageSize) <= bytes.count
-                    else { continue }
-                    let range = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(info.storageSize))])
-                    guard xxh3_128(range) == inspection.tensors[index].digest else { continue }
-                    extents.append((offset, Int(info.storageSize), index))
+                // Spliced only where the file's bytes really are the tensor's (its metadata could lie).
+                let extents = candidates.filter { extent in
+                    let range = UnsafeRawBufferPointer(rebasing: bytes[extent.offset..<(extent.offset + extent.length)])
+                    return xxh3_128(range) == inspection.tensors[extent.tensor].digest
                 }
-                extents.sort { $0.offset < $1.offset }
                 var skeleton: [UInt8] = []
                 var cursor = 0
                 var kept: [Recipe.File.Extent] = []
                 for extent in extents where extent.offset >= cursor {
                     skeleton.append(contentsOf: bytes[cursor..<extent.offset])
-                    let digest = tensorObject(extent.tensor, source: .file(index: fileIndex, offset: extent.offset, length: extent.length))
+                    let digest = tensorObject(
+                        extent.tensor, source: .file(index: fileIndex, offset: extent.offset, length: extent.length))
                     kept.append(.init(offset: UInt64(extent.offset), length: UInt64(extent.length), object: digest.description))
                     cursor = extent.offset + extent.length
                 }
                 skeleton.append(contentsOf: bytes[cursor...])
-                entry.skeleton = bytesObject(skeleton).description
-                entry.extents = kept
+                content = .hdf5(skeleton: bytesObject(skeleton).description, extents: kept)
+            case .embedded, .other:
+                content = .verbatim(object: fileObject(fileIndex).description)
             }
-            recipeFiles.append(entry)
+            recipeFiles.append(
+                Recipe.File(path: relative, size: UInt64(mapped[fileIndex].count), sha256: "", content: content))
         }
         recipe = Recipe(schema: Recipe.schemaID, model: model, layout: source.layout, files: recipeFiles)
         objects = order.compactMap { planned[$0] }
@@ -149,15 +130,6 @@ struct ModelPlan: Sendable {
             return try body(UnsafeRawBufferPointer(rebasing: files[index].unsafeBytes[offset..<(offset + length)]))
         case .bytes(let bytes):
             return try bytes.withUnsafeBytes(body)
-        }
-    }
-
-    static func elementSize(_ dtype: String) -> Int {
-        switch dtype {
-        case "F16", "BF16": return 2
-        case "F32", "C64": return 4
-        case "F64": return 8
-        default: return 1
         }
     }
 }

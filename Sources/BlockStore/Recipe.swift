@@ -14,40 +14,107 @@ public struct Recipe: Codable, Sendable, Equatable {
 
     public struct File: Codable, Sendable, Equatable {
         public enum Kind: String, Codable, Sendable {
-            /// `header` object (8-byte length + header bytes), then the `tensors` objects in data order.
-            case safetensors
-            /// The `skeleton` object with each extent's object spliced in at its offset.
-            case hdf5
-            /// One object, the whole file.
-            case verbatim
+            case safetensors, hdf5, verbatim
         }
 
         public struct Extent: Codable, Sendable, Equatable {
             public var offset: UInt64
             public var length: UInt64
             public var object: String
+
+            public init(offset: UInt64, length: UInt64, object: String) {
+                self.offset = offset
+                self.length = length
+                self.object = object
+            }
+        }
+
+        /// What the file is made of; object names are XXH3-128 digests in hex.
+        public enum Content: Sendable, Equatable {
+            /// The `header` object (8-byte length + header bytes), then the `tensors` objects in data order.
+            case safetensors(header: String, tensors: [String])
+            /// The `skeleton` object with each extent's object spliced in at its offset.
+            case hdf5(skeleton: String, extents: [Extent])
+            /// One object, the whole file.
+            case verbatim(object: String)
         }
 
         /// Relative to the model's directory (for `file` layout: the original file name).
         public var path: String
-        public var kind: Kind
         public var size: UInt64
         public var sha256: String
         /// XXH3-128 of the whole file, what `assemble` checks its output against (recipes of pre-release builds
         /// lack it; the assembler checks the sha256 then).
         public var xxh3: String?
-        public var header: String?
-        public var tensors: [String]?
-        public var skeleton: String?
-        public var extents: [Extent]?
-        public var object: String?
+        public var content: Content
+
+        public init(path: String, size: UInt64, sha256: String, xxh3: String? = nil, content: Content) {
+            self.path = path
+            self.size = size
+            self.sha256 = sha256
+            self.xxh3 = xxh3
+            self.content = content
+        }
+
+        public var kind: Kind {
+            switch content {
+            case .safetensors: return .safetensors
+            case .hdf5: return .hdf5
+            case .verbatim: return .verbatim
+            }
+        }
 
         /// Every object this file is made of, in the order the assembler reads them.
         public var objects: [String] {
-            switch kind {
-            case .safetensors: return [header].compactMap { $0 } + (tensors ?? [])
-            case .hdf5: return [skeleton].compactMap { $0 } + (extents ?? []).map(\.object)
-            case .verbatim: return [object].compactMap { $0 }
+            switch content {
+            case .safetensors(let header, let tensors): return [header] + tensors
+            case .hdf5(let skeleton, let extents): return [skeleton] + extents.map(\.object)
+            case .verbatim(let object): return [object]
+            }
+        }
+
+        // The JSON form (`pbrepo.recipe/v1`): `kind` and, by kind, `header`+`tensors`, `skeleton`+`extents` or
+        // `object` beside the common members.
+        enum CodingKeys: String, CodingKey {
+            case path, kind, size, sha256, xxh3, header, tensors, skeleton, extents, object
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            path = try container.decode(String.self, forKey: .path)
+            size = try container.decode(UInt64.self, forKey: .size)
+            sha256 = try container.decode(String.self, forKey: .sha256)
+            xxh3 = try container.decodeIfPresent(String.self, forKey: .xxh3)
+            switch try container.decode(Kind.self, forKey: .kind) {
+            case .safetensors:
+                content = .safetensors(
+                    header: try container.decode(String.self, forKey: .header),
+                    tensors: try container.decode([String].self, forKey: .tensors))
+            case .hdf5:
+                content = .hdf5(
+                    skeleton: try container.decode(String.self, forKey: .skeleton),
+                    extents: try container.decode([Extent].self, forKey: .extents))
+            case .verbatim:
+                content = .verbatim(object: try container.decode(String.self, forKey: .object))
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(path, forKey: .path)
+            try container.encode(kind, forKey: .kind)
+            try container.encode(size, forKey: .size)
+            try container.encode(sha256, forKey: .sha256)
+            try container.encodeIfPresent(xxh3, forKey: .xxh3)
+            switch content {
+            case .safetensors(let header, let tensors):
+                try container.encode(header, forKey: .header)
+                try container.encode(tensors, forKey: .tensors)
+            case .hdf5(let skeleton, let extents):
+                try container.encode(skeleton, forKey: .skeleton)
+                try container.encode(extents, forKey: .extents)
+            case .verbatim(let object):
+                try container.encode(object, forKey: .object)
             }
         }
     }

@@ -26,6 +26,17 @@ public enum DType: String, CaseIterable, Sendable, Codable, Comparable {
         }
     }
 
+    /// Bytes of one floating-point component (a complex number has two): the width by which a store splits a
+    /// tensor into byte planes; 1 for integers and for formats narrower than a byte.
+    public var componentBytes: Int {
+        switch self {
+        case .F16, .BF16: return 2
+        case .F32, .C64: return 4
+        case .F64: return 8
+        default: return 1
+        }
+    }
+
     private var order: Int { Self.allCases.firstIndex(of: self) ?? 0 }
     public static func < (a: DType, b: DType) -> Bool { a.order < b.order }
 

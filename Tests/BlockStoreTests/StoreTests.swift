@@ -16,6 +16,12 @@ enum SampleModels {
 }
 
 @Suite(.serialized) struct StoreTests {
+    /// The tensor objects of a safetensors file's recipe, in data order.
+    static func tensorObjects(_ file: Recipe.File) -> [String] {
+        guard case .safetensors(_, let tensors) = file.content else { return [] }
+        return tensors
+    }
+
     func freshStore() throws -> Store { try Store(root: Samples.temporaryDirectory() + "/store") }
 
     /// Every file of `relative` (a file, or every file of a directory) with its bytes.
@@ -69,8 +75,8 @@ enum SampleModels {
         for name in SampleModels.mlpSafetensors { _ = try store.ingest(Samples.path("mlp/\(name).safetensors")) }
         let recipe = try store.recipe(of: "mlp-ft-freeze4")
         // The head is the one tensor only this model has.
-        let victim = try #require(recipe.files.first?.tensors?.first)
-        let path = store.objects.path(of: try #require(XXH3DigestParser.parse(victim)))
+        let victim = try #require(recipe.files.first.map(Self.tensorObjects)?.first)
+        let path = store.objects.path(of: try #require(XXH3Digest(hex: victim)))
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[bytes.count - 1] ^= 0x40
         try bytes.write(to: URL(fileURLWithPath: path))
@@ -121,8 +127,8 @@ enum SampleModels {
         let store = try freshStore()
         for name in ["base", "tuned"] { _ = try store.ingest(directory + "/\(name).safetensors") }
         let recipe = try store.recipe(of: "tuned")
-        let codecs = try (recipe.files[0].tensors ?? []).map { hex -> UInt8 in
-            try store.objects.withObject(try #require(XXH3DigestParser.parse(hex))) { $0[5] }
+        let codecs = try Self.tensorObjects(recipe.files[0]).map { hex -> UInt8 in
+            try store.objects.withObject(try #require(XXH3Digest(hex: hex))) { $0[5] }
         }
         #expect(codecs.filter { $0 == ObjectCodec.xorPlanes.rawValue }.count == 2, "\(codecs)")
         for name in ["base", "tuned"] {
@@ -162,7 +168,7 @@ enum SampleModels {
         _ = try store.exportBlocks(model, to: client)
         let recipe = try Assembler.recipe(from: client, model: model)
         let gone = Array(recipe.objects.suffix(3))
-        for hex in gone { try FileManager.default.removeItem(atPath: ObjectDirectory(root: client).path(of: try #require(XXH3DigestParser.parse(hex)))) }
+        for hex in gone { try FileManager.default.removeItem(atPath: ObjectDirectory(root: client).path(of: try #require(XXH3Digest(hex: hex)))) }
         let output = Samples.temporaryDirectory() + "/model"
         do {
             _ = try Assembler.assemble(recipe, objects: ObjectDirectory(root: client), to: output)
@@ -199,9 +205,4 @@ enum SampleModels {
         #expect(try store.verify().isHealthy)
         #expect(throws: StoreError.self) { try store.remove("mlp-ft-freeze3") }
     }
-}
-
-/// Parses hex digests in tests without depending on XXHash directly.
-enum XXH3DigestParser {
-    static func parse(_ hex: String) -> XXH3Digest? { XXH3Digest(hex: hex) }
 }

@@ -102,3 +102,50 @@ import XXHash
         #expect(metadata["count"] == "7")
     }
 }
+
+/// `Checkpoint.layout(ofFile:length:)` is what the store splices by: every extent it names must hold exactly the
+/// bytes whose digest Python recorded for that tensor, and a safetensors file must be its header plus its extents.
+@Suite struct FileLayoutTests {
+    @Test(arguments: Samples.truthFiles.map(\.path))
+    func extentsHoldTheTensorsTruthDigests(relative: String) throws {
+        let expected = try #require(Samples.truthFiles.first { $0.path == relative })
+        let path = Samples.path(relative)
+        let checkpoint = try Checkpoint.open(path)
+        let names = try checkpoint.tensors().map(\.name)
+        let isDirectory = FileManager.default.fileExists(atPath: path + "/.")
+        let files = isDirectory ? try FileManager.default.contentsOfDirectory(atPath: path).sorted() : [""]
+        var covered = Set<Int>()
+        for member in files {
+            let filePath = isDirectory ? path + "/" + member : path
+            let file = try #require(FileManager.default.contents(atPath: filePath))
+            let name = isDirectory ? member : String(relative.split(separator: "/").last ?? "")
+            switch checkpoint.layout(ofFile: name, length: file.count) {
+            case .safetensors(let header, let tensors):
+                #expect(Array(file.prefix(header.count)) == header)
+                #expect(tensors.reduce(header.count) { $0 + $1.length } == file.count, "\(relative): only header and tensors")
+                try check(tensors, file: file, names: names, expected: expected, relative: relative)
+                covered.formUnion(tensors.map(\.tensor))
+            case .embedded(let extents):
+                #expect(expected.format == "hdf5")
+                #expect(zip(extents, extents.dropFirst()).allSatisfy { $0.offset <= $1.offset })
+                try check(extents, file: file, names: names, expected: expected, relative: relative)
+                covered.formUnion(names.indices)
+            case .other:
+                #expect(isDirectory && !member.hasSuffix(".safetensors"), "\(relative)/\(member): a checkpoint file without tensors")
+            }
+        }
+        #expect(covered.count == names.count, "\(relative): every tensor lies in some file")
+        #expect(checkpoint.layout(ofFile: "config.json", length: 10) == .other)
+    }
+
+    func check(
+        _ extents: [TensorExtent], file: Data, names: [String],
+        expected: (path: String, format: String, tensors: [String: ExpectedTensor]), relative: String
+    ) throws {
+        for extent in extents {
+            let bytes = [UInt8](file[extent.offset..<(extent.offset + extent.length)])
+            let truth = try #require(expected.tensors[names[extent.tensor]], "\(relative): \(names[extent.tensor])")
+            #expect(xxh3_128(bytes).description == truth.digest, "\(relative): \(names[extent.tensor])")
+        }
+    }
+}
