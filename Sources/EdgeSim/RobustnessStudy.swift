@@ -31,7 +31,7 @@ public struct RobustnessStudy: Sendable {
     ) throws -> RobustnessStudy {
         try scenario.validate()
         let network = EdgeNetwork(scenario: scenario, repository: repository, seed: seed)
-        let plan = Planner.plan(.heuristic, simulator: Simulator(network: network))
+        let plan = DemandHeuristic.plan(Simulator(network: network))
         let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty && !plan.participants(block: $0).isEmpty }
         var samples: [Sample] = []
         for eps in errorRadii {

@@ -10,26 +10,11 @@ public struct SimulationReport: Sendable {
     public var outcome: PlanOutcome
 
     /// Builds the network for the seed, plans with the scheme and evaluates the plan.
-    public static func run(scheme: Scheme, scenario: Scenario, repository: ModelCatalog, seed: UInt64) throws -> SimulationReport {
+    public static func run(
+        scheme: some CachingScheme, scenario: Scenario, repository: ModelCatalog, seed: UInt64
+    ) throws -> SimulationReport {
         try scenario.validate()
-        return try run(scheme: scheme, network: EdgeNetwork(scenario: scenario, repository: repository, seed: seed))
-    }
-
-    /// Plans with the scheme on a network built from a validated scenario and evaluates the plan.
-    public static func run(scheme: Scheme, network: EdgeNetwork) throws -> SimulationReport {
-        let (scenario, repository, seed) = (network.scenario, network.repository, network.seed)
-        if scheme == .exact && !Planner.exactIsTractable(network) {
-            let requested = network.requesters.filter { !$0.isEmpty }.count
-            throw EdgeSimError(
-                .intractable,
-                "exact searches every plan: nodes × requested PBs must be at most \(Planner.exactLimit), here \(scenario.nodes) × \(requested)")
-        }
-        let simulator = scheme.simulator(for: network)
-        let plan = Planner.plan(scheme, simulator: simulator)
-        if let violation = plan.violation(scenario: scenario, repository: repository) {
-            throw EdgeSimError(.invalidPlan, "scheme \(scheme.rawValue) produced an invalid plan: \(violation)")
-        }
-        return SimulationReport(schemeName: scheme.rawValue, seed: seed, network: network, plan: plan, outcome: simulator.outcome(of: plan))
+        return try scheme.report(on: EdgeNetwork(scenario: scenario, repository: repository, seed: seed))
     }
 
     /// Evaluates a plan made elsewhere (a learned policy) exactly as the schemes' plans are: checked against (1) and

@@ -3,25 +3,6 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// A scheme as a sweep runs it: its name, and how it plans on one network and evaluates the plan. Built-in schemes
-/// plan in milliseconds to seconds; a learned policy (`Trainer`) trains on each network first.
-public struct SweepScheme: Sendable {
-    public var name: String
-    /// Runs first, so that long cases do not end up alone at the tail of a parallel sweep.
-    public var isSlow: Bool
-    public var run: @Sendable (EdgeNetwork) throws -> SimulationReport
-
-    public init(name: String, isSlow: Bool = false, run: @escaping @Sendable (EdgeNetwork) throws -> SimulationReport) {
-        self.name = name
-        self.isSlow = isSlow
-        self.run = run
-    }
-
-    public static func builtin(_ scheme: Scheme) -> SweepScheme {
-        SweepScheme(name: scheme.rawValue) { try SimulationReport.run(scheme: scheme, network: $0) }
-    }
-}
-
 /// A parameter sweep: every (value, scheme, seed) simulated, in parallel, as in Figs. 8–13 and 17.
 public struct Sweep: Sendable {
     public enum Parameter: String, Sendable, CaseIterable {
@@ -58,20 +39,10 @@ public struct Sweep: Sendable {
     public var parameter: Parameter
     public var rows: [Row]
 
-    /// Runs the sweep on all cores. Seeds are 1...seeds.
-    public static func run(
-        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [Scheme], seeds: Int,
-        progress: (@Sendable (Int, Int) -> Void)? = nil
-    ) throws -> Sweep {
-        try run(
-            repository: repository, scenario: scenario, parameter: parameter, values: values, schemes: schemes.map(SweepScheme.builtin),
-            seeds: seeds, progress: progress)
-    }
-
     /// Runs the sweep on all cores, slow schemes' cases first; rows come in (value, scheme, seed) order. Seeds are
     /// 1...seeds.
     public static func run(
-        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [SweepScheme], seeds: Int,
+        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [any CachingScheme], seeds: Int,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
         let cases = values.flatMap { value in schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } } }
@@ -83,7 +54,7 @@ public struct Sweep: Sendable {
             var models = repository
             parameter.apply(value, to: &parameters, repository: &models)
             try parameters.validate()
-            let report = try scheme.run(EdgeNetwork(scenario: parameters, repository: models, seed: seed))
+            let report = try scheme.report(on: EdgeNetwork(scenario: parameters, repository: models, seed: seed))
             return Row(
                 value: value, scheme: scheme.name, seed: seed, totalDelaySeconds: report.outcome.totalDelaySeconds,
                 cost: report.outcome.cost(r1: parameters.r1, r2: parameters.r2), qosShare: report.outcome.qosMetRatio,

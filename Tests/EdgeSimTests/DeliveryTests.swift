@@ -6,15 +6,6 @@ import Testing
 @Suite struct DeliveryTests {
     typealias C = Complex<Double>
 
-    @Test func participationFollowsCachingAndMigration() {
-        // Node 0 caches k and sends it to node 2; node 1 neither caches nor receives.
-        var migrations = [[Bool]](repeating: [false, false, false], count: 3)
-        migrations[0][2] = true
-        #expect(Delivery.participation(cached: [true, false, false], migrations: migrations) == [true, false, true])
-        #expect(Delivery.migrationsRespectCache(cached: [true, false, false], migrations: migrations))
-        #expect(!Delivery.migrationsRespectCache(cached: [false, false, true], migrations: migrations))
-    }
-
     @Test func worstCaseAmplitudeByHand() {
         // One antenna: h̃ = 2, w = 1, ε = 0.5 → |2| − 0.5·1 = 1.5.
         #expect(Delivery.worstCaseAmplitude(channels: [[C(2, 0)]], beamformers: [[C(1, 0)]], errorRadii: [0.5]) == 1.5)
@@ -57,14 +48,5 @@ import Testing
                 #expect(abs(Delivery.amplitude(channels: adversarial, beamformers: w) - worst) <= 1e-9 * sum.length)
             }
         }
-    }
-
-    @Test func delayByHand() {
-        // 1 GB over an 8 Gbit/s backhaul: 1 s; broadcast to users at 4 and 8 Gbit/s: the slower takes 2 s.
-        let backhaul = [[0, 8e9], [8e9, 0]]
-        let delay = Delivery.delay(bytes: 1e9, migrations: [(0, 1)], backhaulBps: backhaul, userRates: [4e9, 8e9])
-        #expect(abs(delay - 3) < 1e-12)
-        #expect(Delivery.delay(bytes: 1e9, migrations: [], backhaulBps: backhaul, userRates: []) == 0)
-        #expect(Delivery.delay(bytes: 1e9, migrations: [], backhaulBps: backhaul, userRates: [0]) == .infinity)
     }
 }

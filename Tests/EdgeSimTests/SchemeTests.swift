@@ -23,10 +23,11 @@ import Testing
     }
 
     /// Every scheme that scales past tiny scenarios (`exact` has its own tests).
-    static let scalable = Scheme.allCases.filter { $0 != .exact }
+    static let scalable = SchemeRegistry.scalable
 
-    @Test(arguments: scalable)
-    func plansRespectCapacityMigrationAndPower(scheme: Scheme) throws {
+    @Test(arguments: scalable.map(\.name))
+    func plansRespectCapacityMigrationAndPower(name: String) throws {
+        let scheme = try #require(SchemeRegistry.scheme(named: name))
         for seed in [UInt64(1), 2, 3] {
             let report = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: seed)
             #expect(report.plan.violation(scenario: Self.scenario(), repository: Self.repository) == nil)
@@ -43,7 +44,7 @@ import Testing
         for scheme in Self.scalable {
             let a = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
             let b = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
-            #expect(a.jsonText == b.jsonText, "\(scheme)")
+            #expect(a.jsonText == b.jsonText, "\(scheme.name)")
         }
     }
 
@@ -161,11 +162,11 @@ import Testing
             models: [.init(id: "m0", family: "f", blocks: [0, 1]), .init(id: "m1", family: "f", blocks: [0, 2])])
         let exact = try SimulationReport.run(scheme: .exact, scenario: scenario, repository: repository, seed: seed)
         let cost = { (outcome: PlanOutcome) in outcome.cost(r1: scenario.r1, r2: scenario.r2) }
-        for scheme in Scheme.allCases where scheme != .exact && scheme != .noCooperation && scheme != .tdmaUnicast && scheme != .hybrid {
+        for scheme in SchemeRegistry.all where !["exact", "no-cooperation", "tdma-unicast", "hybrid"].contains(scheme.name) {
             // Same delivery model (CoMP broadcast): the exhaustive search must do at least as well on the cost.
             let other = try SimulationReport.run(scheme: scheme, scenario: scenario, repository: repository, seed: seed)
             let (a, b) = (cost(exact.outcome), cost(other.outcome))
-            #expect(a <= b * (1 + 1e-9), "\(scheme): exact \(a), scheme \(b)")
+            #expect(a <= b * (1 + 1e-9), "\(scheme.name): exact \(a), scheme \(b)")
         }
     }
 
@@ -184,7 +185,7 @@ import Testing
         let run = {
             try Sweep.run(
                 repository: SchemeTests.repository, scenario: scenario, parameter: .capacity, values: [5e8, 9e8],
-                schemes: [.trimcaching, .coarse], seeds: 2)
+                schemes: [TrimCaching(), CoarseCaching()], seeds: 2)
         }
         let sweep = try run()
         #expect(sweep.rows.count == 2 * 2 * 2)

@@ -252,11 +252,11 @@ import Testing
                 manifest: manifest, scenario: scenario, config: config, seed: seed, directory: directory + "/policy-\(seed)")
             while session.trainer.curve.count < config.episodes { session.trainer.trainEpisode() }
             let learned = try #require(session.trainer.best).cost
-            let cost = { (scheme: Scheme) in
+            let cost = { (scheme: any CachingScheme) in
                 try SimulationReport.run(scheme: scheme, scenario: scenario, repository: repository, seed: seed).outcome
                     .cost(r1: scenario.r1, r2: scenario.r2)
             }
-            let (heuristic, optimum) = (try cost(.heuristic), try cost(.exact))
+            let (heuristic, optimum) = (try cost(DemandHeuristic()), try cost(ExhaustiveSearch()))
             #expect(learned < heuristic, "seed \(seed): learned \(learned), heuristic \(heuristic)")
             #expect(learned >= optimum * (1 - 1e-9), "seed \(seed): below the exhaustive optimum \(optimum)?")
             if abs(learned - optimum) <= 1e-9 * optimum { reachedOptimum = true }
@@ -274,7 +274,7 @@ import Testing
         let scenario = TrainingSessionTests.scenario()
         let sweep = try Sweep.run(
             repository: repository, scenario: scenario, parameter: .capacity, values: [3e8, 6e8],
-            schemes: [.builtin(.trimcaching), .learned(config)], seeds: 2)
+            schemes: [TrimCaching(), LearnedScheme(config: config)], seeds: 2)
         #expect(sweep.rows.map(\.scheme) == ["trimcaching", "trimcaching", "maasn-da", "maasn-da"] + ["trimcaching", "trimcaching", "maasn-da", "maasn-da"])
         for row in sweep.rows where row.scheme == "maasn-da" {
             var parameters = scenario

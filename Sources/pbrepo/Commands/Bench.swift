@@ -142,7 +142,7 @@ struct BenchBeamform: ParsableCommand {
             scenario.antennas = antennas
             let network = EdgeNetwork(scenario: scenario, repository: repository, seed: seed)
             let simulator = Simulator(network: network)
-            let plan = Planner.plan(.trimcaching, simulator: simulator)
+            let plan = TrimCaching().plan(with: simulator)
             let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty }.prefix(blocks)
             var cachedTime = 0.0, fullTime = 0.0, participants = 0, users = 0
             for k in requested {

@@ -3,26 +3,21 @@ import EdgeSim
 import Foundation
 import Trainer
 
-extension Scheme: ExpressibleByArgument {}
-
 struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Plan PB caching and migration with a scheme on a simulated edge network, and evaluate the delay.",
-        discussion: "Schemes: \(Scheme.allCases.map(\.rawValue).joined(separator: ", ")); a trained policy with --scheme \(Variant.allCases.map(\.rawValue).joined(separator: "|")) --policy DIR. Scenario fields: docs/simulator.md.")
+        discussion: "Schemes: \(SchemeRegistry.names.joined(separator: ", ")); a trained policy with --scheme \(Variant.allCases.map(\.rawValue).joined(separator: "|")) --policy DIR. Scenario fields: docs/simulator.md.")
 
     @Option(help: "A pbrepo.manifest/v1 file (PB sizes and model compositions).") var manifest: String
     @Option(help: "Scenario file (JSON); defaults are Table II of the paper.") var scenario: String?
-    @Option(help: "Scheme, or the variant of a trained policy (with --policy).") var scheme: String
+    @Option(help: "Scheme, or the variant of a trained policy (with --policy).") var scheme: SchemeArgument
     @Option(help: "A policy directory written by `pbrepo train`.") var policy: String?
     @Option(help: "Seed of the network realisation (a policy's default: its training seed).") var seed: UInt64?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        if Scheme(rawValue: scheme) == nil && Variant(rawValue: scheme) == nil {
-            throw ValidationError("unknown scheme \(scheme)")
-        }
-        if Variant(rawValue: scheme) != nil && policy == nil { throw ValidationError("--scheme \(scheme) needs --policy DIR") }
+        if case .learner = scheme, policy == nil { throw ValidationError("--scheme \(scheme.name) needs --policy DIR") }
     }
 
     func run() throws {
@@ -31,8 +26,9 @@ struct SimulateCommand: ParsableCommand {
             if let policy {
                 return try TrainedPolicy.plan(directory: policy, manifest: manifest, scenario: parameters, seed: seed)
             }
+            guard case .builtin(let builtin) = scheme else { throw ValidationError("--scheme \(scheme.name) needs --policy DIR") }
             return try SimulationReport.run(
-                scheme: Scheme(rawValue: scheme)!, scenario: parameters ?? Scenario(), repository: try ModelCatalog.load(manifest: manifest),
+                scheme: builtin, scenario: parameters ?? Scenario(), repository: try ModelCatalog.load(manifest: manifest),
                 seed: seed ?? 1)
         }
         if json { return print(report.jsonText) }

@@ -20,7 +20,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Base scenario (JSON); defaults are Table II.") var scenario: String?
     @Option(help: "PARAMETER=v1,v2,... with PARAMETER one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", ")).")
     var vary: String
-    @Option(help: "Comma-separated schemes.") var schemes: String = "coarse,trimcaching,no-cooperation,tdma-unicast,full-comp,heuristic"
+    @Option(help: "Comma-separated schemes.")
+    var schemes = SchemeList(argument: "coarse,trimcaching,no-cooperation,tdma-unicast,full-comp,heuristic")!
     @Option(help: "Seeds per point (1...n).") var seeds: Int = 5
     @Option(help: "Episodes a learner trains on each network (default: its configuration's, the paper's 600).")
     var trainEpisodes: Int?
@@ -31,7 +32,7 @@ struct SweepCommand: ParsableCommand {
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard vary.contains("=") else { throw ValidationError("--vary takes PARAMETER=v1,v2,...") }
         if let trainEpisodes, trainEpisodes < 1 { throw ValidationError("--train-episodes must be at least 1") }
-        if trainEpisodes != nil || trainConfig != nil, !schemes.split(separator: ",").contains(where: { Variant(rawValue: String($0)) != nil }) {
+        if trainEpisodes != nil || trainConfig != nil, schemes.learners.isEmpty {
             throw ValidationError("--train-episodes and --train-config apply to learners; --schemes names none")
         }
     }
@@ -45,10 +46,17 @@ struct SweepCommand: ParsableCommand {
             guard let value = Double(text) else { throw ValidationError("\(text) is not a number") }
             return value
         }
-        let chosen = try schemes.split(separator: ",").map { name -> SweepScheme in
-            if let scheme = Scheme(rawValue: String(name)), scheme != .exact { return .builtin(scheme) }
-            guard let variant = Variant(rawValue: String(name)) else { throw ValidationError("unknown or unsweepable scheme \(name)") }
-            return .learned(try Console.run { try TrainingConfig.settings(for: variant, overridesFile: trainConfig, episodes: trainEpisodes) })
+        let chosen = try schemes.schemes.map { choice -> any CachingScheme in
+            switch choice {
+            case .builtin(let scheme):
+                guard !(scheme is ExhaustiveSearch) else { throw ValidationError("exact cannot be swept (tiny scenarios only)") }
+                return scheme
+            case .learner(let variant):
+                return LearnedScheme(
+                    config: try Console.run {
+                        try TrainingConfig.settings(for: variant, overridesFile: trainConfig, episodes: trainEpisodes)
+                    })
+            }
         }
         let progress = ProgressBar(label: "sweep, runs", counting: true)
         let sweep = try Console.run {
