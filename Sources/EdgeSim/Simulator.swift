@@ -106,8 +106,8 @@ public struct PlanOutcome: Sendable, Equatable {
 /// Evaluates plans on a network: participation (3), robust beamforming for each requested PB, delay (7) and (8).
 public struct Simulator: Sendable {
     public let network: EdgeNetwork
-    public var robust: Bool
-    public var mode: DeliveryMode
+    public let robust: Bool
+    public let mode: DeliveryMode
 
     /// How a requested PB reaches its users.
     public enum DeliveryMode: Sendable, Equatable {
@@ -123,8 +123,9 @@ public struct Simulator: Sendable {
     }
 
     /// Beamforming solutions and random draws already computed for this network, when a caller evaluates many
-    /// plans on it (a learning agent's episodes); nil computes everything afresh.
-    public var cache: SimulationCache?
+    /// plans on it (a learning agent's episodes); nil computes everything afresh. Fixed at creation with the
+    /// network, `robust` and `mode`, so a warm cache never answers for another delivery setting.
+    public let cache: SimulationCache?
 
     public init(network: EdgeNetwork, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil) {
         self.network = network

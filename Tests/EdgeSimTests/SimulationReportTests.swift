@@ -24,3 +24,23 @@ import Testing
         #expect(try #require(object["total_delay_s"] as? Double) == report.outcome.totalDelaySeconds)
     }
 }
+
+@Suite struct SimulationCacheTests {
+    /// The searching schemes evaluate through a cache of beamforming solutions and draws: a cached evaluation must
+    /// be the uncached one exactly, for every plan a scheme makes and in both delivery settings.
+    @Test func aCachedEvaluationIsTheUncachedOne() throws {
+        let network = EdgeNetwork(scenario: SchemeTests.scenario(), repository: SchemeTests.repository, seed: 5)
+        for robust in [true, false] {
+            let cache = SimulationCache()
+            let cached = Simulator(network: network, robust: robust, cache: cache)
+            let fresh = Simulator(network: network, robust: robust)
+            for scheme in SchemeRegistry.scalable {
+                let plan = try scheme.plan(with: scheme.simulator(for: network))
+                #expect(cached.outcome(of: plan) == fresh.outcome(of: plan), "\(scheme.name), robust \(robust)")
+                // Asked again, the warm cache answers the same.
+                #expect(cached.outcome(of: plan) == fresh.outcome(of: plan), "\(scheme.name), robust \(robust)")
+            }
+            #expect(cache.solutionCount > 0)
+        }
+    }
+}
