@@ -3,7 +3,6 @@ import Dispatch
 import EdgeSim
 import NeuralKit
 import RealModule
-import TensorFiles
 
 /// What one training episode did.
 public struct EpisodeRecord: Sendable, Equatable, Codable {
@@ -27,21 +26,13 @@ public final class MAASNTrainer {
     let nodes: Int
     let observationSize: Int
     let seed: UInt64
+    let learnerShape: LearnerShape
 
-    let actors: [any AgentActor]
-    let targetActors: [any AgentActor]
-    let critics: [MLP]
-    let targetCritics: [MLP]
-    /// QMIX-DA: per-agent Q-values over the 2^N joint cache/migration choices.
-    let qNetworks: [MLP]
-    let targetQNetworks: [MLP]
-    let mixer: MixingNetwork?
-    let targetMixer: MixingNetwork?
-    let actorOptimizers: [Adam]
-    let criticOptimizer: Adam
+    /// How the agents decide and learn (actor-critic variants, or QMIX-DA).
+    let learner: any Learner
     let predictor: (any TransitionPredictor)?
 
-    public private(set) var replay: ReplayBuffer
+    public internal(set) var replay: ReplayBuffer
     public private(set) var curve: [EpisodeRecord] = []
     /// The cheapest greedy policy evaluated so far: its cost (−Σ r(k) of a greedy episode), the episode after which
     /// it was found, and its decision networks' values (in `decisionParameters` order).
@@ -68,27 +59,12 @@ public final class MAASNTrainer {
         self.observationSize = observationSize
         let stateSize = nodes * observationSize
         var generator = SimulationRandom.stream(seed: seed, "initialisation")
-        func makeActor(_ name: String) -> any AgentActor {
-            config.variant == .noAS
-                ? PlainActor(nodes: nodes, features: features, name: name, using: &generator)
-                : ActionSemanticsActor(
-                    nodes: nodes, features: features, hidden: config.hidden, embedding: config.embedding, name: name, using: &generator)
-        }
-        let qmix = config.variant == .qmixDA
-        actors = qmix ? [] : (0..<nodes).map { makeActor("actor\($0)") }
-        targetActors = qmix ? [] : (0..<nodes).map { makeActor("target_actor\($0)") }
-        let criticSizes = [observationSize + nodes, config.hidden, config.hidden, 1]
-        critics = qmix ? [] : (0..<nodes).map { MLP(sizes: criticSizes, name: "critic\($0)", using: &generator) }
-        targetCritics = qmix ? [] : (0..<nodes).map { MLP(sizes: criticSizes, name: "target_critic\($0)", using: &generator) }
-        let qSizes = [observationSize, config.hidden, config.hidden, 1 << nodes]
-        qNetworks = qmix ? (0..<nodes).map { MLP(sizes: qSizes, name: "q\($0)", using: &generator) } : []
-        targetQNetworks = qmix ? (0..<nodes).map { MLP(sizes: qSizes, name: "target_q\($0)", using: &generator) } : []
-        let mixes = config.variant != .noVD
-        mixer = mixes ? MixingNetwork(agents: nodes, stateSize: stateSize, hidden: config.mixerHidden, name: "mixer", using: &generator) : nil
-        targetMixer = mixes ? MixingNetwork(agents: nodes, stateSize: stateSize, hidden: config.mixerHidden, name: "target_mixer", using: &generator) : nil
-        actorOptimizers = actors.map { Adam(parameters: $0.parameters, learningRate: config.actorLearningRate, clipNorm: config.gradientClip) }
-        let criticParameters = critics.flatMap(\.parameters) + qNetworks.flatMap(\.parameters) + (mixer?.parameters ?? [])
-        criticOptimizer = Adam(parameters: criticParameters, learningRate: config.criticLearningRate, clipNorm: config.gradientClip)
+        let shape = LearnerShape(nodes: nodes, observationSize: observationSize, config: config)
+        learnerShape = shape
+        learner =
+            config.variant == .qmixDA
+            ? QMIXLearner(shape: shape, generator: &generator)
+            : ActorCriticLearner(shape: shape, features: features, generator: &generator)
         let inputSize = stateSize + nodes * nodes
         let outputSize = 1 + stateSize
         switch config.variant {
@@ -105,121 +81,21 @@ public final class MAASNTrainer {
         softUpdate(target: targetParameters, source: onlineParameters, tau: 1)
     }
 
-    var onlineParameters: [Parameter] {
-        actors.flatMap(\.parameters) + critics.flatMap(\.parameters) + qNetworks.flatMap(\.parameters) + (mixer?.parameters ?? [])
-    }
-
-    var targetParameters: [Parameter] {
-        targetActors.flatMap(\.parameters) + targetCritics.flatMap(\.parameters) + targetQNetworks.flatMap(\.parameters)
-            + (targetMixer?.parameters ?? [])
-    }
+    var onlineParameters: [Parameter] { learner.onlineParameters }
+    var targetParameters: [Parameter] { learner.targetParameters }
 
     /// Every network's parameters, for checkpoints.
     public var allParameters: [Parameter] { onlineParameters + targetParameters }
 
     /// What acting needs: the actors (the agents' Q-networks for QMIX-DA).
-    public var decisionParameters: [Parameter] { actors.flatMap(\.parameters) + qNetworks.flatMap(\.parameters) }
+    public var decisionParameters: [Parameter] { learner.decisionParameters }
 
-    /// Update counts of the actor optimizers, the critic optimizer and the predictor's (if trained by gradient).
-    var optimizerSteps: [Int] {
-        actorOptimizers.map(\.steps) + [criticOptimizer.steps] + (predictor?.optimizerSteps.map { [$0] } ?? [])
-    }
+    /// Update counts of the learner's optimizers and the predictor's (if trained by gradient).
+    var optimizerSteps: [Int] { learner.optimizers.map(\.steps) + (predictor?.optimizerSteps.map { [$0] } ?? []) }
 
     func restoreCurve(_ records: [EpisodeRecord]) { curve = records }
 
-    /// Adam moments, replay buffer and predictor state, as safetensors tensors (F32, the predictor's F64).
-    func stateTensors() -> [(name: String, dtype: DType, shape: [UInt64], bytes: [UInt8])] {
-        func f32(_ name: String, _ rows: Int, _ columns: Int, _ values: [Float]) -> (name: String, dtype: DType, shape: [UInt64], bytes: [UInt8]) {
-            (name, .F32, [UInt64(rows), UInt64(columns)], values.withUnsafeBytes { Array($0) })
-        }
-        var tensors: [(name: String, dtype: DType, shape: [UInt64], bytes: [UInt8])] = []
-        for p in onlineParameters {
-            tensors.append(f32("adam.m." + p.name, p.value.rows, p.value.columns, p.adamMoments.first.values))
-            tensors.append(f32("adam.v." + p.name, p.value.rows, p.value.columns, p.adamMoments.second.values))
-        }
-        for (name, rows, columns, values) in predictor?.savedState() ?? [] {
-            tensors.append(("predictor." + name, .F64, [UInt64(rows), UInt64(columns)], values.withUnsafeBytes { Array($0) }))
-        }
-        let items = replay.items
-        let stateSize = nodes * observationSize
-        let reservoir = predictor?.stateSize ?? 0
-        tensors.append(f32("replay.state", items.count, stateSize, items.flatMap(\.state)))
-        tensors.append(f32("replay.actions", items.count, nodes * nodes, items.flatMap(\.actions)))
-        tensors.append(f32("replay.reward", items.count, 1, items.map(\.reward)))
-        tensors.append(f32("replay.next_state", items.count, stateSize, items.flatMap(\.nextState)))
-        tensors.append(f32("replay.done", items.count, 1, items.map { $0.done ? 1 : 0 }))
-        tensors.append(f32("replay.discount", items.count, 1, items.map(\.discount)))
-        tensors.append(f32("replay.allowed", items.count, nodes, items.flatMap(\.allowed)))
-        tensors.append(f32("replay.next_allowed", items.count, nodes, items.flatMap(\.nextAllowed)))
-        tensors.append(f32("replay.synthetic", items.count, 1, items.map { $0.isSynthetic ? 1 : 0 }))
-        tensors.append(
-            f32("replay.reservoir", items.count, reservoir, items.flatMap { $0.previousReservoir ?? [Float](repeating: 0, count: reservoir) }))
-        tensors.append(f32("replay.next", 1, 1, [Float(replay.next)]))
-        return tensors
-    }
-
-    /// The inverse of `stateTensors`.
-    func restoreState(from file: SafetensorsFile, optimizerSteps: [Int]) throws {
-        var byName: [String: SafetensorsTensor] = [:]
-        for tensor in file.header.tensors { byName[tensor.name] = tensor }
-        func floats(_ name: String) throws -> [Float] {
-            guard let tensor = byName[name], tensor.dtype == .F32 else { throw TrainingError(.invalidPolicy, "\(file.path) lacks \(name)") }
-            let bytes = file.bytes(of: tensor)
-            return (0..<(bytes.count / 4)).map { bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
-        }
-        for p in onlineParameters {
-            let (first, second) = (try floats("adam.m." + p.name), try floats("adam.v." + p.name))
-            guard first.count == p.value.values.count, second.count == first.count else {
-                throw TrainingError(.invalidPolicy, "\(file.path): moments of \(p.name) have the wrong size")
-            }
-            p.adamMoments = (
-                Matrix(rows: p.value.rows, columns: p.value.columns, values: first),
-                Matrix(rows: p.value.rows, columns: p.value.columns, values: second)
-            )
-        }
-        if let predictor {
-            var doubles: [String: [Double]] = [:]
-            for tensor in file.header.tensors where tensor.name.hasPrefix("predictor.") && tensor.dtype == .F64 {
-                let bytes = file.bytes(of: tensor)
-                doubles[String(tensor.name.dropFirst("predictor.".count))] =
-                    (0..<(bytes.count / 8)).map { bytes.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) }
-            }
-            try predictor.restore(doubles)
-        }
-        let steps = optimizerSteps
-        guard steps.count == actorOptimizers.count + 1 + (predictor?.optimizerSteps == nil ? 0 : 1) else {
-            throw TrainingError(.invalidPolicy, "\(file.path): optimizer counts do not fit this learner")
-        }
-        for (optimizer, count) in zip(actorOptimizers, steps) { optimizer.steps = count }
-        criticOptimizer.steps = steps[actorOptimizers.count]
-        if predictor?.optimizerSteps != nil { predictor?.optimizerSteps = steps.last }
-        let stateSize = nodes * observationSize
-        let reservoir = predictor?.stateSize ?? 0
-        let (states, actions, rewards) = (try floats("replay.state"), try floats("replay.actions"), try floats("replay.reward"))
-        let (nextStates, done, discounts) = (try floats("replay.next_state"), try floats("replay.done"), try floats("replay.discount"))
-        let (allowed, nextAllowed) = (try floats("replay.allowed"), try floats("replay.next_allowed"))
-        let (synthetic, reservoirs, next) = (try floats("replay.synthetic"), try floats("replay.reservoir"), try floats("replay.next"))
-        let count = rewards.count
-        guard states.count == count * stateSize, actions.count == count * nodes * nodes, nextStates.count == states.count,
-            allowed.count == count * nodes, reservoirs.count == count * reservoir, next.count == 1, discounts.count == count
-        else { throw TrainingError(.invalidPolicy, "\(file.path): the replay buffer's tensors disagree in size") }
-        let items = (0..<count).map { i in
-            Experience(
-                state: Array(states[(i * stateSize)..<((i + 1) * stateSize)]),
-                actions: Array(actions[(i * nodes * nodes)..<((i + 1) * nodes * nodes)]), reward: rewards[i],
-                nextState: Array(nextStates[(i * stateSize)..<((i + 1) * stateSize)]), done: done[i] > 0, discount: discounts[i],
-                allowed: Array(allowed[(i * nodes)..<((i + 1) * nodes)]), nextAllowed: Array(nextAllowed[(i * nodes)..<((i + 1) * nodes)]),
-                previousReservoir: synthetic[i] > 0 ? nil : Array(reservoirs[(i * reservoir)..<((i + 1) * reservoir)]))
-        }
-        replay = ReplayBuffer(capacity: config.replayCapacity, items: items, next: Int(next[0]))
-    }
-
     // MARK: - Acting
-
-    /// Agent n's observation, cut from the state.
-    func observation(_ state: [Float], agent n: Int) -> [Float] {
-        Array(state[(n * observationSize)..<((n + 1) * observationSize)])
-    }
 
     /// Whether each agent's remaining capacity admits the current PB.
     static func allowed(_ environment: EdgeEnvironment) -> [Float] {
@@ -261,23 +137,10 @@ public final class MAASNTrainer {
     func decide(state: [Float], allowed: [Float], explore: Bool, epsilon: Double, generator: inout SimulationRandom) -> [Float] {
         var decisions = [Float](repeating: 0, count: nodes * nodes)
         for n in 0..<nodes {
-            let observation = Matrix(rows: 1, columns: observationSize, values: self.observation(state, agent: n))
-            var binary = [Float](repeating: 0, count: nodes)
-            if config.variant == .qmixDA {
-                let values = qNetworks[n](observation).values
-                let choices = Self.validActions(allowed: allowed[n] > 0, nodes: nodes)
-                let choice = explore && generator.unit() < epsilon
-                    ? choices[Int(generator.next() % UInt64(choices.count))]
-                    : choices.max { values[$0] < values[$1] }!
-                for bit in 0..<nodes { binary[bit] = Float((choice >> bit) & 1) }
-            } else {
-                let logits = Self.withPriors(actors[n].forward(observation).logits, migrationPrior: config.migrationPrior).values
-                for i in 0..<nodes {
-                    binary[i] = explore
-                        ? (gumbelSigmoid(logits[i], temperature: config.temperature, uniform: Float(generator.unit())).value > 0.5 ? 1 : 0)
-                        : (logits[i] > 0 ? 1 : 0)
-                }
-            }
+            let observation = Matrix(rows: 1, columns: observationSize, values: learnerShape.observation(state, agent: n))
+            var binary = learner.decide(
+                agent: n, observation: observation, allowed: allowed[n] > 0, explore: explore, epsilon: epsilon,
+                generator: &generator)
             if allowed[n] == 0 { binary[0] = 0 }
             if binary[0] == 0 { for i in 1..<nodes { binary[i] = 0 } }
             for i in 0..<nodes { decisions[n * nodes + i] = binary[i] }
@@ -285,9 +148,9 @@ public final class MAASNTrainer {
         return decisions
     }
 
-    /// QMIX-DA's admissible discrete actions: idle, or cache with any set of migrations.
-    static func validActions(allowed: Bool, nodes: Int) -> [Int] {
-        allowed ? [0] + (0..<(1 << (nodes - 1))).map { ($0 << 1) | 1 } : [0]
+    /// Every agent's action from the decisions `decide` returns.
+    func actions(from decisions: [Float]) -> [EdgeEnvironment.Action] {
+        (0..<nodes).map { Self.action(from: decisions[($0 * nodes)..<(($0 + 1) * nodes)], agent: $0, nodes: nodes) }
     }
 
     /// Seconds the agents take to decide one step (every agent's actor or Q-network on its observation, the
@@ -302,7 +165,7 @@ public final class MAASNTrainer {
             let start = DispatchTime.now().uptimeNanoseconds
             let decisions = decide(state: state, allowed: allowed, explore: false, epsilon: 0, generator: &generator)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            _ = environment.step((0..<nodes).map { Self.action(from: decisions[($0 * nodes)..<(($0 + 1) * nodes)], agent: $0, nodes: nodes) })
+            _ = environment.step(actions(from: decisions))
         }
         return times.sorted()[times.count / 2]
     }
@@ -315,7 +178,7 @@ public final class MAASNTrainer {
             let decisions = decide(
                 state: environment.state.map(Float.init), allowed: Self.allowed(environment), explore: false, epsilon: 0,
                 generator: &generator)
-            _ = environment.step((0..<nodes).map { Self.action(from: decisions[($0 * nodes)..<(($0 + 1) * nodes)], agent: $0, nodes: nodes) })
+            _ = environment.step(actions(from: decisions))
         }
         return environment
     }
@@ -338,8 +201,7 @@ public final class MAASNTrainer {
         var collected: [Experience] = []
         while !environment.isFinished {
             let decisions = decide(state: state, allowed: allowed, explore: true, epsilon: epsilon, generator: &generator)
-            let transition = environment.step(
-                (0..<nodes).map { Self.action(from: decisions[($0 * nodes)..<(($0 + 1) * nodes)], agent: $0, nodes: nodes) })
+            let transition = environment.step(actions(from: decisions))
             episodeReturn += transition.reward
             let nextState = environment.isFinished ? state : environment.state.map(Float.init)
             let nextAllowed = Self.allowed(environment)
@@ -434,148 +296,11 @@ public final class MAASNTrainer {
         return added
     }
 
-    /// Lines 20–24: one mini-batch update of the critics (21) and the actors (22), then the soft target update.
+    /// Lines 20–24: one mini-batch update of the critics (21) and the actors (22) — the learner's — then the soft
+    /// target update.
     func update(generator: inout SimulationRandom) {
         let batch = replay.sample(config.batchSize, using: &generator)
-        if config.variant == .qmixDA {
-            updateQMIX(batch)
-        } else {
-            updateCritics(batch)
-            updateActors(batch, generator: &generator)
-        }
+        learner.update(batch, generator: &generator)
         softUpdate(target: targetParameters, source: onlineParameters, tau: config.targetRate)
-    }
-
-    func observations(_ batch: [Experience], agent n: Int, next: Bool) -> Matrix {
-        Matrix(stacking: batch.map { observation(next ? $0.nextState : $0.state, agent: n) })
-    }
-
-    func agentActions(_ batch: [Experience], agent n: Int) -> Matrix {
-        Matrix(stacking: batch.map { Array($0.actions[(n * nodes)..<((n + 1) * nodes)]) })
-    }
-
-    /// The target actors' greedy binary actions at s(k+1), forced-zero rules applied.
-    func targetActions(_ batch: [Experience], agent n: Int, observations: Matrix) -> Matrix {
-        var logits = Self.withPriors(targetActors[n].forward(observations).logits, migrationPrior: config.migrationPrior)
-        for b in 0..<batch.count {
-            let cache: Float = batch[b].nextAllowed[n] > 0 && logits[b, 0] > 0 ? 1 : 0
-            logits[b, 0] = cache
-            for i in 1..<nodes { logits[b, i] = cache > 0 && logits[b, i] > 0 ? 1 : 0 }
-        }
-        return logits
-    }
-
-    func updateCritics(_ batch: [Experience]) {
-        let rows = batch.count
-        var values = Matrix(rows: rows, columns: nodes)
-        var nextValues = Matrix(rows: rows, columns: nodes)
-        var tapes: [MLP.Tape] = []
-        for n in 0..<nodes {
-            let (q, tape) = critics[n].forward(.concatenated([observations(batch, agent: n, next: false), agentActions(batch, agent: n)]))
-            tapes.append(tape)
-            let nextObservations = observations(batch, agent: n, next: true)
-            let nextQ = targetCritics[n](.concatenated([nextObservations, targetActions(batch, agent: n, observations: nextObservations)]))
-            for b in 0..<rows {
-                values[b, n] = q[b, 0]
-                nextValues[b, n] = nextQ[b, 0]
-            }
-        }
-        if let agentGradient = mixedTDGradient(batch, values: values, nextValues: nextValues) {
-            for n in 0..<nodes { critics[n].backward(tapes[n], gradient: agentGradient.columns(n..<(n + 1))) }
-        } else {
-            for n in 0..<nodes {
-                var gradient = Matrix(rows: rows, columns: 1)
-                for b in 0..<rows {
-                    let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextValues[b, n])
-                    gradient[b, 0] = 2 * (values[b, n] - target) / Float(rows)
-                }
-                critics[n].backward(tapes[n], gradient: gradient)
-            }
-        }
-        criticOptimizer.step()
-    }
-
-    /// dL/dQ_n for the squared TD error (21) of Q_tot: `values` are the agents' Q for the taken actions, `nextValues`
-    /// the target networks' at s(k+n); nil without a mixing network.
-    func mixedTDGradient(_ batch: [Experience], values: Matrix, nextValues: Matrix) -> Matrix? {
-        guard let mixer, let targetMixer else { return nil }
-        let rows = batch.count
-        let (total, backward) = mixer.forward(agentValues: values, states: Matrix(stacking: batch.map(\.state)))
-        let nextTotal = targetMixer.forward(agentValues: nextValues, states: Matrix(stacking: batch.map(\.nextState))).total
-        var gradient = Matrix(rows: rows, columns: 1)
-        for b in 0..<rows {
-            let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextTotal[b, 0])
-            gradient[b, 0] = 2 * (total[b, 0] - target) / Float(rows)
-        }
-        return backward(gradient)
-    }
-
-    /// (22): each actor ascends its own local critic, through the Gumbel-Softmax relaxation (13)–(14) and the
-    /// forced-zero rules (a_n masked by the capacity, b_{n,m} multiplied by a_n).
-    func updateActors(_ batch: [Experience], generator: inout SimulationRandom) {
-        let rows = batch.count
-        for n in 0..<nodes {
-            let observations = observations(batch, agent: n, next: false)
-            let (rawLogits, actorBackward) = actors[n].forward(observations)
-            let logits = Self.withPriors(rawLogits, migrationPrior: config.migrationPrior)
-            var relaxed = Matrix(rows: rows, columns: nodes)
-            var slope = relaxed
-            var effective = relaxed
-            for b in 0..<rows {
-                for i in 0..<nodes {
-                    let sample = gumbelSigmoid(logits[b, i], temperature: config.temperature, uniform: Float(generator.unit()))
-                    relaxed[b, i] = sample.value
-                    slope[b, i] = sample.derivative
-                }
-                let cache = relaxed[b, 0] * batch[b].allowed[n]
-                effective[b, 0] = cache
-                for i in 1..<nodes { effective[b, i] = relaxed[b, i] * cache }
-            }
-            let (_, tape) = critics[n].forward(.concatenated([observations, effective]))
-            let inputGradient = critics[n].backward(tape, gradient: Matrix(rows: rows, columns: 1, repeating: -1 / Float(rows)))
-            var logitGradient = Matrix(rows: rows, columns: nodes)
-            for b in 0..<rows {
-                let dEffective = (0..<nodes).map { inputGradient[b, observationSize + $0] }
-                var dCache = dEffective[0]
-                for i in 1..<nodes {
-                    dCache += dEffective[i] * relaxed[b, i]
-                    logitGradient[b, i] = dEffective[i] * effective[b, 0] * slope[b, i]
-                }
-                logitGradient[b, 0] = dCache * batch[b].allowed[n] * slope[b, 0]
-            }
-            actorBackward(logitGradient)
-            actorOptimizers[n].step()
-            for parameter in critics[n].parameters { parameter.zeroGradient() }
-        }
-    }
-
-    /// QMIX: Q_n of the taken discrete action, mixed; target: the best admissible next action of each target
-    /// network, mixed by the target mixer.
-    func updateQMIX(_ batch: [Experience]) {
-        let rows = batch.count
-        var chosen = Matrix(rows: rows, columns: nodes)
-        var best = Matrix(rows: rows, columns: nodes)
-        var forwards: [(output: Matrix, tape: MLP.Tape)] = []
-        var taken = [[Int]](repeating: [Int](repeating: 0, count: nodes), count: rows)
-        for n in 0..<nodes {
-            let forward = qNetworks[n].forward(observations(batch, agent: n, next: false))
-            forwards.append(forward)
-            let nextValues = targetQNetworks[n](observations(batch, agent: n, next: true))
-            for b in 0..<rows {
-                var index = 0
-                for bit in 0..<nodes where batch[b].actions[n * nodes + bit] > 0.5 { index |= 1 << bit }
-                taken[b][n] = index
-                chosen[b, n] = forward.output[b, index]
-                let choices = Self.validActions(allowed: batch[b].nextAllowed[n] > 0, nodes: nodes)
-                best[b, n] = choices.map { nextValues[b, $0] }.max()!
-            }
-        }
-        guard let agentGradient = mixedTDGradient(batch, values: chosen, nextValues: best) else { return }
-        for n in 0..<nodes {
-            var outputGradient = Matrix(rows: rows, columns: 1 << nodes)
-            for b in 0..<rows { outputGradient[b, taken[b][n]] = agentGradient[b, n] }
-            qNetworks[n].backward(forwards[n].tape, gradient: outputGradient)
-        }
-        criticOptimizer.step()
     }
 }
