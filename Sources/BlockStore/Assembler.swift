@@ -2,7 +2,6 @@ import Crypto
 import Dispatch
 import Foundation
 import Glibc
-import GRDB
 import PBRCore
 import TensorFiles
 import Synchronization
@@ -222,9 +221,7 @@ public enum Assembler {
 extension Store {
     /// The recipe recorded for `model`.
     public func recipe(of model: String) throws -> Recipe {
-        let text = try database.read { db in
-            try String.fetchOne(db, sql: "SELECT recipe FROM model WHERE name = ?", arguments: [model])
-        }
+        let text = try index.recipeText(of: model)
         guard let text else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
         do {
             return try JSONDecoder().decode(Recipe.self, from: Data(text.utf8))

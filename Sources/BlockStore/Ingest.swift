@@ -1,7 +1,6 @@
 import Crypto
 import Dispatch
 import Foundation
-import GRDB
 public import ParameterBlocks
 import PBRCore
 import TensorFiles
@@ -72,14 +71,14 @@ extension Store {
                 tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: report.blocks.count,
                 newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
         }
-        if let existing = try existingSources(of: name) {
+        if let existing = try index.sourceFingerprint(of: name) {
             guard existing == fingerprint(try source.checksums()) else {
                 throw StoreError(.conflict, "a different model named \"\(name)\" is already in the store; rm it first or choose another --name")
             }
             return unchanged((0, 0, 0))
         }
         var plan = try ModelPlan(report: report, source: source, model: name)
-        let base = try baseTensors(family: family, explicit: options.base, excluding: name)
+        let base = try index.baseTensors(family: family, explicit: options.base, excluding: name)
         // The whole-file checksums take one core for a while: they run beside the encoders rather than before them.
         let checksums = BackgroundWork { try source.checksums() }
         let written: (count: Int, raw: UInt64, stored: UInt64)
@@ -93,12 +92,14 @@ extension Store {
         plan.setChecksums(fileChecksums)
         let reused: Int
         do {
-            reused = try record(
-                plan, report: report, name: name, family: family, baseModel: base?.model, rules: options.rules,
-                source: path)
+            reused = try index.record(
+                StoreIndex.ModelEntry(
+                    plan: plan, report: report, name: name, family: family, baseModel: base?.model, rules: options.rules,
+                    source: path),
+                exists: objects.contains)
         } catch let error as StoreError where error.code == .conflict {
             // Another ingest of the same files won the race: the model is there, as asked.
-            guard try existingSources(of: name) == fingerprint(fileChecksums) else { throw error }
+            guard try index.sourceFingerprint(of: name) == fingerprint(fileChecksums) else { throw error }
             return unchanged(written)
         }
         return IngestResult(
@@ -107,56 +108,11 @@ extension Store {
             newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
     }
 
-    /// `path=sha256` of every source file of the model called `name`, or nil when there is none.
-    func existingSources(of name: String) throws -> [String]? {
-        try database.read { db -> [String]? in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) else {
-                return nil
-            }
-            return try Row.fetchAll(
-                db, sql: "SELECT path, sha256 FROM source_file WHERE model_id = ? ORDER BY position", arguments: [id]
-            ).map { "\($0["path"] as String)=\($0["sha256"] as String)" }
-        }
-    }
-
-    /// The base model's tensors by (block position, index in block), for delta candidates.
-    func baseTensors(family: String, explicit: String?, excluding name: String) throws -> BaseTensors? {
-        try database.read { db -> BaseTensors? in
-            let row: Row?
-            if let explicit {
-                row = try Row.fetchOne(db, sql: "SELECT id, name FROM model WHERE name = ?", arguments: [explicit])
-                guard row != nil else { throw StoreError(.unknownModel, "base model \"\(explicit)\" is not in the store") }
-            } else {
-                row = try Row.fetchOne(
-                    db, sql: "SELECT id, name FROM model WHERE family = ? AND name != ? ORDER BY id LIMIT 1",
-                    arguments: [family, name])
-            }
-            guard let row else { return nil }
-            let id: Int64 = row["id"]
-            var tensors: [BaseTensors.Key: BaseTensors.Tensor] = [:]
-            for tensor in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT t.block_position, t.index_in_block, t.dtype, t.shape, t.object, o.base
-                    FROM model_tensor t JOIN object o ON o.digest = t.object WHERE t.model_id = ?
-                    """, arguments: [id])
-            {
-                // Deltas are only taken against self-contained objects: chains stay one link long.
-                guard (tensor["base"] as String?) == nil, let object = XXH3Digest(hex: tensor["object"] as String) else {
-                    continue
-                }
-                tensors[BaseTensors.Key(block: tensor["block_position"], index: tensor["index_in_block"])] =
-                    BaseTensors.Tensor(dtype: tensor["dtype"], shape: tensor["shape"], object: object)
-            }
-            return BaseTensors(model: row["name"], tensors: tensors)
-        }
-    }
-
     /// Encodes and writes every object of the plan the store does not have, in parallel.
     func writeObjects(
         _ plan: inout ModelPlan, report: PartitionReport, base: BaseTensors?, level: Int
     ) throws -> (count: Int, raw: UInt64, stored: UInt64) {
-        let known = try database.read { db in Set(try String.fetchAll(db, sql: "SELECT digest FROM object")) }
+        let known = try index.objectDigests()
         let pending = plan.objects.indices.filter { index in
             let digest = plan.objects[index].digest
             return !(known.contains(digest.description) && objects.contains(digest))
@@ -214,83 +170,6 @@ extension Store {
             }
         }
         return (count, raw, stored)
-    }
-
-    /// The one transaction that makes the model visible. Returns how many of its blocks the store already had.
-    func record(
-        _ plan: ModelPlan, report: PartitionReport, name: String, family: String, baseModel: String?,
-        rules: PartitionRules?, source: String
-    ) throws -> Int {
-        let recipeJSON = try String(decoding: JSONEncoder().encode(plan.recipe), as: UTF8.self)
-        return try database.write { db -> Int in
-            if try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) != nil {
-                throw StoreError(.conflict, "model \"\(name)\" was added by another ingest meanwhile")
-            }
-            // Checked inside the write transaction, which gc also takes before it deletes anything.
-            for object in plan.objects where !objects.contains(object.digest) {
-                throw StoreError(.missingObject, "object \(object.digest) vanished before model \(name) was recorded")
-            }
-            for object in plan.objects where object.isNew {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO object (digest, codec, raw_bytes, stored_bytes, base) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [
-                        object.digest.description, object.codec.name, Int64(object.rawBytes), Int64(object.storedBytes),
-                        object.base?.description,
-                    ])
-            }
-            var reused = 0
-            for block in report.blocks {
-                if try Int64.fetchOne(db, sql: "SELECT 1 FROM block WHERE digest = ?", arguments: [block.digest.description]) != nil {
-                    reused += 1
-                }
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO block (digest, bytes, tensor_count) VALUES (?, ?, ?)",
-                    arguments: [block.digest.description, Int64(block.bytes), block.block.tensors.count])
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO model (name, family, base_model, format, source, rules, recipe, bytes, ingested_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    name, family, baseModel, report.inspection.format.rawValue, source, rules?.source, recipeJSON,
-                    Int64(report.inspection.totalBytes), ISO8601DateFormatter().string(from: Date()),
-                ])
-            let id = db.lastInsertedRowID
-            for (position, file) in plan.recipe.files.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO source_file (model_id, position, path, sha256, size) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [id, position, file.path, file.sha256, Int64(file.size)])
-            }
-            var blockOf = [Int: (position: Int, index: Int)]()
-            for (position, block) in report.blocks.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO model_block (model_id, position, block, name, kind) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [id, position, block.digest.description, block.block.name, block.block.kind.rawValue])
-                for (index, tensor) in block.block.tensors.enumerated() { blockOf[tensor] = (position, index) }
-            }
-            let stored = Set(plan.objects.map(\.digest))
-            for (position, tensor) in report.inspection.tensors.enumerated() {
-                let place = blockOf[position] ?? (-1, -1)
-                let shape = "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]"
-                try db.execute(
-                    sql: """
-                        INSERT INTO model_tensor (model_id, position, name, dtype, shape, bytes, digest, block_position,
-                            index_in_block, object) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        id, position, tensor.descriptor.name, tensor.descriptor.dtype, shape,
-                        Int64(tensor.descriptor.byteCount), tensor.digest.description, place.position, place.index,
-                        stored.contains(tensor.digest) ? tensor.digest.description : nil,
-                    ])
-            }
-            for object in plan.objects {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO model_object (model_id, object) VALUES (?, ?)",
-                    arguments: [id, object.digest.description])
-            }
-            return reused
-        }
     }
 }
 

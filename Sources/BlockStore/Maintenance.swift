@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import GRDB
 import PBRCore
 import TensorFiles
 import Synchronization
@@ -41,19 +40,12 @@ extension Store {
         }
         let corrupt = Set(files.indices.filter { damaged[$0] }.map { files[$0].description })
         let present = Set(files.map(\.description))
-        let (indexed, needs) = try database.read { db -> ([String], [(String, String)]) in
-            (
-                try String.fetchAll(db, sql: "SELECT digest FROM object"),
-                try Row.fetchAll(db, sql: "SELECT m.name, o.object FROM model_object o JOIN model m ON m.id = o.model_id")
-                    .map { ($0["name"] as String, $0["object"] as String) }
-            )
-        }
+        let (indexed, needs, models) = try index.references()
         let missing = indexed.filter { !present.contains($0) }.sorted()
         var incomplete = Set<String>()
         for (model, object) in needs where !present.contains(object) || corrupt.contains(object) {
             incomplete.insert(model)
         }
-        let models = try database.read { db in try String.fetchAll(db, sql: "SELECT name FROM model") }
         return VerifyResult(
             objectsChecked: files.count, modelsChecked: models.count, corrupt: corrupt.sorted(), missing: missing,
             incompleteModels: incomplete.sorted())
@@ -61,33 +53,20 @@ extension Store {
 
     /// Removes a model from the index (its objects stay until `gc`).
     public func remove(_ model: String) throws {
-        let removed = try database.write { db -> Int in
-            try db.execute(sql: "DELETE FROM model WHERE name = ?", arguments: [model])
-            return db.changesCount
-        }
-        guard removed > 0 else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
+        guard try index.removeModel(model) else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
     }
 
     /// Deletes objects no model needs (directly or as the base of a delta it needs), blocks no model has, and
     /// temporary files left by processes that are gone. Runs inside a write transaction, so no ingest can commit a
     /// reference to an object while it is being deleted.
     public func collectGarbage() throws -> CollectResult {
-        try database.write { db -> CollectResult in
-            var live = Set(try String.fetchAll(db, sql: "SELECT DISTINCT object FROM model_object"))
-            for base in try String.fetchAll(
-                db, sql: "SELECT DISTINCT o.base FROM object o JOIN model_object m ON m.object = o.digest WHERE o.base IS NOT NULL")
-            {
-                live.insert(base)
-            }
+        try index.collectGarbage { live -> CollectResult in
             var removed = 0
             var freed: UInt64 = 0
             for digest in objects.allObjects() where !live.contains(digest.description) {
                 freed += objects.size(of: digest) ?? 0
                 if unlink(objects.path(of: digest)) == 0 { removed += 1 }
             }
-            try db.execute(
-                sql: "DELETE FROM object WHERE digest NOT IN (SELECT object FROM model_object) AND digest NOT IN (SELECT base FROM object WHERE base IS NOT NULL AND digest IN (SELECT object FROM model_object))")
-            try db.execute(sql: "DELETE FROM block WHERE digest NOT IN (SELECT block FROM model_block)")
             return CollectResult(objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles())
         }
     }

@@ -1,4 +1,3 @@
-import GRDB
 import TensorFiles
 
 /// One model as `list` shows it.
@@ -44,45 +43,8 @@ struct Snapshot {
     var blockTensorCount: [String: Int]
     /// Stored bytes of each object.
     var objectStored: [String: UInt64]
-    var storedBytes: UInt64
 
-    init(_ db: Database, models names: [String]? = nil) throws {
-        var models: [Model] = []
-        for row in try Row.fetchAll(db, sql: "SELECT id, name, family, bytes FROM model ORDER BY name") {
-            let name: String = row["name"]
-            if let names, !names.contains(name) { continue }
-            let id: Int64 = row["id"]
-            let blocks = try Row.fetchAll(
-                db, sql: "SELECT block, name, kind FROM model_block WHERE model_id = ? ORDER BY position", arguments: [id]
-            ).map { (digest: $0["block"] as String, name: $0["name"] as String, kind: $0["kind"] as String) }
-            let tensors = try Row.fetchAll(
-                db, sql: "SELECT digest, bytes, block_position FROM model_tensor WHERE model_id = ? ORDER BY position",
-                arguments: [id]
-            ).map { (digest: $0["digest"] as String, bytes: UInt64($0["bytes"] as Int64), block: Int($0["block_position"] as Int64)) }
-            let sources = try Row.fetchAll(
-                db, sql: "SELECT path, sha256, size FROM source_file WHERE model_id = ? ORDER BY position", arguments: [id]
-            ).map { (path: $0["path"] as String, sha256: $0["sha256"] as String, size: UInt64($0["size"] as Int64)) }
-            models.append(
-                Model(
-                    name: name, family: row["family"], bytes: UInt64(row["bytes"] as Int64), blocks: blocks,
-                    tensorDigests: tensors, sources: sources))
-        }
-        self.models = models
-        var blockBytes: [String: UInt64] = [:]
-        var blockTensors: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT digest, bytes, tensor_count FROM block") {
-            blockBytes[row["digest"]] = UInt64(row["bytes"] as Int64)
-            blockTensors[row["digest"]] = Int(row["tensor_count"] as Int64)
-        }
-        self.blockBytes = blockBytes
-        self.blockTensorCount = blockTensors
-        var stored: [String: UInt64] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT digest, stored_bytes FROM object") {
-            stored[row["digest"]] = UInt64(row["stored_bytes"] as Int64)
-        }
-        objectStored = stored
-        storedBytes = stored.values.reduce(0, +)
-    }
+    var storedBytes: UInt64 { objectStored.values.reduce(0, +) }
 
     /// Stored bytes of a block of `model`: its tensors' objects (tensors kept inside an HDF5 skeleton count 0).
     func storedBytes(ofBlock position: Int, in model: Model) -> UInt64 {
@@ -91,28 +53,9 @@ struct Snapshot {
 }
 
 extension Store {
-    func snapshot(models: [String]? = nil) throws -> Snapshot {
-        try database.read { db in try Snapshot(db, models: models) }
-    }
+    func snapshot(models: [String]? = nil) throws -> Snapshot { try index.snapshot(models: models) }
 
-    public func list() throws -> [ModelSummary] {
-        try database.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT m.name, m.family, m.base_model, m.format, m.bytes, m.ingested_at,
-                        (SELECT COUNT(*) FROM model_block b WHERE b.model_id = m.id) AS blocks,
-                        (SELECT COUNT(*) FROM model_tensor t WHERE t.model_id = m.id) AS tensors
-                    FROM model m ORDER BY m.family, m.name
-                    """
-            ).map { row in
-                ModelSummary(
-                    name: row["name"], family: row["family"], baseModel: row["base_model"], format: row["format"],
-                    bytes: UInt64(row["bytes"] as Int64), blocks: Int(row["blocks"] as Int64),
-                    tensors: Int(row["tensors"] as Int64), ingestedAt: row["ingested_at"])
-            }
-        }
-    }
+    public func list() throws -> [ModelSummary] { try index.summaries() }
 
     /// `model`'s blocks in order, each with the other models that share it.
     public func show(_ model: String) throws -> [ModelBlockEntry] {
