@@ -66,7 +66,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PBRCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PBRCoreTests", dependencies: ["PBRCore", "TestSupport"]),
         .testTarget(
             name: "PBManifestTests", dependencies: ["PBManifest", "ManifestSynthesis", "BlockStore", "PBRCore", "TestSupport"]),

@@ -1,4 +1,5 @@
 public import PBManifest
+import PBRCore
 
 /// The PB sizes S(k) and model compositions K_j a simulation runs on, read from a `pbrepo.manifest/v1` file.
 public struct ModelCatalog: Sendable, Equatable {

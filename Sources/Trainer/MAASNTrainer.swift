@@ -2,6 +2,7 @@ import BLAS
 import Dispatch
 import EdgeSim
 import NeuralKit
+import PBRCore
 import RealModule
 
 /// What one training episode did.

@@ -1,5 +1,6 @@
 import BlockStore
 import Foundation
+import PBRCore
 import TestSupport
 import Testing
 import XXHash

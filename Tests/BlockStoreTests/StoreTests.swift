@@ -1,4 +1,5 @@
 import BlockStore
+import PBRCore
 import XXHash
 import Foundation
 import TensorFiles

@@ -1,3 +1,4 @@
+import PBRCore
 import TestSupport
 import Testing
 import XXHash

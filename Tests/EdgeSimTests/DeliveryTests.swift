@@ -1,5 +1,6 @@
 import ComplexModule
 import EdgeSim
+import PBRCore
 import TestSupport
 import Testing
 

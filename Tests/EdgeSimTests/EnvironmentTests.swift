@@ -1,4 +1,5 @@
 import EdgeSim
+import PBRCore
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import ComplexModule
 import EdgeSim
+import PBRCore
 import RealModule
 import TestSupport
 import Testing

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PBRCore
 import TestSupport
 import Testing
 

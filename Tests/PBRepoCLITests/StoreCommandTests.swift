@@ -2,6 +2,7 @@ import BlockStore
 import Dispatch
 import Foundation
 import Glibc
+import PBRCore
 import TestSupport
 import Testing
 

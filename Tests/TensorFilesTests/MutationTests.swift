@@ -1,4 +1,5 @@
 import Foundation
+import PBRCore
 import TensorFiles
 import TestSupport
 import Testing

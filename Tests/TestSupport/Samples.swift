@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PBRCore
 
 /// Paths of the committed samples and helpers shared by the test targets.
 public enum Samples {
@@ -103,17 +104,4 @@ public struct ExpectedTensor: Equatable, Sendable {
     public var shape: [UInt64]
     public var bytes: UInt64
     public var digest: String
-}
-
-/// A small seeded generator for reproducible test data (SplitMix64).
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,4 +1,5 @@
 import NeuralKit
+import PBRCore
 import TensorFiles
 import Testing
 import TestSupport

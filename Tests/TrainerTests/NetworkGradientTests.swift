@@ -1,5 +1,6 @@
 import Foundation
 import NeuralKit
+import PBRCore
 import TestSupport
 import Testing
 import Trainer

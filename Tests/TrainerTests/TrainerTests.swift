@@ -1,6 +1,7 @@
 import EdgeSim
 import Foundation
 import NeuralKit
+import PBRCore
 import TestSupport
 import Testing
 @testable import Trainer

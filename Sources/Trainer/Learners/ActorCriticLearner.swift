@@ -1,5 +1,6 @@
 import EdgeSim
 import NeuralKit
+import PBRCore
 
 /// MAASN-DA and its ablations but QMIX-DA (`maasn-da`, `no-as`, `no-vd`, `no-da`, `rnn-da`, `non-optimal`): one
 /// actor per agent (action-semantics, or plain for `no-as`) and one local critic Q(o_n, d_n) each, mixed into Q_tot

@@ -1,6 +1,7 @@
 import BLAS
 import EdgeSim
 import NeuralKit
+import PBRCore
 
 /// A family of learners: how the agents decide from their observations and how one mini-batch updates their
 /// networks. `MAASNTrainer` drives a learner through Algorithm 1 (episodes, replay, augmentation, soft target

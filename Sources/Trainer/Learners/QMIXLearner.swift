@@ -1,5 +1,6 @@
 import EdgeSim
 import NeuralKit
+import PBRCore
 
 /// QMIX-DA: each agent's Q-network values the 2^N joint cache/migration choices of its node (idle, or cache with
 /// any set of migrations), and a QMIX mixing network combines the chosen values into Q_tot; ε-greedy exploration.

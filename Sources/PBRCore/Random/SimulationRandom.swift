@@ -1,6 +1,6 @@
-import RealModule
+import Glibc
 
-/// The simulator's random numbers: xoshiro256** (Blackman & Vigna, 2018) seeded through SplitMix64, so a run is
+/// The project's seeded random numbers (simulators, learners, synthetic data): xoshiro256** (Blackman & Vigna, 2018) seeded through SplitMix64, so a run is
 /// reproducible bit for bit from its seed on any machine and Swift version (the system generator is never used).
 ///
 /// Streams: `split(_:)` derives an independent generator for a named purpose (users, channels, requests, ...), so
@@ -9,18 +9,11 @@ public struct SimulationRandom: RandomNumberGenerator, Sendable {
     private var s0, s1, s2, s3: UInt64
 
     public init(seed: UInt64) {
-        var mixer = seed
-        func splitMix() -> UInt64 {
-            mixer &+= 0x9E37_79B9_7F4A_7C15
-            var z = mixer
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix()
-        s1 = splitMix()
-        s2 = splitMix()
-        s3 = splitMix()
+        var mixer = SplitMix64(seed: seed)
+        s0 = mixer.next()
+        s1 = mixer.next()
+        s2 = mixer.next()
+        s3 = mixer.next()
     }
 
     public mutating func next() -> UInt64 {
@@ -62,7 +55,23 @@ public struct SimulationRandom: RandomNumberGenerator, Sendable {
     }
 }
 
-// Elementary functions through the C library's correctly rounded-enough implementations, named apart so that the
-// generator's outputs do not depend on which overloads a caller's imports bring in.
-@inline(__always) func _log(_ x: Double) -> Double { Double.log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Double.cos(x) }
+// Elementary functions straight from the C library (what swift-numerics' `Double.log`/`.cos` call too), named apart
+// so that the generator's outputs do not depend on which overloads a caller's imports bring in.
+@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
+
+/// SplitMix64 (Steele, Lea & Flood, 2014): the seeding generator of `SimulationRandom`, and a small fast generator
+/// for reproducible test and benchmark data.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
