@@ -1,7 +1,7 @@
 internal import COpenBLAS
 
 /// Single-precision matrix products on OpenBLAS. Matrices are row-major throughout this module.
-public enum BLAS {
+package enum BLAS {
     /// `C ← alpha · op(A) · op(B) + beta · C`, where op transposes when asked.
     ///
     /// - Parameters:
@@ -10,7 +10,7 @@ public enum BLAS {
     ///   programmer error and traps).
     ///
     /// The corresponding C function is `cblas_sgemm`.
-    public static func sgemm(
+    package static func sgemm(
         transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafeBufferPointer<Float>, b: UnsafeBufferPointer<Float>,
         beta: Float = 0, c: UnsafeMutableBufferPointer<Float>
@@ -25,5 +25,5 @@ public enum BLAS {
     /// Limits OpenBLAS's own thread pool; results are deterministic for a given thread count.
     ///
     /// The corresponding C function is `openblas_set_num_threads`.
-    public static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+    package static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }
 }

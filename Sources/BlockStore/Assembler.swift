@@ -2,25 +2,25 @@ import Crypto
 import Dispatch
 import Foundation
 import Glibc
-import PBRCore
+package import PBRCore
 import TensorFiles
 import Synchronization
-import XXHash
+package import XXHash
 
 /// What `assemble` produced.
-public struct AssembleResult: Sendable, Equatable {
-    public var model: String
-    public var output: String
-    public var files: Int
-    public var bytes: UInt64
+package struct AssembleResult: Sendable, Equatable {
+    package var model: String
+    package var output: String
+    package var files: Int
+    package var bytes: UInt64
     /// Whether every file's SHA-256 was computed and compared (asked for, or the recipe predates XXH3 checks).
-    public var sha256Verified: Bool
+    package var sha256Verified: Bool
 }
 
 /// Rebuilds a model's files from a recipe and a directory of objects (the store's, or one `export-blocks` wrote).
-public enum Assembler {
+package enum Assembler {
     /// Every object the recipe needs, with the bases of delta objects, each once.
-    public static func requiredObjects(_ recipe: Recipe, in objects: ObjectDirectory) -> (present: [XXH3Digest], missing: [String]) {
+    package static func requiredObjects(_ recipe: Recipe, in objects: ObjectDirectory) -> (present: [XXH3Digest], missing: [String]) {
         var present: [XXH3Digest] = []
         var missing: [String] = []
         var seen = Set<String>()
@@ -39,13 +39,13 @@ public enum Assembler {
     }
 
     /// How `assemble` checks what it writes.
-    public struct Options: Sendable, Equatable {
+    package struct Options: Sendable, Equatable {
         /// Also compute each file's SHA-256 and compare it with the one recorded at ingest. Every object is always
         /// checked against its XXH3-128 digest, and every file against its whole-file XXH3-128, which already
         /// proves the bytes equal to the ingested ones; SHA-256 adds a cryptographic check at some cost in speed.
-        public var sha256: Bool
+        package var sha256: Bool
 
-        public init(sha256: Bool = false) { self.sha256 = sha256 }
+        package init(sha256: Bool = false) { self.sha256 = sha256 }
     }
 
     /// Writes the model to `output`: a file for a single-file model, a new directory for a directory model.
@@ -55,7 +55,7 @@ public enum Assembler {
     ///
     /// - Throws: `StoreError` `.missingObject` listing what is missing (before anything is written),
     ///   `.corruptObject` naming the object, `.checksumMismatch` naming the file.
-    public static func assemble(
+    package static func assemble(
         _ recipe: Recipe, objects: ObjectDirectory, to output: String, options: Options = Options(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> AssembleResult {
@@ -199,7 +199,7 @@ public enum Assembler {
     }
 
     /// Reads `<model>.recipe.json` from a directory written by `export-blocks`.
-    public static func recipe(from directory: String, model: String) throws -> Recipe {
+    package static func recipe(from directory: String, model: String) throws -> Recipe {
         let path = directory + "/" + model + ".recipe.json"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StoreError(.unknownModel, "no recipe for model \(model) in \(directory) (\(path))")
@@ -220,7 +220,7 @@ public enum Assembler {
 
 extension Store {
     /// The recipe recorded for `model`.
-    public func recipe(of model: String) throws -> Recipe {
+    package func recipe(of model: String) throws -> Recipe {
         let text = try index.recipeText(of: model)
         guard let text else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
         do {
@@ -231,7 +231,7 @@ extension Store {
     }
 
     /// Rebuilds `model` from the store's objects (see `Assembler.assemble`).
-    public func assemble(
+    package func assemble(
         _ model: String, to output: String, options: Assembler.Options = .init(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> AssembleResult {
@@ -240,7 +240,7 @@ extension Store {
 
     /// Writes what a client must download for `model` into `directory`: the objects (with delta bases) under
     /// `objects/` and `<model>.recipe.json`. Several models can share one directory (and their objects).
-    public func exportBlocks(_ model: String, to directory: String) throws -> (objects: Int, bytes: UInt64) {
+    package func exportBlocks(_ model: String, to directory: String) throws -> (objects: Int, bytes: UInt64) {
         let recipe = try recipe(of: model)
         let required = Assembler.requiredObjects(recipe, in: objects)
         if !required.missing.isEmpty {

@@ -1,25 +1,25 @@
 import Crypto
 import Dispatch
 import Foundation
-public import ParameterBlocks
-import PBRCore
+package import ParameterBlocks
+package import PBRCore
 import TensorFiles
 import Synchronization
-import XXHash
+package import XXHash
 
 /// What `ingest` is told about a model beyond its files.
-public struct IngestOptions: Sendable {
+package struct IngestOptions: Sendable {
     /// Defaults to the file name without `.safetensors` (or the directory's name).
-    public var name: String?
+    package var name: String?
     /// Defaults to the name of the directory that holds the file or model directory.
-    public var family: String?
+    package var family: String?
     /// The model deltas are computed against; defaults to the family's first model.
-    public var base: String?
-    public var rules: PartitionRules?
+    package var base: String?
+    package var rules: PartitionRules?
     /// zstd level for objects.
-    public var level: Int
+    package var level: Int
 
-    public init(name: String? = nil, family: String? = nil, base: String? = nil, rules: PartitionRules? = nil, level: Int = 1) {
+    package init(name: String? = nil, family: String? = nil, base: String? = nil, rules: PartitionRules? = nil, level: Int = 1) {
         self.name = name
         self.family = family
         self.base = base
@@ -29,20 +29,20 @@ public struct IngestOptions: Sendable {
 }
 
 /// What one ingest did.
-public struct IngestResult: Sendable, Equatable {
-    public enum Status: String, Sendable { case added, unchanged }
-    public var model: String
-    public var family: String
-    public var status: Status
-    public var tensors: Int
-    public var tensorBytes: UInt64
-    public var blocks: Int
+package struct IngestResult: Sendable, Equatable {
+    package enum Status: String, Sendable { case added, unchanged }
+    package var model: String
+    package var family: String
+    package var status: Status
+    package var tensors: Int
+    package var tensorBytes: UInt64
+    package var blocks: Int
     /// Blocks of this model that the store already had.
-    public var reusedBlocks: Int
-    public var newObjects: Int
+    package var reusedBlocks: Int
+    package var newObjects: Int
     /// Content bytes of the objects written, and their size on disk.
-    public var newObjectBytes: UInt64
-    public var newStoredBytes: UInt64
+    package var newObjectBytes: UInt64
+    package var newStoredBytes: UInt64
 }
 
 extension Store {
@@ -52,7 +52,7 @@ extension Store {
     /// written as a compressed object (choosing per object the smallest of byte-grouped zstd and XOR against the
     /// base model's corresponding tensor), and then one transaction records the model. Ingesting the same files
     /// again changes nothing; a different model under an existing name is refused.
-    public func ingest(
+    package func ingest(
         _ path: String, options: IngestOptions = IngestOptions(), progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> IngestResult {
         let report = try PartitionReport.run(path: path, rules: options.rules, progress: progress)

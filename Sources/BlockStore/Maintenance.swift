@@ -1,33 +1,33 @@
 import Dispatch
 import Foundation
-import PBRCore
+package import PBRCore
 import TensorFiles
 import Synchronization
-import XXHash
+package import XXHash
 
 /// What `verify` found.
-public struct VerifyResult: Sendable, Equatable {
-    public var objectsChecked: Int
-    public var modelsChecked: Int
+package struct VerifyResult: Sendable, Equatable {
+    package var objectsChecked: Int
+    package var modelsChecked: Int
     /// Objects whose file does not decode to its digest (or whose delta base is unusable).
-    public var corrupt: [String]
+    package var corrupt: [String]
     /// Objects the index names that have no file.
-    public var missing: [String]
+    package var missing: [String]
     /// Models that cannot be assembled (an object they need is missing or corrupt).
-    public var incompleteModels: [String]
-    public var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && incompleteModels.isEmpty }
+    package var incompleteModels: [String]
+    package var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && incompleteModels.isEmpty }
 }
 
 /// What `gc` removed.
-public struct CollectResult: Sendable, Equatable {
-    public var objectsRemoved: Int
-    public var bytesFreed: UInt64
-    public var temporaryFilesRemoved: Int
+package struct CollectResult: Sendable, Equatable {
+    package var objectsRemoved: Int
+    package var bytesFreed: UInt64
+    package var temporaryFilesRemoved: Int
 }
 
 extension Store {
     /// Decodes every object file and checks it against its digest, and checks every model has all it needs.
-    public func verify(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> VerifyResult {
+    package func verify(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> VerifyResult {
         let files = objects.allObjects()
         let damaged = try Parallel.map(count: files.count, completed: { progress?(UInt64($0), UInt64(files.count)) }) {
             index -> Bool in
@@ -52,14 +52,14 @@ extension Store {
     }
 
     /// Removes a model from the index (its objects stay until `gc`).
-    public func remove(_ model: String) throws {
+    package func remove(_ model: String) throws {
         guard try index.removeModel(model) else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
     }
 
     /// Deletes objects no model needs (directly or as the base of a delta it needs), blocks no model has, and
     /// temporary files left by processes that are gone. Runs inside a write transaction, so no ingest can commit a
     /// reference to an object while it is being deleted.
-    public func collectGarbage() throws -> CollectResult {
+    package func collectGarbage() throws -> CollectResult {
         try index.collectGarbage { live -> CollectResult in
             var removed = 0
             var freed: UInt64 = 0

@@ -1,7 +1,7 @@
-import ParameterBlocks
-import PBRCore
+package import ParameterBlocks
+package import PBRCore
 import TensorFiles
-import XXHash
+package import XXHash
 
 /// One object a model needs, and where its content comes from during ingest.
 struct PlannedObject: Sendable {

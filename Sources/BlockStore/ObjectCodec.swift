@@ -1,9 +1,9 @@
 import TensorFiles
-public import XXHash
+package import XXHash
 import Zstd
 
 /// How an object's payload encodes its content.
-public enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
+package enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
     /// zstd of the bytes as they are.
     case zstd = 0
     /// The bytes as they are, when no codec makes them smaller (random-looking small tensors).
@@ -16,7 +16,7 @@ public enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
     /// base leaves mostly zero bits (ZipLLM's BitX).
     case xorPlanes = 5
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .stored: return "stored"
         case .zstd: return "zstd"
@@ -44,15 +44,15 @@ public enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
 ///                         followed by the planes' bytes in order
 ///
 /// Codecs 1 and 2 (one zstd frame over all planes) were written by pre-release builds and are refused.
-public struct StoredObject: Sendable {
-    public static let headerLength = 48
+package struct StoredObject: Sendable {
+    package static let headerLength = 48
     static let magic: [UInt8] = Array("PBOB".utf8)
 
-    public var codec: ObjectCodec
-    public var elementSize: Int
-    public var rawLength: UInt64
-    public var digest: XXH3Digest
-    public var base: XXH3Digest?
+    package var codec: ObjectCodec
+    package var elementSize: Int
+    package var rawLength: UInt64
+    package var digest: XXH3Digest
+    package var base: XXH3Digest?
 
     /// Encodes `content` with whichever allowed codec gives the smallest object.
     ///
@@ -60,7 +60,7 @@ public struct StoredObject: Sendable {
     ///   - elementSize: bytes per element (2 for BF16/F16, 4 for F32, ...) when the content is floating point, else 1.
     ///   - base: the base model's corresponding tensor (same length), for a delta candidate.
     /// - Returns: the whole object file's bytes.
-    public static func encode(
+    package static func encode(
         _ content: UnsafeRawBufferPointer, digest: XXH3Digest, elementSize: Int,
         base: (digest: XXH3Digest, content: UnsafeRawBufferPointer)?, level: Int
     ) throws -> (object: [UInt8], codec: ObjectCodec) {
@@ -183,7 +183,7 @@ public struct StoredObject: Sendable {
     }
 
     /// Reads an object's header.
-    public static func header(of object: UnsafeRawBufferPointer, name: String) throws(StoreError) -> StoredObject {
+    package static func header(of object: UnsafeRawBufferPointer, name: String) throws(StoreError) -> StoredObject {
         guard object.count >= headerLength, Array(object[0..<4]) == magic, object[4] == 1 else {
             throw StoreError(.corruptObject, "object \(name) has no valid header")
         }
@@ -213,7 +213,7 @@ public struct StoredObject: Sendable {
     /// Decodes an object and checks its content against the digest in its header.
     ///
     /// - Parameter base: the decoded content of the base object, for deltas.
-    public static func decode(
+    package static func decode(
         _ object: UnsafeRawBufferPointer, name: String, base: [UInt8]? = nil
     ) throws(StoreError) -> [UInt8] {
         let header = try header(of: object, name: name)
@@ -240,7 +240,7 @@ public struct StoredObject: Sendable {
     /// content against the digest in the header. Raw planes are read straight from `object`, without a copy.
     ///
     /// - Parameter base: the decoded content of the base object, for deltas.
-    public static func decode(
+    package static func decode(
         _ object: UnsafeRawBufferPointer, name: String, base: UnsafeRawBufferPointer?,
         into destination: UnsafeMutableRawBufferPointer
     ) throws(StoreError) {
@@ -289,7 +289,7 @@ public struct StoredObject: Sendable {
     /// is taken plane by plane (grouping is a permutation, so planes(a ⊕ b) = planes(a) ⊕ planes(b)) and the
     /// elements are interleaved once, instead of decoding the base's content first. The result is checked against
     /// the delta's digest, which also covers the base's bytes.
-    public static func decode(
+    package static func decode(
         _ object: UnsafeRawBufferPointer, name: String, baseObject: UnsafeRawBufferPointer, baseName: String,
         into destination: UnsafeMutableRawBufferPointer
     ) throws(StoreError) {

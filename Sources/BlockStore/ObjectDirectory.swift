@@ -1,28 +1,28 @@
 import Glibc
-import PBRCore
+package import PBRCore
 import TensorFiles
-public import XXHash
+package import XXHash
 
 /// A directory of objects named by content digest: `objects/ab/cdef…` (the first two hex digits of the digest
 /// fan the objects out over 256 directories). The store keeps its objects this way, and so does a directory written
 /// by `export-blocks`, so the assembler reads both alike.
-public struct ObjectDirectory: Sendable {
-    public let root: String
+package struct ObjectDirectory: Sendable {
+    package let root: String
 
-    public init(root: String) { self.root = root }
+    package init(root: String) { self.root = root }
 
-    public func path(of digest: XXH3Digest) -> String {
+    package func path(of digest: XXH3Digest) -> String {
         let hex = digest.description
         return root + "/objects/" + hex.prefix(2) + "/" + hex.dropFirst(2)
     }
 
-    public func contains(_ digest: XXH3Digest) -> Bool {
+    package func contains(_ digest: XXH3Digest) -> Bool {
         var status = stat()
         return stat(path(of: digest), &status) == 0
     }
 
     /// Size of an object file, or nil when it is missing.
-    public func size(of digest: XXH3Digest) -> UInt64? {
+    package func size(of digest: XXH3Digest) -> UInt64? {
         var status = stat()
         return stat(path(of: digest), &status) == 0 ? UInt64(status.st_size) : nil
     }
@@ -32,7 +32,7 @@ public struct ObjectDirectory: Sendable {
     ///
     /// - Parameter syncDirectory: false leaves the fsync of the object's fan-out directory to the caller
     ///   (`syncDirectories(of:)`), which must do it before it records the object anywhere.
-    public func write(_ object: [UInt8], digest: XXH3Digest, syncDirectory: Bool = true) throws {
+    package func write(_ object: [UInt8], digest: XXH3Digest, syncDirectory: Bool = true) throws {
         let destination = path(of: digest)
         try makeDirectories(AtomicFile.directory(of: destination))
         // Large objects skip the page cache: they are written once and read rarely, and it halves the cost of
@@ -43,7 +43,7 @@ public struct ObjectDirectory: Sendable {
     }
 
     /// fsyncs the fan-out directories of `digests` (and `objects/`), each once.
-    public func syncDirectories(of digests: some Sequence<XXH3Digest>) {
+    package func syncDirectories(of digests: some Sequence<XXH3Digest>) {
         for fan in Set(digests.map { $0.description.prefix(2) }).sorted() {
             AtomicFile.syncDirectory(root + "/objects/" + fan)
         }
@@ -51,7 +51,7 @@ public struct ObjectDirectory: Sendable {
     }
 
     /// Calls `body` with an object file's bytes (mapped).
-    public func withObject<R>(_ digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    package func withObject<R>(_ digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let file: MappedFile
         do {
             file = try MappedFile(path: path(of: digest))
@@ -62,7 +62,7 @@ public struct ObjectDirectory: Sendable {
     }
 
     /// Decodes an object (and, for a delta, its base), checking the content's digest.
-    public func content(of digest: XXH3Digest) throws -> [UInt8] {
+    package func content(of digest: XXH3Digest) throws -> [UInt8] {
         try withObject(digest) { object in
             let header = try StoredObject.header(of: object, name: "\(digest)")
             guard header.digest == digest else {
@@ -91,12 +91,12 @@ public struct ObjectDirectory: Sendable {
     }
 
     /// The base of a delta object, read from its header; nil for a self-contained object.
-    public func base(of digest: XXH3Digest) throws -> XXH3Digest? {
+    package func base(of digest: XXH3Digest) throws -> XXH3Digest? {
         try withObject(digest) { try StoredObject.header(of: $0, name: "\(digest)").base }
     }
 
     /// Every object file present, by digest.
-    public func allObjects() -> [XXH3Digest] {
+    package func allObjects() -> [XXH3Digest] {
         var found: [XXH3Digest] = []
         for fan in (try? FileSystem.listDirectory(root + "/objects")) ?? [] where fan.count == 2 {
             for rest in (try? FileSystem.listDirectory(root + "/objects/" + fan)) ?? [] {

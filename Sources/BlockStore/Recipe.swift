@@ -2,27 +2,27 @@
 ///
 /// Stored in the index with each model and written as `<model>.recipe.json` by `export-blocks`, next to the objects
 /// it names.
-public struct Recipe: Codable, Sendable, Equatable {
-    public static let schemaID = "pbrepo.recipe/v1"
+package struct Recipe: Codable, Sendable, Equatable {
+    package static let schemaID = "pbrepo.recipe/v1"
 
-    public enum Layout: String, Codable, Sendable {
+    package enum Layout: String, Codable, Sendable {
         /// One file: the model was ingested from a file and is assembled to a file.
         case file
         /// A directory of files (shards, index, config): assembled into a directory.
         case directory
     }
 
-    public struct File: Codable, Sendable, Equatable {
-        public enum Kind: String, Codable, Sendable {
+    package struct File: Codable, Sendable, Equatable {
+        package enum Kind: String, Codable, Sendable {
             case safetensors, hdf5, verbatim
         }
 
-        public struct Extent: Codable, Sendable, Equatable {
-            public var offset: UInt64
-            public var length: UInt64
-            public var object: String
+        package struct Extent: Codable, Sendable, Equatable {
+            package var offset: UInt64
+            package var length: UInt64
+            package var object: String
 
-            public init(offset: UInt64, length: UInt64, object: String) {
+            package init(offset: UInt64, length: UInt64, object: String) {
                 self.offset = offset
                 self.length = length
                 self.object = object
@@ -30,7 +30,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         }
 
         /// What the file is made of; object names are XXH3-128 digests in hex.
-        public enum Content: Sendable, Equatable {
+        package enum Content: Sendable, Equatable {
             /// The `header` object (8-byte length + header bytes), then the `tensors` objects in data order.
             case safetensors(header: String, tensors: [String])
             /// The `skeleton` object with each extent's object spliced in at its offset.
@@ -40,15 +40,15 @@ public struct Recipe: Codable, Sendable, Equatable {
         }
 
         /// Relative to the model's directory (for `file` layout: the original file name).
-        public var path: String
-        public var size: UInt64
-        public var sha256: String
+        package var path: String
+        package var size: UInt64
+        package var sha256: String
         /// XXH3-128 of the whole file, what `assemble` checks its output against (recipes of pre-release builds
         /// lack it; the assembler checks the sha256 then).
-        public var xxh3: String?
-        public var content: Content
+        package var xxh3: String?
+        package var content: Content
 
-        public init(path: String, size: UInt64, sha256: String, xxh3: String? = nil, content: Content) {
+        package init(path: String, size: UInt64, sha256: String, xxh3: String? = nil, content: Content) {
             self.path = path
             self.size = size
             self.sha256 = sha256
@@ -56,7 +56,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             self.content = content
         }
 
-        public var kind: Kind {
+        package var kind: Kind {
             switch content {
             case .safetensors: return .safetensors
             case .hdf5: return .hdf5
@@ -65,7 +65,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         }
 
         /// Every object this file is made of, in the order the assembler reads them.
-        public var objects: [String] {
+        package var objects: [String] {
             switch content {
             case .safetensors(let header, let tensors): return [header] + tensors
             case .hdf5(let skeleton, let extents): return [skeleton] + extents.map(\.object)
@@ -79,7 +79,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             case path, kind, size, sha256, xxh3, header, tensors, skeleton, extents, object
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             path = try container.decode(String.self, forKey: .path)
             size = try container.decode(UInt64.self, forKey: .size)
@@ -99,7 +99,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             }
         }
 
-        public func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(path, forKey: .path)
             try container.encode(kind, forKey: .kind)
@@ -119,13 +119,13 @@ public struct Recipe: Codable, Sendable, Equatable {
         }
     }
 
-    public var schema: String
-    public var model: String
-    public var layout: Layout
-    public var files: [File]
+    package var schema: String
+    package var model: String
+    package var layout: Layout
+    package var files: [File]
 
     /// Every object the model needs (without delta bases), each once, in first-use order.
-    public var objects: [String] {
+    package var objects: [String] {
         var seen = Set<String>()
         return files.flatMap(\.objects).filter { seen.insert($0).inserted }
     }

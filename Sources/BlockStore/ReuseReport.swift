@@ -1,47 +1,47 @@
 import Foundation
-public import PBRCore
+package import PBRCore
 
 /// Parameter reuse across the store's models (`pbrepo report`); the definitions are those of docs/blocks.md.
-public struct ReuseReport: Sendable, Equatable {
-    public struct Model: Sendable, Equatable {
-        public var name: String
-        public var family: String
+package struct ReuseReport: Sendable, Equatable {
+    package struct Model: Sendable, Equatable {
+        package var name: String
+        package var family: String
         /// The model's tensor bytes.
-        public var bytes: UInt64
+        package var bytes: UInt64
         /// Its number of parameter blocks.
-        public var blocks: Int
+        package var blocks: Int
         /// Bytes of its blocks that at least one other model also has.
-        public var reusedBlockBytes: UInt64
+        package var reusedBlockBytes: UInt64
         /// Bytes of its tensors whose digest at least one other model also has.
-        public var reusedTensorBytes: UInt64
+        package var reusedTensorBytes: UInt64
         /// reusedBlockBytes / bytes (0 for an empty model).
-        public var reuseRatio: Double
+        package var reuseRatio: Double
     }
 
-    public struct Pair: Sendable, Equatable {
-        public var a: String
-        public var b: String
+    package struct Pair: Sendable, Equatable {
+        package var a: String
+        package var b: String
         /// Bytes of a's blocks that b also has.
-        public var sharedBytes: UInt64
+        package var sharedBytes: UInt64
         /// sharedBytes / a's bytes.
-        public var ratio: Double
+        package var ratio: Double
     }
 
-    public var models: [Model]
+    package var models: [Model]
     /// Sum of the models' bytes.
-    public var logicalBytes: UInt64
+    package var logicalBytes: UInt64
     /// Bytes of the distinct blocks, each counted once.
-    public var uniqueBlockBytes: UInt64
+    package var uniqueBlockBytes: UInt64
     /// Bytes of the distinct tensors (by digest), each counted once.
-    public var uniqueTensorBytes: UInt64
+    package var uniqueTensorBytes: UInt64
     /// Bytes of all objects on disk (tensors, headers, skeletons, other files).
-    public var storedBytes: UInt64
+    package var storedBytes: UInt64
     /// logical / unique tensor bytes.
-    public var dedupRatio: Double
+    package var dedupRatio: Double
     /// unique tensor bytes / stored bytes.
-    public var compressionRatio: Double
+    package var compressionRatio: Double
     /// Every ordered pair of distinct models.
-    public var pairs: [Pair]
+    package var pairs: [Pair]
 
     init(_ snapshot: Snapshot) {
         var blockHolders: [String: Set<String>] = [:]
@@ -82,7 +82,7 @@ public struct ReuseReport: Sendable, Equatable {
         self.pairs = pairs
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             (
                 "models",
@@ -114,7 +114,7 @@ public struct ReuseReport: Sendable, Equatable {
     }
 
     /// One CSV row per model (header first): name,family,bytes,blocks,reused_block_bytes,reused_tensor_bytes,reuse_ratio.
-    public var csv: String {
+    package var csv: String {
         (["name,family,bytes,blocks,reused_block_bytes,reused_tensor_bytes,reuse_ratio"]
             + models.map { model in
                 [CSV.field(model.name), CSV.field(model.family), String(model.bytes), String(model.blocks),
@@ -135,5 +135,5 @@ func formatRatio(_ value: Double) -> String {
 
 /// RFC 4180 quoting where needed.
 extension Store {
-    public func reuseReport() throws -> ReuseReport { ReuseReport(try snapshot()) }
+    package func reuseReport() throws -> ReuseReport { ReuseReport(try snapshot()) }
 }

@@ -1,16 +1,16 @@
 import Foundation
-import PBRCore
+package import PBRCore
 import Synchronization
-import XXHash
+package import XXHash
 
 /// A pbrepo store: a directory with the objects (`objects/`) and the index (`index.sqlite3`, SQLite in WAL mode).
 ///
 /// The index never names an object that is not on disk: objects are written and made durable before the one
 /// transaction that records a model commits. Objects nothing refers to (after `rm`, or left by a killed ingest) are
 /// removed by `gc`.
-public final class Store: Sendable {
-    public let root: String
-    public let objects: ObjectDirectory
+package final class Store: Sendable {
+    package let root: String
+    package let objects: ObjectDirectory
     let index: StoreIndex
     /// Decoded base tensors, reused while the fine-tunes of one family are ingested by the same process (1 GiB at
     /// most; a tensor over a quarter of that is decoded again each time).
@@ -18,7 +18,7 @@ public final class Store: Sendable {
 
     /// The store directory: `explicit` (`--store`), else `$PBREPO_STORE`, else `$XDG_DATA_HOME/pbrepo`, else
     /// `~/.local/share/pbrepo`.
-    public static func location(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    package static func location(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
         if let store = environment["PBREPO_STORE"], !store.isEmpty { return store }
         if let data = environment["XDG_DATA_HOME"], !data.isEmpty { return data + "/pbrepo" }
@@ -26,7 +26,7 @@ public final class Store: Sendable {
     }
 
     /// Opens the store at `root`, creating it when `create` is true.
-    public init(root: String, create: Bool = true) throws {
+    package init(root: String, create: Bool = true) throws {
         self.root = root
         objects = ObjectDirectory(root: root)
         let indexPath = root + "/index.sqlite3"

@@ -1,4 +1,4 @@
-public import PBManifest
+package import PBManifest
 
 extension Manifest {
     /// The manifest of a store snapshot: blocks in order of first use, each with its models; the same store
@@ -36,7 +36,7 @@ extension Manifest {
 
 extension Store {
     /// The manifest of `models` (all models when nil).
-    public func manifest(models: [String]? = nil) throws -> Manifest {
+    package func manifest(models: [String]? = nil) throws -> Manifest {
         let snapshot = try snapshot(models: models)
         if let models {
             let found = Set(snapshot.models.map(\.name))

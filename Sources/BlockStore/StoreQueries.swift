@@ -1,29 +1,29 @@
 import TensorFiles
 
 /// One model as `list` shows it.
-public struct ModelSummary: Sendable, Equatable {
-    public var name: String
-    public var family: String
-    public var baseModel: String?
-    public var format: String
-    public var bytes: UInt64
-    public var blocks: Int
-    public var tensors: Int
-    public var ingestedAt: String
+package struct ModelSummary: Sendable, Equatable {
+    package var name: String
+    package var family: String
+    package var baseModel: String?
+    package var format: String
+    package var bytes: UInt64
+    package var blocks: Int
+    package var tensors: Int
+    package var ingestedAt: String
 }
 
 /// One block of a model as `show` shows it.
-public struct ModelBlockEntry: Sendable, Equatable {
-    public var position: Int
-    public var name: String
-    public var kind: String
-    public var digest: String
-    public var bytes: UInt64
-    public var tensors: Int
+package struct ModelBlockEntry: Sendable, Equatable {
+    package var position: Int
+    package var name: String
+    package var kind: String
+    package var digest: String
+    package var bytes: UInt64
+    package var tensors: Int
     /// Bytes of the block's objects on disk (deltas count their own size).
-    public var storedBytes: UInt64
+    package var storedBytes: UInt64
     /// The other models that have this block.
-    public var sharedWith: [String]
+    package var sharedWith: [String]
 }
 
 /// The store's contents, loaded once for the read-only commands (`list`, `show`, `report`, `export-manifest`).
@@ -55,10 +55,10 @@ struct Snapshot {
 extension Store {
     func snapshot(models: [String]? = nil) throws -> Snapshot { try index.snapshot(models: models) }
 
-    public func list() throws -> [ModelSummary] { try index.summaries() }
+    package func list() throws -> [ModelSummary] { try index.summaries() }
 
     /// `model`'s blocks in order, each with the other models that share it.
-    public func show(_ model: String) throws -> [ModelBlockEntry] {
+    package func show(_ model: String) throws -> [ModelBlockEntry] {
         let snapshot = try snapshot()
         guard let entry = snapshot.models.first(where: { $0.name == model }) else {
             throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)")

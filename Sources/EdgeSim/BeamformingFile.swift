@@ -1,6 +1,6 @@
 import ComplexModule
 import Foundation
-public import PBRCore
+package import PBRCore
 
 /// The JSON form of a beamforming instance and of its solution (docs/beamforming.md).
 extension BeamformingInstance {
@@ -15,7 +15,7 @@ extension BeamformingInstance {
     }
 
     /// Reads an instance file; refuses missing fields, wrong shapes and invalid values with a message.
-    public static func load(_ path: String) throws -> BeamformingInstance {
+    package static func load(_ path: String) throws -> BeamformingInstance {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EdgeSimError(.unreadable, path: path, "cannot read instance file")
         }
@@ -48,7 +48,7 @@ extension BeamformingInstance {
 extension BeamformingSolution {
     /// `{"feasible", "w": [[[re, im] per antenna] per node], "worst_case_rate_bps": [per user],
     /// "min_worst_case_rate_bps", "delay_s"}`; non-finite numbers are `null`.
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             ("feasible", .bool(feasible)),
             (
@@ -61,5 +61,5 @@ extension BeamformingSolution {
     }
 
     /// `json` as text, each node's beamformer on a line of its own.
-    public var jsonText: String { json.prettyPrinted(expandedDepth: 2) }
+    package var jsonText: String { json.prettyPrinted(expandedDepth: 2) }
 }

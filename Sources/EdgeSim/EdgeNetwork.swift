@@ -1,5 +1,5 @@
 import ComplexModule
-import PBRCore
+package import PBRCore
 import RealModule
 
 /// One random realisation of the edge network for a scenario, a repository and a seed: node and user positions,
@@ -7,32 +7,32 @@ import RealModule
 ///
 /// Everything is a function of the seed alone; each quantity has its own random stream, so the same seed gives the
 /// same users whatever else a caller draws.
-public struct EdgeNetwork: Sendable {
-    public struct Point: Sendable, Equatable {
-        public var x: Double
-        public var y: Double
-        public func distance(to other: Point) -> Double { ((x - other.x) * (x - other.x) + (y - other.y) * (y - other.y)).squareRoot() }
+package struct EdgeNetwork: Sendable {
+    package struct Point: Sendable, Equatable {
+        package var x: Double
+        package var y: Double
+        package func distance(to other: Point) -> Double { ((x - other.x) * (x - other.x) + (y - other.y) * (y - other.y)).squareRoot() }
     }
 
-    public let scenario: Scenario
-    public let repository: ModelCatalog
-    public let seed: UInt64
+    package let scenario: Scenario
+    package let repository: ModelCatalog
+    package let seed: UInt64
     /// Nodes on a near-square grid over the area, at the centres of its cells.
-    public let nodePositions: [Point]
+    package let nodePositions: [Point]
     /// Users uniform over the area.
-    public let userPositions: [Point]
+    package let userPositions: [Point]
     /// The node each user is associated with (the nearest).
-    public let association: [Int]
+    package let association: [Int]
     /// r_u: the model each user requests (Zipf over the repository's models).
-    public let requests: [Int]
+    package let requests: [Int]
     /// Q_u, bit/s.
-    public let qos: [Double]
+    package let qos: [Double]
     /// ϖ_{n,m}: node n observes node m (closer than the observation radius; never itself).
-    public let observes: [[Bool]]
+    package let observes: [[Bool]]
     /// For each PB k, the users whose requested model contains it.
-    public let requesters: [[Int]]
+    package let requesters: [[Int]]
 
-    public init(scenario: Scenario, repository: ModelCatalog, seed: UInt64) {
+    package init(scenario: Scenario, repository: ModelCatalog, seed: UInt64) {
         self.scenario = scenario
         self.repository = repository
         self.seed = seed
@@ -75,7 +75,7 @@ public struct EdgeNetwork: Sendable {
     }
 
     /// R^bac_{n,m}(k) for every ordered pair, bit/s (diagonal 0).
-    public func backhaulRates(block k: Int) -> [[Double]] {
+    package func backhaulRates(block k: Int) -> [[Double]] {
         var draws = SimulationRandom.stream(seed: seed, "backhaul/\(k)")
         return (0..<scenario.nodes).map { n in
             (0..<scenario.nodes).map { m in
@@ -88,7 +88,7 @@ public struct EdgeNetwork: Sendable {
     /// Estimated channels h̃_{n,u}(k) ∈ ℂ^M for every node n and user u (indexed [u][n][antenna]):
     /// √(v d^(−α)) · h̄, with Rician h̄ = √(K/(K+1)) a(θ) + √(1/(K+1)) g, a(θ) the half-wavelength uniform linear
     /// array response toward the user and g ~ CN(0, I).
-    public func channels(block k: Int) -> [[[Complex<Double>]]] {
+    package func channels(block k: Int) -> [[[Complex<Double>]]] {
         var draws = SimulationRandom.stream(seed: seed, "channel/\(k)")
         let m = scenario.antennas
         let los = (scenario.ricianK / (scenario.ricianK + 1)).squareRoot()

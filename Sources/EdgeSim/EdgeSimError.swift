@@ -1,32 +1,32 @@
 /// Why a scenario, an instance or a plan cannot be used. `description` is one line naming the file and field.
-public struct EdgeSimError: Error, Sendable, CustomStringConvertible {
+package struct EdgeSimError: Error, Sendable, CustomStringConvertible {
     /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        package var rawValue: String
+        package init(rawValue: String) { self.rawValue = rawValue }
+        package var description: String { rawValue }
 
         /// A file (scenario, beamforming instance) cannot be read.
-        public static let unreadable = Code(rawValue: "unreadable")
+        package static let unreadable = Code(rawValue: "unreadable")
         /// A scenario field is unknown, of the wrong type or out of its range.
-        public static let invalidScenario = Code(rawValue: "invalid_scenario")
+        package static let invalidScenario = Code(rawValue: "invalid_scenario")
         /// A beamforming instance has wrong shapes or values.
-        public static let invalidInstance = Code(rawValue: "invalid_instance")
+        package static let invalidInstance = Code(rawValue: "invalid_instance")
         /// A scheme or a policy produced a plan that breaks constraint (1) or (2) — a bug in that scheme.
-        public static let invalidPlan = Code(rawValue: "invalid_plan")
+        package static let invalidPlan = Code(rawValue: "invalid_plan")
         /// The scheme cannot solve an instance of this size (`exact` beyond its limit).
-        public static let intractable = Code(rawValue: "intractable")
+        package static let intractable = Code(rawValue: "intractable")
     }
 
-    public var code: Code
+    package var code: Code
     /// The file concerned, when the input came from one.
-    public var path: String?
+    package var path: String?
     /// The field concerned (`capacity_bytes`), when there is one.
-    public var field: String?
-    public var message: String
-    public var underlying: (any Error)?
+    package var field: String?
+    package var message: String
+    package var underlying: (any Error)?
 
-    public init(
+    package init(
         _ code: Code, path: String? = nil, field: String? = nil, _ message: String, underlying: (any Error)? = nil
     ) {
         self.code = code
@@ -43,5 +43,5 @@ public struct EdgeSimError: Error, Sendable, CustomStringConvertible {
         return located
     }
 
-    public var description: String { (path.map { $0 + ": " } ?? "") + message }
+    package var description: String { (path.map { $0 + ": " } ?? "") + message }
 }

@@ -1,4 +1,4 @@
-import PBRCore
+package import PBRCore
 import Synchronization
 
 /// The Dec-POMDP of Section III-B that a learning agent drives, one step per PB k: every edge node is an agent that
@@ -8,56 +8,56 @@ import Synchronization
 /// Actions are made admissible before they take effect, as after (14): a node whose remaining capacity is below S(k)
 /// does not cache the PB, and a node that does not cache it migrates it nowhere — so (1), (2) and (9c) always hold.
 /// The plan built step by step is evaluated by the same `Simulator` as every other scheme.
-public struct EdgeEnvironment: Sendable {
-    public let simulator: Simulator
+package struct EdgeEnvironment: Sendable {
+    package let simulator: Simulator
     /// Outcomes already evaluated for this network, shared by every copy and every episode on it: an outcome depends
     /// only on the PB, who holds it and where it migrates, so an agent that repeats a decision costs no beamforming.
-    public let memo: OutcomeMemo
+    package let memo: OutcomeMemo
     /// The number of steps taken (from 0); `blockCount` when the episode is over.
-    public private(set) var step = 0
+    package private(set) var step = 0
     /// Which PB each step decides: `order[step]`.
-    public let order: [Int]
-    public let stepOrder: StepOrder
+    package let order: [Int]
+    package let stepOrder: StepOrder
     /// C̃_n(k), bytes.
-    public private(set) var remaining: [Double]
+    package private(set) var remaining: [Double]
     /// The decisions taken so far.
-    public private(set) var plan: CachePlan
+    package private(set) var plan: CachePlan
     /// The outcome of every step taken so far, in step order.
-    public private(set) var outcomes: [BlockOutcome] = []
+    package private(set) var outcomes: [BlockOutcome] = []
 
     /// One agent's decision: a_n(k) and b_{n,m}(k) for every m (entry n ignored).
-    public struct Action: Sendable, Equatable {
-        public var cache: Bool
-        public var migrateTo: [Bool]
+    package struct Action: Sendable, Equatable {
+        package var cache: Bool
+        package var migrateTo: [Bool]
 
-        public init(cache: Bool, migrateTo: [Bool]) {
+        package init(cache: Bool, migrateTo: [Bool]) {
             self.cache = cache
             self.migrateTo = migrateTo
         }
 
-        public static func idle(nodes: Int) -> Action { Action(cache: false, migrateTo: [Bool](repeating: false, count: nodes)) }
+        package static func idle(nodes: Int) -> Action { Action(cache: false, migrateTo: [Bool](repeating: false, count: nodes)) }
     }
 
     /// What one step did.
-    public struct Transition: Sendable {
+    package struct Transition: Sendable {
         /// The actions as they took effect (after the forced-zero rules).
-        public var actions: [Action]
+        package var actions: [Action]
         /// r(k) — (12).
-        public var reward: Double
-        public var outcome: BlockOutcome
+        package var reward: Double
+        package var outcome: BlockOutcome
     }
 
     /// Whether observations carry each node's remaining demand (an extension of (10a)–(10b), off by default).
-    public let observesDemand: Bool
+    package let observesDemand: Bool
     /// Whether transfers that deliver nothing are dropped (see `admissible`; off by default, as in the paper).
-    public let dropsRedundantTransfers: Bool
+    package let dropsRedundantTransfers: Bool
     /// demandAfter[n][i]: bytes of the PBs decided after step i that some user of n's cell requests.
     let demandAfter: [[Double]]
 
     /// The sequence in which the episode visits the PBs. The paper steps through k = 1…K and leaves the numbering of
     /// the PBs open; in index order a node that caches early PBs nobody requests finds its storage gone when the
     /// requested ones come, a consequence hundreds of steps away from its cause.
-    public enum StepOrder: String, Sendable, Codable, CaseIterable {
+    package enum StepOrder: String, Sendable, Codable, CaseIterable {
         /// k = 0, 1, …, K − 1 (the manifest's order).
         case index
         /// Requested PBs first, by requesting users per byte (the order in which a greedy fills storage; ties by
@@ -72,7 +72,7 @@ public struct EdgeEnvironment: Sendable {
     ///   one per receiving node (from the sender with the fastest backhaul link to it, ties to the lower index).
     ///   Agents decide at the same time and cannot see each other's choices; such transfers add delay under (7) and
     ///   change no participant.
-    public init(
+    package init(
         simulator: Simulator, memo: OutcomeMemo = OutcomeMemo(), observesDemand: Bool = false, stepOrder: StepOrder = .index,
         dropsRedundantTransfers: Bool = false
     ) {
@@ -106,25 +106,25 @@ public struct EdgeEnvironment: Sendable {
         plan = CachePlan(nodes: scenario.nodes, blocks: simulator.network.repository.blockCount)
     }
 
-    public var nodes: Int { simulator.network.scenario.nodes }
-    public var blockCount: Int { simulator.network.repository.blockCount }
-    public var isFinished: Bool { step >= blockCount }
+    package var nodes: Int { simulator.network.scenario.nodes }
+    package var blockCount: Int { simulator.network.repository.blockCount }
+    package var isFinished: Bool { step >= blockCount }
     /// The PB the current step decides (the last one once the episode is over).
-    public var block: Int { order[min(step, blockCount - 1)] }
+    package var block: Int { order[min(step, blockCount - 1)] }
 
     /// Features per observed node: backhaul rate (own: PB size), requesting users in its cell, remaining capacity,
     /// and with `observesDemand` the demand still ahead.
-    public var featuresPerNode: Int { observesDemand ? 4 : 3 }
+    package var featuresPerNode: Int { observesDemand ? 4 : 3 }
 
     /// Length of one agent's observation vector: own part, then one part per other node.
-    public var observationSize: Int { featuresPerNode * nodes }
+    package var observationSize: Int { featuresPerNode * nodes }
 
     /// o_n(k) — (10a)–(10c), as numbers a network can take: the own part [S(k)/max S, requesting users of the own
     /// cell / U, C̃_n/C_n], then for every other node m (in index order, skipping n) ϖ_{n,m}·[R^bac_{n,m}(k) /
     /// max backhaul, requesting users of m's cell / U, C̃_m/C_m]. The paper's per-user request indicators are summed
     /// per cell: which of a cell's users asks matters to no decision here, how many do, and a count keeps the vector's
     /// length fixed when users move between cells.
-    public func observation(agent n: Int) -> [Double] {
+    package func observation(agent n: Int) -> [Double] {
         observation(agent: n, block: block, backhaul: simulator.network.backhaulRates(block: block))
     }
 
@@ -157,7 +157,7 @@ public struct EdgeEnvironment: Sendable {
     }
 
     /// s(k): every agent's observation, concatenated.
-    public var state: [Double] {
+    package var state: [Double] {
         let backhaul = simulator.network.backhaulRates(block: block)
         return (0..<nodes).flatMap { observation(agent: $0, block: block, backhaul: backhaul) }
     }
@@ -165,7 +165,7 @@ public struct EdgeEnvironment: Sendable {
     /// The actions as they would take effect at this step: no caching beyond the remaining capacity, no migration
     /// from a node that does not cache, none to itself (the rules after (14)); with `dropsRedundantTransfers`, none to
     /// a node that caches the PB and one per receiving node.
-    public func admissible(_ actions: [Action]) -> [Action] {
+    package func admissible(_ actions: [Action]) -> [Action] {
         precondition(actions.count == nodes, "one action per node")
         let bytes = simulator.network.repository.blockBytes[block]
         let caches = actions.indices.map { actions[$0].cache && remaining[$0] >= bytes }
@@ -187,7 +187,7 @@ public struct EdgeEnvironment: Sendable {
     /// r(k) — (12): −T(k) − r1·Λ(k) when users request the PB and some node delivers it (Λ = 1 when the QoS of
     /// (9b) cannot be guaranteed); −r2 when users request it and no node holds it; otherwise −T(k), which is the
     /// time of any migrations the agents ordered for nothing (0 when there are none; the paper's 0).
-    public mutating func step(_ actions: [Action]) -> Transition {
+    package mutating func step(_ actions: [Action]) -> Transition {
         precondition(!isFinished, "the episode is over")
         let k = block
         let taken = admissible(actions)
@@ -207,10 +207,10 @@ public struct EdgeEnvironment: Sendable {
 
     /// The outcome of the whole episode so far (T, hit ratio, ...), as for any plan: PBs in index order, whatever the
     /// step order.
-    public var planOutcome: PlanOutcome { PlanOutcome(blocks: outcomes.sorted { $0.block < $1.block }) }
+    package var planOutcome: PlanOutcome { PlanOutcome(blocks: outcomes.sorted { $0.block < $1.block }) }
 
     /// A fresh episode on the same network (and the same memo).
-    public func restarted() -> EdgeEnvironment {
+    package func restarted() -> EdgeEnvironment {
         EdgeEnvironment(
             simulator: simulator, memo: memo, observesDemand: observesDemand, stepOrder: stepOrder,
             dropsRedundantTransfers: dropsRedundantTransfers)
@@ -218,7 +218,7 @@ public struct EdgeEnvironment: Sendable {
 }
 
 /// Block outcomes by (PB, holders, migrations), for one network.
-public final class OutcomeMemo: Sendable {
+package final class OutcomeMemo: Sendable {
     struct Key: Hashable {
         var block: Int
         var holders: [Bool]
@@ -227,9 +227,9 @@ public final class OutcomeMemo: Sendable {
 
     private let outcomes = Memo<Key, BlockOutcome>()
 
-    public init() {}
+    package init() {}
 
-    public var count: Int { outcomes.count }
+    package var count: Int { outcomes.count }
 
     func outcome(of plan: CachePlan, block k: Int, simulator: Simulator) -> BlockOutcome {
         let key = Key(block: k, holders: plan.cached.map { $0[k] }, migrations: plan.migrations[k])

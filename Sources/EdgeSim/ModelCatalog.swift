@@ -1,15 +1,15 @@
-public import PBManifest
-import PBRCore
+package import PBManifest
+package import PBRCore
 
 /// The PB sizes S(k) and model compositions K_j a simulation runs on, read from a `pbrepo.manifest/v1` file.
-public struct ModelCatalog: Sendable, Equatable {
-    public struct Model: Sendable, Equatable {
-        public var id: String
-        public var family: String
+package struct ModelCatalog: Sendable, Equatable {
+    package struct Model: Sendable, Equatable {
+        package var id: String
+        package var family: String
         /// Indices into `blocks`, in model order: K_j.
-        public var blocks: [Int]
+        package var blocks: [Int]
 
-        public init(id: String, family: String, blocks: [Int]) {
+        package init(id: String, family: String, blocks: [Int]) {
             self.id = id
             self.family = family
             self.blocks = blocks
@@ -17,15 +17,15 @@ public struct ModelCatalog: Sendable, Equatable {
     }
 
     /// Block ids (content digests), in manifest order: k = 0 ..< K.
-    public var blockIDs: [String]
+    package var blockIDs: [String]
     /// S(k), bytes.
-    public var blockBytes: [Double]
+    package var blockBytes: [Double]
     /// J models, in manifest order (j = 0 is the most popular under the Zipf law).
-    public var models: [Model]
+    package var models: [Model]
 
-    public var blockCount: Int { blockIDs.count }
+    package var blockCount: Int { blockIDs.count }
 
-    public init(blockIDs: [String], blockBytes: [Double], models: [Model]) {
+    package init(blockIDs: [String], blockBytes: [Double], models: [Model]) {
         self.blockIDs = blockIDs
         self.blockBytes = blockBytes
         self.models = models
@@ -34,7 +34,7 @@ public struct ModelCatalog: Sendable, Equatable {
     /// The catalog of a validated manifest: block sizes and model compositions in manifest order.
     ///
     /// - Throws: `ManifestError` `.unusable` when the manifest lists no models (nothing can be requested).
-    public init(manifest: Manifest, path: String = "manifest") throws(ManifestError) {
+    package init(manifest: Manifest, path: String = "manifest") throws(ManifestError) {
         let index = Dictionary(manifest.blocks.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         guard !manifest.models.isEmpty else {
             throw ManifestError(.unusable, path: path, field: "models", "the manifest lists no models")
@@ -56,13 +56,13 @@ public struct ModelCatalog: Sendable, Equatable {
     }
 
     /// Reads a manifest (strictly, as `Manifest.read`) into a catalog.
-    public static func load(manifest path: String) throws(ManifestError) -> ModelCatalog {
+    package static func load(manifest path: String) throws(ManifestError) -> ModelCatalog {
         try ModelCatalog(manifest: try Manifest.read(path), path: path)
     }
 
     /// Mean over models of the share of a model's bytes in blocks at least one other model also uses (the
     /// `reuse_ratio` of `pbrepo report`).
-    public var meanReuseRatio: Double {
+    package var meanReuseRatio: Double {
         var users = [Int](repeating: 0, count: blockCount)
         for model in models { for k in Set(model.blocks) { users[k] += 1 } }
         let ratios = models.map { model -> Double in
@@ -76,7 +76,7 @@ public struct ModelCatalog: Sendable, Equatable {
     /// The same models with less sharing (Fig. 13): each block that several models use stays shared with
     /// probability `fraction` (decided by its id, so the same blocks stay shared in every run), and otherwise every
     /// model after the first gets a private copy of it (id `<id>~<model>`). 1 keeps the repository; 0 shares nothing.
-    public func withSharing(fraction: Double) -> ModelCatalog {
+    package func withSharing(fraction: Double) -> ModelCatalog {
         var owner = [Int?](repeating: nil, count: blockCount)
         var ids = blockIDs, bytes = blockBytes
         var result = models

@@ -3,20 +3,20 @@ import RealModule
 
 /// One instance of the robust CoMP broadcast beamforming problem P2(k): the participating nodes, the requesting
 /// users, their estimated channels and error radii.
-public struct BeamformingInstance: Sendable, Equatable {
-    public var bandwidthHz: Double
-    public var noiseWatts: Double
-    public var pMaxWatts: Double
+package struct BeamformingInstance: Sendable, Equatable {
+    package var bandwidthHz: Double
+    package var noiseWatts: Double
+    package var pMaxWatts: Double
     /// S(k) in bits (for the delay).
-    public var blockBits: Double
+    package var blockBits: Double
     /// Q_u per requesting user, bit/s.
-    public var qosBps: [Double]
+    package var qosBps: [Double]
     /// ε_{n,u}, indexed [user][node].
-    public var errorEps: [[Double]]
+    package var errorEps: [[Double]]
     /// h̃_{n,u}, indexed [user][node][antenna].
-    public var channels: [[[Complex<Double>]]]
+    package var channels: [[[Complex<Double>]]]
 
-    public init(
+    package init(
         bandwidthHz: Double, noiseWatts: Double, pMaxWatts: Double, blockBits: Double, qosBps: [Double],
         errorEps: [[Double]], channels: [[[Complex<Double>]]]
     ) {
@@ -29,12 +29,12 @@ public struct BeamformingInstance: Sendable, Equatable {
         self.channels = channels
     }
 
-    public var users: Int { channels.count }
-    public var nodes: Int { channels.first?.count ?? 0 }
-    public var antennas: Int { channels.first?.first?.count ?? 0 }
+    package var users: Int { channels.count }
+    package var nodes: Int { channels.first?.count ?? 0 }
+    package var antennas: Int { channels.first?.first?.count ?? 0 }
 
     /// Checks shapes and values; throws naming what is wrong.
-    public func validate() throws(EdgeSimError) {
+    package func validate() throws(EdgeSimError) {
         guard users > 0, nodes > 0, antennas > 0 else { throw EdgeSimError(.invalidInstance, "the instance needs at least one user, node and antenna") }
         guard channels.allSatisfy({ $0.count == nodes && $0.allSatisfy { $0.count == antennas } }) else {
             throw EdgeSimError(.invalidInstance, "channels must be [user][node][antenna] with the same counts throughout")
@@ -50,16 +50,16 @@ public struct BeamformingInstance: Sendable, Equatable {
 }
 
 /// A solution of P2(k) with its guaranteed (worst-case) rates.
-public struct BeamformingSolution: Sendable, Equatable {
+package struct BeamformingSolution: Sendable, Equatable {
     /// w_n per participating node, ‖w_n‖² ≤ P^max.
-    public var beamformers: [[Complex<Double>]]
+    package var beamformers: [[Complex<Double>]]
     /// The rate each user gets for every error in its balls.
-    public var worstCaseRates: [Double]
-    public var minimumWorstCaseRate: Double { worstCaseRates.min() ?? 0 }
+    package var worstCaseRates: [Double]
+    package var minimumWorstCaseRate: Double { worstCaseRates.min() ?? 0 }
     /// (9b) holds for every user and every possible error.
-    public var feasible: Bool
+    package var feasible: Bool
     /// S(k) / min rate (infinite when a user gets nothing).
-    public var delaySeconds: Double
+    package var delaySeconds: Double
 }
 
 /// Robust max-min beamforming: maximise min_u of the worst-case received amplitude
@@ -73,8 +73,8 @@ public struct BeamformingSolution: Sendable, Equatable {
 /// rates are always the worst case.
 /// Channels and radii are rescaled by the largest channel norm first: the problem is homogeneous in (h̃, ε), and
 /// physical magnitudes around 10⁻⁵ would otherwise sit near the floating-point noise of the steps.
-public enum RobustBeamformer {
-    public static func solve(_ instance: BeamformingInstance, iterations: Int = 300, robust: Bool = true) -> BeamformingSolution {
+package enum RobustBeamformer {
+    package static func solve(_ instance: BeamformingInstance, iterations: Int = 300, robust: Bool = true) -> BeamformingSolution {
         let users = instance.users, nodes = instance.nodes
         let power = instance.pMaxWatts.squareRoot()
         let scale = instance.channels.joined().map(Delivery.norm).max() ?? 0
@@ -251,7 +251,7 @@ public enum RobustBeamformer {
     }
 
     /// Worst-case rates, feasibility and delay of given beamformers (in physical units).
-    public static func evaluate(_ instance: BeamformingInstance, beamformers: [[Complex<Double>]]) -> BeamformingSolution {
+    package static func evaluate(_ instance: BeamformingInstance, beamformers: [[Complex<Double>]]) -> BeamformingSolution {
         let rates = (0..<instance.users).map { u in
             Delivery.rate(
                 amplitude: Delivery.worstCaseAmplitude(

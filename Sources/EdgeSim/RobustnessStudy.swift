@@ -1,6 +1,6 @@
 import ComplexModule
 import Foundation
-import PBRCore
+package import PBRCore
 import RealModule
 
 /// Fig. 15: rates actually achieved under random channel errors by the robust beamformer and by the non-robust one
@@ -9,25 +9,25 @@ import RealModule
 /// For each of the first `blocks` requested PBs, the nodes the heuristic's plan makes participate broadcast to its
 /// requesting users; both designs are solved for the same instance, then `draws` error realisations — each e_{n,u}
 /// uniform in its ball ‖e‖ ≤ ε — give each user's achieved rate (6) on h̃ + e.
-public struct RobustnessStudy: Sendable {
-    public struct Sample: Sendable, Equatable {
-        public var errorEps: Double
-        public var robust: Bool
-        public var block: Int
-        public var user: Int
-        public var draw: Int
-        public var rateBps: Double
-        public var qosBps: Double
+package struct RobustnessStudy: Sendable {
+    package struct Sample: Sendable, Equatable {
+        package var errorEps: Double
+        package var robust: Bool
+        package var block: Int
+        package var user: Int
+        package var draw: Int
+        package var rateBps: Double
+        package var qosBps: Double
         /// The design's own guarantee for this user (its worst case over the error ball).
-        public var worstCaseBps: Double
+        package var worstCaseBps: Double
         /// The rate the design plans for: the worst case for the robust one, the rate at the estimated channel for
         /// the non-robust one (what it would promise the user).
-        public var plannedBps: Double
+        package var plannedBps: Double
     }
 
-    public var samples: [Sample]
+    package var samples: [Sample]
 
-    public static func run(
+    package static func run(
         scenario: Scenario, repository: ModelCatalog, seed: UInt64, errorRadii: [Double], blocks: Int, draws: Int
     ) throws -> RobustnessStudy {
         try scenario.validate()
@@ -85,7 +85,7 @@ public struct RobustnessStudy: Sendable {
 
     /// Per (ε, design): samples, share below Q_u, share below the design's own worst case, share below the rate it
     /// planned for, median rate / Q_u.
-    public var summary: [(errorEps: Double, robust: Bool, samples: Int, belowQoS: Double, belowGuarantee: Double, belowPlan: Double, medianRatio: Double)] {
+    package var summary: [(errorEps: Double, robust: Bool, samples: Int, belowQoS: Double, belowGuarantee: Double, belowPlan: Double, medianRatio: Double)] {
         var keys: [(Double, Bool)] = []
         for sample in samples where !keys.contains(where: { $0 == (sample.errorEps, sample.robust) }) {
             keys.append((sample.errorEps, sample.robust))
@@ -104,7 +104,7 @@ public struct RobustnessStudy: Sendable {
     }
 
     /// One row per sample: error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps,planned_bps.
-    public var csv: String {
+    package var csv: String {
         (["error_eps,design,block,user,draw,rate_bps,qos_bps,worst_case_bps,planned_bps"]
             + samples.map {
                 "\($0.errorEps),\($0.robust ? "robust" : "non-robust"),\($0.block),\($0.user),\($0.draw),\($0.rateBps),\($0.qosBps),\($0.worstCaseBps),\($0.plannedBps)"
@@ -112,7 +112,7 @@ public struct RobustnessStudy: Sendable {
     }
 
     /// CDF of achieved rate / Q_u, one line per (ε, design), with the QoS line at 1 (SVG, 720 × 440).
-    public func svg(title: String) -> String {
+    package func svg(title: String) -> String {
         let groups = summary.map { entry in
             (entry, samples.filter { $0.errorEps == entry.errorEps && $0.robust == entry.robust }.map { $0.rateBps / $0.qosBps }.sorted())
         }

@@ -3,51 +3,51 @@ import Foundation
 
 /// The parameters of a simulated edge network. Every field is optional in a scenario file; the defaults are those of
 /// Table II of the reference paper (docs/simulator.md lists them with units).
-public struct Scenario: Sendable, Equatable, Codable {
+package struct Scenario: Sendable, Equatable, Codable {
     /// N: edge nodes.
-    public var nodes: Int = 6
+    package var nodes: Int = 6
     /// U: users.
-    public var users: Int = 30
+    package var users: Int = 30
     /// M: antennas per edge node.
-    public var antennas: Int = 20
+    package var antennas: Int = 20
     /// Side of the square area, metres (1 km² by default).
-    public var areaMeters: Double = 1000
+    package var areaMeters: Double = 1000
     /// C_n: storage per node, bytes (one value for all nodes, or one per node).
-    public var capacityBytes: [Double] = [1.25e9]
+    package var capacityBytes: [Double] = [1.25e9]
     /// B: bandwidth shared by all nodes, Hz.
-    public var bandwidthHz: Double = 400e6
+    package var bandwidthHz: Double = 400e6
     /// σ²_u: noise power, dBm.
-    public var noiseDBm: Double = -80
+    package var noiseDBm: Double = -80
     /// P^max: per-node transmit power budget, dBm.
-    public var pMaxDBm: Double = 43
+    package var pMaxDBm: Double = 43
     /// v: channel gain at the 1 m reference distance, dB.
-    public var refGainDB: Double = -30
+    package var refGainDB: Double = -30
     /// α: path-loss exponent.
-    public var pathlossExponent: Double = 3
+    package var pathlossExponent: Double = 3
     /// Rician K-factor of the small-scale fading (linear).
-    public var ricianK: Double = 3
+    package var ricianK: Double = 3
     /// R^bac_{n,m}(k): backhaul rate range, bit/s, drawn uniformly per (k, n, m).
-    public var backhaulBps: [Double] = [8e9, 12e9]
+    package var backhaulBps: [Double] = [8e9, 12e9]
     /// Q_u: QoS range, bit/s, drawn uniformly per user.
-    public var qosBps: [Double] = [5e9, 7e9]
+    package var qosBps: [Double] = [5e9, 7e9]
     /// ε_{n,u}: radius of the channel-error ball (C_{n,u} = I/ε²; the paper's 10¹⁰·I is ε = 10⁻⁵).
-    public var errorEps: Double = 1e-5
+    package var errorEps: Double = 1e-5
     /// ι: Zipf exponent of model popularity (request probability of model j ∝ j^(−ι)).
-    public var zipf: Double = 0.5
+    package var zipf: Double = 0.5
     /// Nodes closer than this observe each other (ϖ_{n,m} = 1), metres.
-    public var observeRadiusMeters: Double = 500
+    package var observeRadiusMeters: Double = 500
     /// r1, r2: reward weights of (12).
-    public var r1: Double = 10
-    public var r2: Double = 10
+    package var r1: Double = 10
+    package var r2: Double = 10
     /// ε^hot of hybrid multicasting: PBs requested by more users than this are broadcast, the others unicast.
-    public var hotThreshold: Int = 2
+    package var hotThreshold: Int = 2
     /// Rate at which a user retrieves a PB directly from the cloud, bit/s, when no edge node holds it or the edge
     /// cannot guarantee a faster rate. Not in the paper, which leaves such users to "retrieve the models from the
     /// cloud" (its footnote 8); it makes a scheme that leaves requested PBs uncached pay for them in T instead of
     /// getting them for free, and bounds T(k) where no edge rate can be guaranteed.
-    public var cloudBps: Double = 1e9
+    package var cloudBps: Double = 1e9
 
-    public init() {}
+    package init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case nodes, users, antennas
@@ -69,7 +69,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         case cloudBps = "cloud_bps"
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
@@ -111,7 +111,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     /// Reads a scenario file; refuses unknown fields and invalid values with a message naming the field.
-    public static func load(_ path: String) throws(EdgeSimError) -> Scenario {
+    package static func load(_ path: String) throws(EdgeSimError) -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EdgeSimError(.unreadable, path: path, "cannot read scenario file")
         }
@@ -125,7 +125,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     /// Checks every field; throws naming the first invalid one.
-    public func validate() throws(EdgeSimError) {
+    package func validate() throws(EdgeSimError) {
         func require(_ condition: Bool, _ message: String) throws(EdgeSimError) {
             // Every message starts with the field it is about.
             let field = String(message.prefix { $0 != " " && $0 != "," })
@@ -155,16 +155,16 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     /// C_n of node `n`, bytes.
-    public func capacity(of node: Int) -> Double { capacityBytes.count == 1 ? capacityBytes[0] : capacityBytes[node] }
+    package func capacity(of node: Int) -> Double { capacityBytes.count == 1 ? capacityBytes[0] : capacityBytes[node] }
 
     /// σ², watts.
-    public var noiseWatts: Double { Self.watts(dBm: noiseDBm) }
+    package var noiseWatts: Double { Self.watts(dBm: noiseDBm) }
     /// P^max, watts.
-    public var pMaxWatts: Double { Self.watts(dBm: pMaxDBm) }
+    package var pMaxWatts: Double { Self.watts(dBm: pMaxDBm) }
     /// v, linear.
-    public var refGain: Double { Double.pow(10, refGainDB / 10) }
+    package var refGain: Double { Double.pow(10, refGainDB / 10) }
 
-    public static func watts(dBm: Double) -> Double { Double.pow(10, (dBm - 30) / 10) }
+    package static func watts(dBm: Double) -> Double { Double.pow(10, (dBm - 30) / 10) }
 }
 
 struct AnyKey: CodingKey {

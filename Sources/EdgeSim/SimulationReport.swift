@@ -1,16 +1,16 @@
-public import PBRCore
+package import PBRCore
 
 /// A scheme's plan and its outcome on one network, ready for printing.
-public struct SimulationReport: Sendable {
+package struct SimulationReport: Sendable {
     /// The scheme's name (a `Scheme`, or a learned policy's variant such as `maasn-da`).
-    public var schemeName: String
-    public var seed: UInt64
-    public var network: EdgeNetwork
-    public var plan: CachePlan
-    public var outcome: PlanOutcome
+    package var schemeName: String
+    package var seed: UInt64
+    package var network: EdgeNetwork
+    package var plan: CachePlan
+    package var outcome: PlanOutcome
 
     /// Builds the network for the seed, plans with the scheme and evaluates the plan.
-    public static func run(
+    package static func run(
         scheme: some CachingScheme, scenario: Scenario, repository: ModelCatalog, seed: UInt64
     ) throws -> SimulationReport {
         try scenario.validate()
@@ -19,7 +19,7 @@ public struct SimulationReport: Sendable {
 
     /// Evaluates a plan made elsewhere (a learned policy) exactly as the schemes' plans are: checked against (1) and
     /// (2), then (3)–(8) with CoMP broadcast.
-    public static func evaluate(plan: CachePlan, schemeName: String, network: EdgeNetwork, seed: UInt64) throws -> SimulationReport {
+    package static func evaluate(plan: CachePlan, schemeName: String, network: EdgeNetwork, seed: UInt64) throws -> SimulationReport {
         if let violation = plan.violation(scenario: network.scenario, repository: network.repository) {
             throw EdgeSimError(.invalidPlan, "\(schemeName) produced an invalid plan: \(violation)")
         }
@@ -30,7 +30,7 @@ public struct SimulationReport: Sendable {
     /// `{"scheme", "seed", "total_delay_s", "cost", "feasible", "hit_ratio", "qos_met_ratio", "missed_blocks",
     /// "capacity_bytes", "cache", "migrations", "blocks"}` — node indices from 0, block ids as in the manifest;
     /// non-finite numbers are `null`.
-    public var json: JSONValue {
+    package var json: JSONValue {
         let ids = network.repository.blockIDs
         let cache = plan.cached.map { row in JSONValue.array(row.indices.filter { row[$0] }.map { .string(ids[$0]) }) }
         let migrations = outcome.blocks.flatMap { block in
@@ -61,5 +61,5 @@ public struct SimulationReport: Sendable {
     }
 
     /// `json` as text: one member per line, each cache row, migration and block on a line of its own.
-    public var jsonText: String { json.prettyPrinted(expandedDepth: 2) }
+    package var jsonText: String { json.prettyPrinted(expandedDepth: 2) }
 }

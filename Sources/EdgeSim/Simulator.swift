@@ -1,43 +1,43 @@
 import ComplexModule
-import PBRCore
+package import PBRCore
 import RealModule
 import Synchronization
 
 /// A caching and migration plan: a_n(k) for every node and PB, b_{n,m}(k) as (from, to) pairs per PB.
-public struct CachePlan: Sendable, Equatable {
+package struct CachePlan: Sendable, Equatable {
     /// cached[n][k] = a_n(k).
-    public var cached: [[Bool]]
+    package var cached: [[Bool]]
     /// migrations[k] = the (from, to) pairs with b_{from,to}(k) = 1.
-    public var migrations: [[Migration]]
+    package var migrations: [[Migration]]
 
-    public struct Migration: Sendable, Equatable, Hashable {
-        public var from: Int
-        public var to: Int
-        public init(from: Int, to: Int) {
+    package struct Migration: Sendable, Equatable, Hashable {
+        package var from: Int
+        package var to: Int
+        package init(from: Int, to: Int) {
             self.from = from
             self.to = to
         }
     }
 
-    public init(nodes: Int, blocks: Int) {
+    package init(nodes: Int, blocks: Int) {
         cached = [[Bool]](repeating: [Bool](repeating: false, count: blocks), count: nodes)
         migrations = [[Migration]](repeating: [], count: blocks)
     }
 
     /// Bytes node n stores under this plan.
-    public func storedBytes(node n: Int, repository: ModelCatalog) -> Double {
+    package func storedBytes(node n: Int, repository: ModelCatalog) -> Double {
         cached[n].enumerated().reduce(0) { $0 + ($1.element ? repository.blockBytes[$1.offset] : 0) }
     }
 
     /// λ_n(k) — (3).
-    public func participants(block k: Int) -> [Int] {
+    package func participants(block k: Int) -> [Int] {
         let nodes = cached.count
         let receivers = Set(migrations[k].map(\.to))
         return (0..<nodes).filter { cached[$0][k] || receivers.contains($0) }
     }
 
     /// The first violated constraint among (1) capacity and (2) migrate-only-what-you-cache, or nil.
-    public func violation(scenario: Scenario, repository: ModelCatalog) -> String? {
+    package func violation(scenario: Scenario, repository: ModelCatalog) -> String? {
         for n in cached.indices where storedBytes(node: n, repository: repository) > scenario.capacity(of: n) * (1 + 1e-12) {
             return "node \(n) stores \(storedBytes(node: n, repository: repository)) bytes, over its capacity \(scenario.capacity(of: n)) (1)"
         }
@@ -51,29 +51,29 @@ public struct CachePlan: Sendable, Equatable {
 }
 
 /// The outcome of one PB under a plan.
-public struct BlockOutcome: Sendable, Equatable {
-    public var block: Int
-    public var bytes: Double
-    public var requestingUsers: [Int]
-    public var participants: [Int]
+package struct BlockOutcome: Sendable, Equatable {
+    package var block: Int
+    package var bytes: Double
+    package var requestingUsers: [Int]
+    package var participants: [Int]
     /// T(k): migrations then delivery (after a cloud fetch for a missed PB); the migrations alone for an unrequested
     /// PB.
-    public var delaySeconds: Double
+    package var delaySeconds: Double
     /// Every requesting user gets its QoS for every error, and an edge node held the PB.
-    public var feasible: Bool
-    public var missed: Bool
-    public var migrations: [(from: Int, to: Int, seconds: Double)]
+    package var feasible: Bool
+    package var missed: Bool
+    package var migrations: [(from: Int, to: Int, seconds: Double)]
 
     /// −r(k) of (12): r2 for a requested PB no edge node holds; T(k) + r1 for one delivered without the QoS of (9b)
     /// guaranteed; T(k) otherwise (for an unrequested PB, the migrations ordered for it). The objective every
     /// searching scheme minimises, and the learning agents' negative reward.
-    public func cost(r1: Double, r2: Double) -> Double {
+    package func cost(r1: Double, r2: Double) -> Double {
         if requestingUsers.isEmpty { return delaySeconds }
         if missed && participants.isEmpty { return r2 }
         return delaySeconds + (feasible ? 0 : r1)
     }
 
-    public static func == (a: BlockOutcome, b: BlockOutcome) -> Bool {
+    package static func == (a: BlockOutcome, b: BlockOutcome) -> Bool {
         a.block == b.block && a.bytes == b.bytes && a.requestingUsers == b.requestingUsers && a.participants == b.participants
             && a.delaySeconds == b.delaySeconds && a.feasible == b.feasible && a.missed == b.missed
             && a.migrations.map(\.seconds) == b.migrations.map(\.seconds)
@@ -81,22 +81,22 @@ public struct BlockOutcome: Sendable, Equatable {
 }
 
 /// The outcome of a plan over all PBs.
-public struct PlanOutcome: Sendable, Equatable {
-    public var blocks: [BlockOutcome]
+package struct PlanOutcome: Sendable, Equatable {
+    package var blocks: [BlockOutcome]
     /// T — (8), over the PBs delivered.
-    public var totalDelaySeconds: Double { blocks.reduce(0) { $0 + $1.delaySeconds } }
-    public var feasible: Bool { blocks.allSatisfy(\.feasible) }
+    package var totalDelaySeconds: Double { blocks.reduce(0) { $0 + $1.delaySeconds } }
+    package var feasible: Bool { blocks.allSatisfy(\.feasible) }
     /// Σ_k of `BlockOutcome.cost`: the negative of an episode's return under (12).
-    public func cost(r1: Double, r2: Double) -> Double { blocks.reduce(0) { $0 + $1.cost(r1: r1, r2: r2) } }
+    package func cost(r1: Double, r2: Double) -> Double { blocks.reduce(0) { $0 + $1.cost(r1: r1, r2: r2) } }
     /// Share of the requested PBs delivered from the edge with every requesting user's QoS met for every error.
-    public var qosMetRatio: Double {
+    package var qosMetRatio: Double {
         let requested = blocks.filter { !$0.requestingUsers.isEmpty }
         return requested.isEmpty ? 1 : Double(requested.filter(\.feasible).count) / Double(requested.count)
     }
     /// Requested PBs that had to come from the cloud.
-    public var missedBlocks: Int { blocks.filter(\.missed).count }
+    package var missedBlocks: Int { blocks.filter(\.missed).count }
     /// Share of the (user, requested PB) pairs whose PB some edge node holds.
-    public var hitRatio: Double {
+    package var hitRatio: Double {
         let requests = blocks.reduce(0) { $0 + $1.requestingUsers.count }
         let hits = blocks.filter { !$0.missed }.reduce(0) { $0 + $1.requestingUsers.count }
         return requests == 0 ? 1 : Double(hits) / Double(requests)
@@ -104,13 +104,13 @@ public struct PlanOutcome: Sendable, Equatable {
 }
 
 /// Evaluates plans on a network: participation (3), robust beamforming for each requested PB, delay (7) and (8).
-public struct Simulator: Sendable {
-    public let network: EdgeNetwork
-    public let robust: Bool
-    public let mode: DeliveryMode
+package struct Simulator: Sendable {
+    package let network: EdgeNetwork
+    package let robust: Bool
+    package let mode: DeliveryMode
 
     /// How a requested PB reaches its users.
-    public enum DeliveryMode: Sendable, Equatable {
+    package enum DeliveryMode: Sendable, Equatable {
         /// One CoMP broadcast by all participating nodes (the paper's system).
         case broadcast
         /// Without edge cooperation: each node serves only its own users, cells one after another.
@@ -125,9 +125,9 @@ public struct Simulator: Sendable {
     /// Beamforming solutions and random draws already computed for this network, when a caller evaluates many
     /// plans on it (a learning agent's episodes); nil computes everything afresh. Fixed at creation with the
     /// network, `robust` and `mode`, so a warm cache never answers for another delivery setting.
-    public let cache: SimulationCache?
+    package let cache: SimulationCache?
 
-    public init(network: EdgeNetwork, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil) {
+    package init(network: EdgeNetwork, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil) {
         self.network = network
         self.robust = robust
         self.mode = mode
@@ -147,7 +147,7 @@ public struct Simulator: Sendable {
     }
 
     /// Solves P2(k) for `users` served by `nodes`.
-    public func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
+    package func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
         if let cache {
             return cache.solution(block: k, users: users, nodes: nodes) { solveBroadcast(block: k, users: users, nodes: nodes, channels: channels) }
         }
@@ -165,18 +165,18 @@ public struct Simulator: Sendable {
     }
 
     /// The random draws of one PB (backhaul rates, estimated channels), which no plan changes.
-    public struct BlockDraws: Sendable {
-        public var backhaul: [[Double]]
-        public var channels: [[[Complex<Double>]]]
+    package struct BlockDraws: Sendable {
+        package var backhaul: [[Double]]
+        package var channels: [[[Complex<Double>]]]
     }
 
-    public func draws(block k: Int) -> BlockDraws {
+    package func draws(block k: Int) -> BlockDraws {
         guard let cache else { return BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k)) }
         return cache.draws(block: k) { BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k)) }
     }
 
     /// One PB under a plan.
-    public func outcome(of plan: CachePlan, block k: Int) -> BlockOutcome {
+    package func outcome(of plan: CachePlan, block k: Int) -> BlockOutcome {
         outcome(of: plan, block: k, draws: draws(block: k))
     }
 
@@ -187,7 +187,7 @@ public struct Simulator: Sendable {
     /// (worst-case) rate. So a requested PB that no edge node holds takes 8·S(k)/`cloud_bps` and counts as missed,
     /// and a user whose worst-case edge rate is 0 (its error balls reach zero amplitude) is served by the cloud
     /// instead of making T(k) infinite. Any user served by the cloud makes the PB infeasible.
-    public func outcome(of plan: CachePlan, block k: Int, draws: BlockDraws) -> BlockOutcome {
+    package func outcome(of plan: CachePlan, block k: Int, draws: BlockDraws) -> BlockOutcome {
         let scenario = network.scenario
         let bytes = network.repository.blockBytes[k]
         let bits = 8 * bytes
@@ -265,14 +265,14 @@ public struct Simulator: Sendable {
     }
 
     /// Every PB under a plan.
-    public func outcome(of plan: CachePlan) -> PlanOutcome {
+    package func outcome(of plan: CachePlan) -> PlanOutcome {
         PlanOutcome(blocks: (0..<network.repository.blockCount).map { outcome(of: plan, block: $0) })
     }
 }
 
 /// Memoised beamforming solutions (by PB, requesting users and participating nodes) and per-PB draws, for one
 /// network and one delivery setting (robust or not); shared between threads.
-public final class SimulationCache: Sendable {
+package final class SimulationCache: Sendable {
     struct Key: Hashable {
         var block: Int
         var users: [Int]
@@ -282,9 +282,9 @@ public final class SimulationCache: Sendable {
     private let solutions = Memo<Key, BeamformingSolution>()
     private let blockDraws = Memo<Int, Simulator.BlockDraws>()
 
-    public init() {}
+    package init() {}
 
-    public var solutionCount: Int { solutions.count }
+    package var solutionCount: Int { solutions.count }
 
     func solution(block: Int, users: [Int], nodes: [Int], compute: () -> BeamformingSolution) -> BeamformingSolution {
         solutions.value(for: Key(block: block, users: users, nodes: nodes), compute: compute)

@@ -1,11 +1,11 @@
-import PBRCore
+package import PBRCore
 import Dispatch
 import Foundation
 import Synchronization
 
 /// A parameter sweep: every (value, scheme, seed) simulated, in parallel, as in Figs. 8–13 and 17.
-public struct Sweep: Sendable {
-    public enum Parameter: String, Sendable, CaseIterable {
+package struct Sweep: Sendable {
+    package enum Parameter: String, Sendable, CaseIterable {
         case capacity, users, nodes, antennas, zipf
         /// The fraction of the manifest's shared blocks that stay shared (`ModelCatalog.withSharing`), Fig. 13.
         case reuse
@@ -22,26 +22,26 @@ public struct Sweep: Sendable {
         }
     }
 
-    public struct Row: Sendable, Equatable {
-        public var value: Double
-        public var scheme: String
-        public var seed: UInt64
-        public var totalDelaySeconds: Double
+    package struct Row: Sendable, Equatable {
+        package var value: Double
+        package var scheme: String
+        package var seed: UInt64
+        package var totalDelaySeconds: Double
         /// −Σ r(k) of (12) (see `BlockOutcome.cost`).
-        public var cost: Double
+        package var cost: Double
         /// Share of the requested PBs delivered with every requesting user's QoS met.
-        public var qosShare: Double
-        public var hitRatio: Double
+        package var qosShare: Double
+        package var hitRatio: Double
         /// Mean reuse ratio of the repository simulated (changes only with `reuse`).
-        public var reuseRatio: Double
+        package var reuseRatio: Double
     }
 
-    public var parameter: Parameter
-    public var rows: [Row]
+    package var parameter: Parameter
+    package var rows: [Row]
 
     /// Runs the sweep on all cores, slow schemes' cases first; rows come in (value, scheme, seed) order. Seeds are
     /// 1...seeds.
-    public static func run(
+    package static func run(
         repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [any CachingScheme], seeds: Int,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
@@ -64,7 +64,7 @@ public struct Sweep: Sendable {
     }
 
     /// One row per run: parameter,value,scheme,seed,total_delay_s,cost,qos_share,hit_ratio,reuse_ratio.
-    public var csv: String {
+    package var csv: String {
         (["parameter,value,scheme,seed,total_delay_s,cost,qos_share,hit_ratio,reuse_ratio"]
             + rows.map {
                 "\(parameter.rawValue),\($0.value),\($0.scheme),\($0.seed),\($0.totalDelaySeconds),\($0.cost),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
@@ -73,7 +73,7 @@ public struct Sweep: Sendable {
     }
 
     /// Mean and standard deviation of the total delay per (scheme, value), over seeds.
-    public var summary: [(scheme: String, value: Double, mean: Double, deviation: Double)] {
+    package var summary: [(scheme: String, value: Double, mean: Double, deviation: Double)] {
         var out: [(String, Double, Double, Double)] = []
         var seen: [String] = []
         for row in rows where !seen.contains(row.scheme) { seen.append(row.scheme) }
@@ -91,7 +91,7 @@ public struct Sweep: Sendable {
 
     /// A line chart of the mean total delay against the swept value, one line per scheme, ± one standard deviation
     /// as error bars (SVG, 720 × 440).
-    public func svg(title: String) -> String {
+    package func svg(title: String) -> String {
         let points = summary.filter { $0.mean.isFinite }
         let values = rows.map(\.value).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }
         let top = max(1e-9, points.map { $0.mean + $0.deviation }.max() ?? 1)

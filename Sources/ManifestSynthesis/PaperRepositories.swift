@@ -1,5 +1,5 @@
 import Foundation
-public import PBManifest
+package import PBManifest
 import ParameterBlocks
 import XXHash
 
@@ -7,8 +7,8 @@ import XXHash
 /// parameters, as torchvision and Hugging Face name them), partitioned by the same partitioner as `ingest`, with
 /// fine-tunes that share their frozen lower blocks. No weights exist: block ids are digests of
 /// "<family>/<lineage>/<block name>", so two models share an id exactly when they share the block.
-public enum PaperRepositories {
-    public static let names = ["paper-cnn60", "llama2-20"]
+package enum PaperRepositories {
+    package static let names = ["paper-cnn60", "llama2-20"]
 
     struct Tensor {
         var name: String
@@ -32,7 +32,7 @@ public enum PaperRepositories {
     }
 
     /// Builds a repository's manifest.
-    public static func manifest(named name: String) throws(SynthesisError) -> Manifest {
+    package static func manifest(named name: String) throws(SynthesisError) -> Manifest {
         let variants: [Variant]
         let note: String
         switch name {

@@ -1,10 +1,10 @@
 import RealModule
 
 /// Elementwise nonlinearities, with derivatives from the pre-activation z and the output y.
-public enum Activation: String, Sendable, Codable, CaseIterable {
+package enum Activation: String, Sendable, Codable, CaseIterable {
     case identity, relu, tanh, sigmoid, elu, abs
 
-    public func apply(_ z: Float) -> Float {
+    package func apply(_ z: Float) -> Float {
         switch self {
         case .identity: return z
         case .relu: return max(0, z)
@@ -15,7 +15,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    public func derivative(z: Float, y: Float) -> Float {
+    package func derivative(z: Float, y: Float) -> Float {
         switch self {
         case .identity: return 1
         case .relu: return z > 0 ? 1 : 0
@@ -28,25 +28,25 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
 }
 
 /// y = x·W + b: W is inputs × outputs, b is 1 × outputs.
-public final class Dense {
-    public let weight: Parameter
-    public let bias: Parameter
+package final class Dense {
+    package let weight: Parameter
+    package let bias: Parameter
 
     /// Glorot-uniform weights (±√(6/(in+out))), zero bias.
-    public init(inputs: Int, outputs: Int, name: String, using generator: inout some RandomNumberGenerator) {
+    package init(inputs: Int, outputs: Int, name: String, using generator: inout some RandomNumberGenerator) {
         let limit = (6 / Float(inputs + outputs)).squareRoot()
         let values = (0..<(inputs * outputs)).map { _ in (2 * unitFloat(using: &generator) - 1) * limit }
         weight = Parameter(name: name + ".weight", value: Matrix(rows: inputs, columns: outputs, values: values))
         bias = Parameter(name: name + ".bias", value: Matrix(rows: 1, columns: outputs))
     }
 
-    public var inputs: Int { weight.value.rows }
-    public var outputs: Int { weight.value.columns }
+    package var inputs: Int { weight.value.rows }
+    package var outputs: Int { weight.value.columns }
 
-    public func forward(_ x: Matrix) -> Matrix { Matrix.product(x, weight.value).addingRow(bias.value) }
+    package func forward(_ x: Matrix) -> Matrix { Matrix.product(x, weight.value).addingRow(bias.value) }
 
     /// Accumulates dL/dW = xᵀ·dy and dL/db = Σ_rows dy; returns dL/dx = dy·Wᵀ.
-    public func backward(input x: Matrix, gradient dy: Matrix) -> Matrix {
+    package func backward(input x: Matrix, gradient dy: Matrix) -> Matrix {
         weight.accumulate(Matrix.product(x, dy, transposeA: true))
         bias.accumulate(dy.columnSums())
         return Matrix.product(dy, weight.value, transposeB: true)
@@ -54,19 +54,19 @@ public final class Dense {
 }
 
 /// A stack of dense layers, each followed by its activation.
-public final class MLP {
-    public let layers: [Dense]
-    public let activations: [Activation]
+package final class MLP {
+    package let layers: [Dense]
+    package let activations: [Activation]
 
     /// What backward needs from one forward pass.
-    public struct Tape {
+    package struct Tape {
         var inputs: [Matrix]
         var preActivations: [Matrix]
         var outputs: [Matrix]
     }
 
     /// `sizes` = [inputs, hidden..., outputs]; hidden layers use `hidden`, the last one `output`.
-    public init(
+    package init(
         sizes: [Int], hidden: Activation = .relu, output: Activation = .identity, name: String,
         using generator: inout some RandomNumberGenerator
     ) {
@@ -79,13 +79,13 @@ public final class MLP {
         activations = (0..<layers.count).map { $0 == layers.count - 1 ? output : hidden }
     }
 
-    public var parameters: [Parameter] { layers.flatMap { [$0.weight, $0.bias] } }
-    public var inputSize: Int { layers[0].inputs }
-    public var outputSize: Int { layers[layers.count - 1].outputs }
+    package var parameters: [Parameter] { layers.flatMap { [$0.weight, $0.bias] } }
+    package var inputSize: Int { layers[0].inputs }
+    package var outputSize: Int { layers[layers.count - 1].outputs }
 
-    public func callAsFunction(_ x: Matrix) -> Matrix { forward(x).output }
+    package func callAsFunction(_ x: Matrix) -> Matrix { forward(x).output }
 
-    public func forward(_ x: Matrix) -> (output: Matrix, tape: Tape) {
+    package func forward(_ x: Matrix) -> (output: Matrix, tape: Tape) {
         var tape = Tape(inputs: [], preActivations: [], outputs: [])
         var current = x
         for (layer, activation) in zip(layers, activations) {
@@ -100,7 +100,7 @@ public final class MLP {
 
     /// Accumulates every parameter's gradient for dL/d(output) = `gradient`; returns dL/d(input).
     @discardableResult
-    public func backward(_ tape: Tape, gradient: Matrix) -> Matrix {
+    package func backward(_ tape: Tape, gradient: Matrix) -> Matrix {
         var current = gradient
         for index in stride(from: layers.count - 1, through: 0, by: -1) {
             let activation = activations[index]

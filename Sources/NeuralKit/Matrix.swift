@@ -1,19 +1,19 @@
 import BLAS
 
 /// A dense single-precision matrix, row-major: a mini-batch is one sample per row.
-public struct Matrix: Sendable, Equatable {
-    public var rows: Int
-    public var columns: Int
-    public var values: [Float]
+package struct Matrix: Sendable, Equatable {
+    package var rows: Int
+    package var columns: Int
+    package var values: [Float]
 
-    public init(rows: Int, columns: Int, repeating value: Float = 0) {
+    package init(rows: Int, columns: Int, repeating value: Float = 0) {
         precondition(rows >= 0 && columns >= 0, "negative matrix shape")
         self.rows = rows
         self.columns = columns
         values = [Float](repeating: value, count: rows * columns)
     }
 
-    public init(rows: Int, columns: Int, values: [Float]) {
+    package init(rows: Int, columns: Int, values: [Float]) {
         precondition(values.count == rows * columns, "\(values.count) values for a \(rows)×\(columns) matrix")
         self.rows = rows
         self.columns = columns
@@ -21,21 +21,21 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// One row per sample.
-    public init(stacking rows: [[Float]]) {
+    package init(stacking rows: [[Float]]) {
         let width = rows.first?.count ?? 0
         precondition(rows.allSatisfy { $0.count == width }, "rows of different lengths")
         self.init(rows: rows.count, columns: width, values: rows.flatMap { $0 })
     }
 
-    public subscript(row: Int, column: Int) -> Float {
+    package subscript(row: Int, column: Int) -> Float {
         get { values[row * columns + column] }
         set { values[row * columns + column] = newValue }
     }
 
-    public func row(_ index: Int) -> [Float] { Array(values[(index * columns)..<((index + 1) * columns)]) }
+    package func row(_ index: Int) -> [Float] { Array(values[(index * columns)..<((index + 1) * columns)]) }
 
     /// op(a) · op(b) on OpenBLAS.
-    public static func product(_ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false) -> Matrix {
+    package static func product(_ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false) -> Matrix {
         let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
         let (k2, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
         precondition(k == k2, "product of \(m)×\(k) and \(k2)×\(n)")
@@ -53,7 +53,7 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// Adds `vector` (1 × columns) to every row.
-    public func addingRow(_ vector: Matrix) -> Matrix {
+    package func addingRow(_ vector: Matrix) -> Matrix {
         precondition(vector.rows == 1 && vector.columns == columns, "row vector of \(vector.columns) for \(columns) columns")
         var result = self
         for r in 0..<rows {
@@ -63,7 +63,7 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// 1 × columns: the sum of the rows.
-    public func columnSums() -> Matrix {
+    package func columnSums() -> Matrix {
         var sums = Matrix(rows: 1, columns: columns)
         for r in 0..<rows {
             for c in 0..<columns { sums.values[c] += values[r * columns + c] }
@@ -71,15 +71,15 @@ public struct Matrix: Sendable, Equatable {
         return sums
     }
 
-    public func map(_ transform: (Float) -> Float) -> Matrix {
+    package func map(_ transform: (Float) -> Float) -> Matrix {
         Matrix(rows: rows, columns: columns, values: values.map(transform))
     }
 
-    public static func + (a: Matrix, b: Matrix) -> Matrix { a.zipped(b, +) }
-    public static func - (a: Matrix, b: Matrix) -> Matrix { a.zipped(b, -) }
+    package static func + (a: Matrix, b: Matrix) -> Matrix { a.zipped(b, +) }
+    package static func - (a: Matrix, b: Matrix) -> Matrix { a.zipped(b, -) }
     /// Elementwise product.
-    public static func * (a: Matrix, b: Matrix) -> Matrix { a.zipped(b, *) }
-    public static func * (scale: Float, a: Matrix) -> Matrix { a.map { scale * $0 } }
+    package static func * (a: Matrix, b: Matrix) -> Matrix { a.zipped(b, *) }
+    package static func * (scale: Float, a: Matrix) -> Matrix { a.map { scale * $0 } }
 
     func zipped(_ other: Matrix, _ combine: (Float, Float) -> Float) -> Matrix {
         precondition(rows == other.rows && columns == other.columns, "shapes \(rows)×\(columns) and \(other.rows)×\(other.columns)")
@@ -87,7 +87,7 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// Columns `range` of every row.
-    public func columns(_ range: Range<Int>) -> Matrix {
+    package func columns(_ range: Range<Int>) -> Matrix {
         var result = Matrix(rows: rows, columns: range.count)
         for r in 0..<rows {
             for (offset, c) in range.enumerated() { result.values[r * range.count + offset] = values[r * columns + c] }
@@ -96,7 +96,7 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// Side by side: every row of `a` followed by the same row of `b`.
-    public static func concatenated(_ parts: [Matrix]) -> Matrix {
+    package static func concatenated(_ parts: [Matrix]) -> Matrix {
         let rows = parts.first?.rows ?? 0
         precondition(parts.allSatisfy { $0.rows == rows }, "concatenating matrices of different heights")
         let width = parts.reduce(0) { $0 + $1.columns }
@@ -112,5 +112,5 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// Frobenius norm squared.
-    public var squaredNorm: Float { values.reduce(0) { $0 + $1 * $1 } }
+    package var squaredNorm: Float { values.reduce(0) { $0 + $1 * $1 } }
 }

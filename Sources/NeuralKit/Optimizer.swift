@@ -1,18 +1,18 @@
 import RealModule
 
 /// Adam (Kingma & Ba) with optional clipping of the global gradient norm; `step` consumes and zeroes the gradients.
-public final class Adam {
-    public var learningRate: Float
-    public var beta1: Float
-    public var beta2: Float
-    public var epsilon: Float
+package final class Adam {
+    package var learningRate: Float
+    package var beta1: Float
+    package var beta2: Float
+    package var epsilon: Float
     /// Gradients are scaled down together when their global norm exceeds this.
-    public var clipNorm: Float?
+    package var clipNorm: Float?
     /// Updates taken so far (Adam's bias correction depends on it; restored with a checkpoint).
-    public var steps = 0
-    public let parameters: [Parameter]
+    package var steps = 0
+    package let parameters: [Parameter]
 
-    public init(
+    package init(
         parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
         clipNorm: Float? = 10
     ) {
@@ -25,9 +25,9 @@ public final class Adam {
     }
 
     /// The global L2 norm of the gradients.
-    public var gradientNorm: Float { parameters.reduce(0) { $0 + $1.gradient.squaredNorm }.squareRoot() }
+    package var gradientNorm: Float { parameters.reduce(0) { $0 + $1.gradient.squaredNorm }.squareRoot() }
 
-    public func step() {
+    package func step() {
         steps += 1
         var scale: Float = 1
         if let clipNorm {
@@ -49,11 +49,11 @@ public final class Adam {
         }
     }
 
-    public func zeroGradients() { for parameter in parameters { parameter.zeroGradient() } }
+    package func zeroGradients() { for parameter in parameters { parameter.zeroGradient() } }
 }
 
 /// target ← τ·source + (1 − τ)·target, parameter by parameter (the slow target-network update).
-public func softUpdate(target: [Parameter], source: [Parameter], tau: Float) {
+package func softUpdate(target: [Parameter], source: [Parameter], tau: Float) {
     precondition(target.count == source.count, "target and source networks differ")
     for (t, s) in zip(target, source) {
         precondition(t.value.values.count == s.value.values.count, "\(t.name) and \(s.name) differ in shape")

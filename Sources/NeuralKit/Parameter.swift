@@ -1,13 +1,13 @@
 /// A trainable matrix with its gradient and Adam's moment estimates. Networks hold parameters by reference, so an
 /// optimizer and a target-network update see the same storage.
-public final class Parameter {
-    public let name: String
-    public var value: Matrix
-    public var gradient: Matrix
+package final class Parameter {
+    package let name: String
+    package var value: Matrix
+    package var gradient: Matrix
     var firstMoment: Matrix
     var secondMoment: Matrix
 
-    public init(name: String, value: Matrix) {
+    package init(name: String, value: Matrix) {
         self.name = name
         self.value = value
         gradient = Matrix(rows: value.rows, columns: value.columns)
@@ -16,7 +16,7 @@ public final class Parameter {
     }
 
     /// Adam's first and second moment estimates (saved with a checkpoint so that training resumes exactly).
-    public var adamMoments: (first: Matrix, second: Matrix) {
+    package var adamMoments: (first: Matrix, second: Matrix) {
         get { (firstMoment, secondMoment) }
         set {
             precondition(newValue.first.values.count == value.values.count && newValue.second.values.count == value.values.count)
@@ -25,7 +25,7 @@ public final class Parameter {
         }
     }
 
-    public func zeroGradient() {
+    package func zeroGradient() {
         for index in gradient.values.indices { gradient.values[index] = 0 }
     }
 
@@ -36,6 +36,6 @@ public final class Parameter {
 }
 
 /// Uniform Float in [0, 1) from any generator (24 bits), so that initialisation is deterministic for a seeded one.
-@inlinable public func unitFloat(using generator: inout some RandomNumberGenerator) -> Float {
+@inlinable package func unitFloat(using generator: inout some RandomNumberGenerator) -> Float {
     Float(generator.next() >> 40) * 0x1.0p-24
 }

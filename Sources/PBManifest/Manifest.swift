@@ -1,4 +1,4 @@
-public import PBRCore
+package import PBRCore
 
 /// The contract between the store and every simulator (`pbrepo.manifest/v1`, docs/manifest.md,
 /// docs/manifest.schema.json): the real sizes of the parameter blocks and which models use which blocks.
@@ -7,37 +7,37 @@ public import PBRCore
 /// simulators and the trainer. `read(_:)` is as strict as the schema: unknown members, ids that are not 32 hex
 /// digits, unknown kinds, negative or fractional sizes, duplicate block ids and models naming unlisted blocks are
 /// refused with the member's path. Encoding with `JSONValueEncoder` gives the members in the schema's order.
-public struct Manifest: Codable, Sendable, Equatable {
-    public static let schemaID = "pbrepo.manifest/v1"
-    public static let toolVersion = "0.1.0"
+package struct Manifest: Codable, Sendable, Equatable {
+    package static let schemaID = "pbrepo.manifest/v1"
+    package static let toolVersion = "0.1.0"
     /// The kinds a block may have (`ParameterBlocks.BlockKind`'s raw values).
-    public static let blockKinds: Set<String> = ["embedding", "layer", "norm", "head", "adapter", "optimizer", "other"]
+    package static let blockKinds: Set<String> = ["embedding", "layer", "norm", "head", "adapter", "optimizer", "other"]
 
-    public struct Tool: Codable, Sendable, Equatable {
-        public var name: String
-        public var version: String
+    package struct Tool: Codable, Sendable, Equatable {
+        package var name: String
+        package var version: String
 
-        public init(name: String = "pbrepo", version: String = Manifest.toolVersion) {
+        package init(name: String = "pbrepo", version: String = Manifest.toolVersion) {
             self.name = name
             self.version = version
         }
     }
 
-    public struct Block: Codable, Sendable, Equatable {
+    package struct Block: Codable, Sendable, Equatable {
         /// The block's content digest (XXH3-128, 32 lowercase hex digits).
-        public var id: String
+        package var id: String
         /// Decoded size, bytes.
-        public var bytes: UInt64
+        package var bytes: UInt64
         /// Size of the objects that store it, bytes (the decoded size when nothing was stored).
-        public var storedBytes: UInt64
-        public var kind: String
+        package var storedBytes: UInt64
+        package var kind: String
         /// Position in the first model (in manifest order) that has the block.
-        public var position: Int
-        public var tensors: Int
+        package var position: Int
+        package var tensors: Int
         /// Models that use the block, by id.
-        public var models: [String]
+        package var models: [String]
 
-        public init(
+        package init(
             id: String, bytes: UInt64, storedBytes: UInt64, kind: String, position: Int, tensors: Int, models: [String]
         ) {
             self.id = id
@@ -54,14 +54,14 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
-    public struct Model: Codable, Sendable, Equatable {
-        public var id: String
-        public var family: String
+    package struct Model: Codable, Sendable, Equatable {
+        package var id: String
+        package var family: String
         /// Block ids in model order.
-        public var blocks: [String]
-        public var bytes: UInt64
+        package var blocks: [String]
+        package var bytes: UInt64
 
-        public init(id: String, family: String, blocks: [String], bytes: UInt64) {
+        package init(id: String, family: String, blocks: [String], bytes: UInt64) {
             self.id = id
             self.family = family
             self.blocks = blocks
@@ -70,46 +70,46 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     /// Where the models came from: the source files of ingested models, or how a synthesized repository was derived.
-    public struct Provenance: Codable, Sendable, Equatable {
-        public struct Source: Codable, Sendable, Equatable {
-            public var path: String
-            public var sha256: String
-            public var size: UInt64
+    package struct Provenance: Codable, Sendable, Equatable {
+        package struct Source: Codable, Sendable, Equatable {
+            package var path: String
+            package var sha256: String
+            package var size: UInt64
 
-            public init(path: String, sha256: String, size: UInt64) {
+            package init(path: String, sha256: String, size: UInt64) {
                 self.path = path
                 self.sha256 = sha256
                 self.size = size
             }
         }
 
-        public struct ModelSources: Codable, Sendable, Equatable {
-            public var id: String
-            public var sources: [Source]
+        package struct ModelSources: Codable, Sendable, Equatable {
+            package var id: String
+            package var sources: [Source]
 
-            public init(id: String, sources: [Source]) {
+            package init(id: String, sources: [Source]) {
                 self.id = id
                 self.sources = sources
             }
         }
 
         /// How a repository without checkpoints was derived (synthesized manifests only).
-        public var derivation: String?
-        public var models: [ModelSources]
+        package var derivation: String?
+        package var models: [ModelSources]
 
-        public init(derivation: String? = nil, models: [ModelSources]) {
+        package init(derivation: String? = nil, models: [ModelSources]) {
             self.derivation = derivation
             self.models = models
         }
     }
 
-    public var schema: String
-    public var tool: Tool
-    public var blocks: [Block]
-    public var models: [Model]
-    public var provenance: Provenance
+    package var schema: String
+    package var tool: Tool
+    package var blocks: [Block]
+    package var models: [Model]
+    package var provenance: Provenance
 
-    public init(tool: Tool = Tool(), blocks: [Block], models: [Model], provenance: Provenance) {
+    package init(tool: Tool = Tool(), blocks: [Block], models: [Model], provenance: Provenance) {
         schema = Self.schemaID
         self.tool = tool
         self.blocks = blocks
@@ -118,16 +118,16 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     /// The manifest as JSON, members in the schema's order.
-    public var json: JSONValue {
+    package var json: JSONValue {
         // Encoding plain structs of strings and integers cannot fail.
         (try? JSONValueEncoder().encode(self)) ?? .null
     }
 
     /// The file's text: indented JSON and a final newline.
-    public var text: String { json.prettyPrinted() + "\n" }
+    package var text: String { json.prettyPrinted() + "\n" }
 
     /// Reads and validates a manifest file.
-    public static func read(_ path: String) throws(ManifestError) -> Manifest {
+    package static func read(_ path: String) throws(ManifestError) -> Manifest {
         let bytes: [UInt8]
         do {
             bytes = try FileSystem.read(path)
@@ -138,7 +138,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     /// Parses and validates a manifest's text; `path` names it in errors.
-    public static func parse(_ bytes: [UInt8], path: String) throws(ManifestError) -> Manifest {
+    package static func parse(_ bytes: [UInt8], path: String) throws(ManifestError) -> Manifest {
         let value: JSONValue
         do {
             value = try StrictJSONParser.parse(bytes)
@@ -158,7 +158,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// Checks what the schema and the manifest's meaning require beyond the JSON shape: the schema id, 32-hex block
     /// ids listed once, known kinds, models that name only listed blocks, 64-hex source digests.
-    public func validate(path: String = "manifest") throws(ManifestError) {
+    package func validate(path: String = "manifest") throws(ManifestError) {
         func fail(_ code: ManifestError.Code, _ field: String, _ message: String) -> ManifestError {
             ManifestError(code, path: path, field: field, message)
         }

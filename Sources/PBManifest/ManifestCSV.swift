@@ -1,8 +1,8 @@
-import PBRCore
+package import PBRCore
 
 extension Manifest {
     /// One row per block: id,bytes,stored_bytes,kind,position,tensors,models (models joined by ";").
-    public var blocksCSV: String {
+    package var blocksCSV: String {
         (["id,bytes,stored_bytes,kind,position,tensors,models"]
             + blocks.map { block in
                 [
@@ -13,7 +13,7 @@ extension Manifest {
     }
 
     /// One row per (model, block): model,family,position,block,bytes — the long format pandas pivots easily.
-    public var modelsCSV: String {
+    package var modelsCSV: String {
         let bytes = Dictionary(blocks.map { ($0.id, $0.bytes) }, uniquingKeysWith: { first, _ in first })
         return (["model,family,position,block,bytes"]
             + models.flatMap { model in

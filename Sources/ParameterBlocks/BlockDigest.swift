@@ -1,20 +1,20 @@
-public import TensorFiles
-public import XXHash
+package import TensorFiles
+package import XXHash
 
 /// A parameter block with its content digest and size.
-public struct DigestedBlock: Sendable, Equatable {
-    public var block: ParameterBlock
+package struct DigestedBlock: Sendable, Equatable {
+    package var block: ParameterBlock
     /// XXH3-128 over, for each tensor in block order: its 16-byte digest, its dtype name and a NUL, its rank and
     /// dimensions as little-endian u64. Names do not enter: the same unit of two models is the same block even when
     /// a wrapper scope differs (`sequential_2/dense_7` vs `sequential/dense`).
-    public var digest: XXH3Digest
+    package var digest: XXH3Digest
     /// Sum of the block's tensor bytes.
-    public var bytes: UInt64
+    package var bytes: UInt64
 }
 
 extension Partition {
     /// Digests and sizes of the blocks of an inspected checkpoint (tensor indices refer to `inspection.tensors`).
-    public func digested(_ inspection: Inspection) -> [DigestedBlock] {
+    package func digested(_ inspection: Inspection) -> [DigestedBlock] {
         blocks.map { block in
             var hasher = XXH3Hasher()
             var bytes: UInt64 = 0

@@ -1,19 +1,19 @@
 import PBRCore
-public import TensorFiles
+package import TensorFiles
 
 /// What a parameter block is in its model.
-public enum BlockKind: String, Sendable, Codable, CaseIterable {
+package enum BlockKind: String, Sendable, Codable, CaseIterable {
     case embedding, layer, norm, head, adapter, optimizer, other
 }
 
 /// One parameter block (PB) of a model: an architectural unit whose tensors travel and are stored together.
-public struct ParameterBlock: Sendable, Equatable {
+package struct ParameterBlock: Sendable, Equatable {
     /// The block's name in this model (`model.layers.3`, `lm_head`, `dense_5`). Identity across models is the
     /// block's content digest, never this name.
-    public var name: String
-    public var kind: BlockKind
+    package var name: String
+    package var kind: BlockKind
     /// Indices into the checkpoint's tensor list, in the block's canonical order (see `Partition`).
-    public var tensors: [Int]
+    package var tensors: [Int]
 }
 
 /// A model split into parameter blocks, in model order.
@@ -31,11 +31,11 @@ public struct ParameterBlock: Sendable, Equatable {
 ///
 /// Within a block, tensors are ordered by their name relative to the block (byte-wise), or by Keras's weight order, so
 /// that the same unit of two models lists its tensors in the same order.
-public struct Partition: Sendable, Equatable {
-    public var blocks: [ParameterBlock]
+package struct Partition: Sendable, Equatable {
+    package var blocks: [ParameterBlock]
 
     /// Partitions a checkpoint's tensors (as listed by `Checkpoint.tensors()`).
-    public static func make(
+    package static func make(
         _ checkpoint: Checkpoint, tensors: [TensorDescriptor], rules: PartitionRules? = nil
     ) -> Partition {
         let names = tensors.map(\.name)
@@ -47,7 +47,7 @@ public struct Partition: Sendable, Equatable {
     }
 
     /// Partitions dotted (safetensors) or slashed (HDF5) names with the default rule and the user's rules.
-    public static func make(names: [String], separator: Character, rules: PartitionRules? = nil) -> Partition {
+    package static func make(names: [String], separator: Character, rules: PartitionRules? = nil) -> Partition {
         var assignments = [(block: String, kind: BlockKind?)](repeating: ("", nil), count: names.count)
         var free: [Int] = []
         for (index, name) in names.enumerated() {

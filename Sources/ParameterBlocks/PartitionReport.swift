@@ -1,14 +1,14 @@
 import PBRCore
-public import TensorFiles
-import XXHash
+package import TensorFiles
+package import XXHash
 
 /// What `pbrepo partition` shows: a checkpoint's parameter blocks with their tensors, sizes and digests.
-public struct PartitionReport: Sendable {
-    public var inspection: Inspection
-    public var blocks: [DigestedBlock]
+package struct PartitionReport: Sendable {
+    package var inspection: Inspection
+    package var blocks: [DigestedBlock]
 
     /// Inspects `path` (validating and hashing every tensor) and partitions it.
-    public static func run(
+    package static func run(
         path: String, rules: PartitionRules? = nil, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> PartitionReport {
         let inspection = try Inspection.run(path: path, progress: progress)
@@ -18,7 +18,7 @@ public struct PartitionReport: Sendable {
     }
 
     /// `{"path", "format", "blocks": [{"name", "kind", "position", "bytes", "digest", "tensors": [names]}]}`.
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             ("path", .string(inspection.path)),
             ("format", .string(inspection.format.rawValue)),

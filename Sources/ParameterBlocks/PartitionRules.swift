@@ -1,6 +1,6 @@
 import Foundation
 import PBRCore
-public import TensorFiles
+package import TensorFiles
 
 /// User rules that override the default partition: an ordered list of regular expressions over tensor names, each
 /// naming the block its matches belong to. The first rule that matches a name wins; names no rule matches are
@@ -12,24 +12,24 @@ public import TensorFiles
 ///                {"match": "^lm_head\\.|^model\\.norm\\.", "block": "head", "kind": "head"}]}
 ///
 /// `$1`…`$9` in `block` are replaced by the match's capture groups; `kind` is optional.
-public struct PartitionRules: Sendable, Equatable {
-    public struct Rule: Sendable, Equatable {
-        public var match: String
-        public var block: String
-        public var kind: BlockKind?
+package struct PartitionRules: Sendable, Equatable {
+    package struct Rule: Sendable, Equatable {
+        package var match: String
+        package var block: String
+        package var kind: BlockKind?
 
-        public init(match: String, block: String, kind: BlockKind? = nil) {
+        package init(match: String, block: String, kind: BlockKind? = nil) {
             self.match = match
             self.block = block
             self.kind = kind
         }
     }
 
-    public var rules: [Rule]
+    package var rules: [Rule]
     /// The rules file's bytes as given (recorded with each model ingested with it).
-    public var source: String
+    package var source: String
 
-    public init(rules: [Rule], source: String = "") throws(TensorFileError) {
+    package init(rules: [Rule], source: String = "") throws(TensorFileError) {
         self.rules = rules
         self.source = source
         for rule in rules {
@@ -40,7 +40,7 @@ public struct PartitionRules: Sendable, Equatable {
     }
 
     /// Reads a rules file.
-    public static func load(_ path: String) throws(TensorFileError) -> PartitionRules {
+    package static func load(_ path: String) throws(TensorFileError) -> PartitionRules {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TensorFileError(.io, path: path, "cannot read rules file")
         }

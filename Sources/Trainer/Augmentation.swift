@@ -6,7 +6,7 @@ import RealModule
 /// Predicts (r(k), s(k+1)) from the sequence v(1), …, v(k), v = (s, d) — Section III-D. `step` advances the recurrent
 /// state through an episode; `learn` tunes the predictor on real tuples; `predict` gives the output for one input and
 /// the state that preceded it.
-public protocol TransitionPredictor: AnyObject {
+package protocol TransitionPredictor: AnyObject {
     var stateSize: Int { get }
     /// q(k−1): the state the next `step` starts from.
     var currentState: [Float] { get }
@@ -27,7 +27,7 @@ public protocol TransitionPredictor: AnyObject {
 /// The echo state network of (15)–(16): η_in and η_re random and fixed, scaled to spectral norms ψ_in and ψ_re < 1
 /// (the echo state property, Assumption 2); only η_out is tuned, by ridge regression on every real tuple seen so far
 /// (the normal equations accumulate, so tuning costs O(R²) per tuple and one R × R Cholesky solve).
-public final class EchoStateNetwork: TransitionPredictor {
+package final class EchoStateNetwork: TransitionPredictor {
     let inputWeights: Matrix  // R × |v|
     let recurrentWeights: Matrix  // R × R
     var readout: Matrix  // |y| × R
@@ -35,10 +35,10 @@ public final class EchoStateNetwork: TransitionPredictor {
     let ridge: Double
     var gram: [Double]  // Σ q qᵀ, R × R
     var cross: [Double]  // Σ y qᵀ, |y| × R
-    public let stateSize: Int
+    package let stateSize: Int
     let outputSize: Int
 
-    public init(
+    package init(
         inputSize: Int, reservoir: Int, outputSize: Int, inputNorm: Double = 0.5, recurrentNorm: Double = 0.5, ridge: Double,
         using generator: inout some RandomNumberGenerator
     ) {
@@ -58,21 +58,21 @@ public final class EchoStateNetwork: TransitionPredictor {
         self.outputSize = outputSize
     }
 
-    public func reset() { current = [Float](repeating: 0, count: stateSize) }
-    public var currentState: [Float] { current }
+    package func reset() { current = [Float](repeating: 0, count: stateSize) }
+    package var currentState: [Float] { current }
 
-    public func state(after previous: [Float], input: [Float]) -> [Float] {
+    package func state(after previous: [Float], input: [Float]) -> [Float] {
         let drive = Matrix.product(inputWeights, Matrix(rows: input.count, columns: 1, values: input))
             + Matrix.product(recurrentWeights, Matrix(rows: stateSize, columns: 1, values: previous))
         return drive.values.map { Float.tanh($0) }
     }
 
-    @discardableResult public func step(_ input: [Float]) -> [Float] {
+    @discardableResult package func step(_ input: [Float]) -> [Float] {
         current = state(after: current, input: input)
         return current
     }
 
-    public func learn(inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom) {
+    package func learn(inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom) {
         let r = stateSize
         for (index, input) in inputs.enumerated() {
             let q = state(after: previousStates[index], input: input).map(Double.init)
@@ -94,19 +94,19 @@ public final class EchoStateNetwork: TransitionPredictor {
         }
     }
 
-    public func predict(input: [Float], previous: [Float]) -> [Float] {
+    package func predict(input: [Float], previous: [Float]) -> [Float] {
         let q = state(after: previous, input: input)
         return Matrix.product(readout, Matrix(rows: stateSize, columns: 1, values: q)).values
     }
 
-    public func savedState() -> [(name: String, rows: Int, columns: Int, values: [Double])] {
+    package func savedState() -> [(name: String, rows: Int, columns: Int, values: [Double])] {
         [
             ("esn.gram", stateSize, stateSize, gram), ("esn.cross", outputSize, stateSize, cross),
             ("esn.readout", outputSize, stateSize, readout.values.map(Double.init)),
         ]
     }
 
-    public func restore(_ tensors: [String: [Double]]) throws {
+    package func restore(_ tensors: [String: [Double]]) throws {
         guard let gram = tensors["esn.gram"], gram.count == self.gram.count, let cross = tensors["esn.cross"],
             cross.count == self.cross.count, let readout = tensors["esn.readout"], readout.count == self.readout.values.count
         else { throw TrainingError(.invalidPolicy, "the checkpoint's ESN state does not fit this network") }
@@ -115,7 +115,7 @@ public final class EchoStateNetwork: TransitionPredictor {
         self.readout.values = readout.map(Float.init)
     }
 
-    public var optimizerSteps: Int? {
+    package var optimizerSteps: Int? {
         get { nil }
         set {}
     }
@@ -123,15 +123,15 @@ public final class EchoStateNetwork: TransitionPredictor {
 
 /// The "RNN-based data augmentation" ablation: the same shapes, but η_in, η_re and η_out are all trained by
 /// gradient descent on (16) (Adam, back-propagation truncated to one step: q(k−1) is taken as given).
-public final class TrainedRecurrentPredictor: TransitionPredictor {
+package final class TrainedRecurrentPredictor: TransitionPredictor {
     let input: Dense
     let recurrent: Dense
     let output: Dense
     let optimizer: Adam
     var current: [Float]
-    public let stateSize: Int
+    package let stateSize: Int
 
-    public init(inputSize: Int, reservoir: Int, outputSize: Int, using generator: inout some RandomNumberGenerator) {
+    package init(inputSize: Int, reservoir: Int, outputSize: Int, using generator: inout some RandomNumberGenerator) {
         input = Dense(inputs: inputSize, outputs: reservoir, name: "rnn.input", using: &generator)
         recurrent = Dense(inputs: reservoir, outputs: reservoir, name: "rnn.recurrent", using: &generator)
         output = Dense(inputs: reservoir, outputs: outputSize, name: "rnn.output", using: &generator)
@@ -140,22 +140,22 @@ public final class TrainedRecurrentPredictor: TransitionPredictor {
         stateSize = reservoir
     }
 
-    public func reset() { current = [Float](repeating: 0, count: stateSize) }
-    public var currentState: [Float] { current }
+    package func reset() { current = [Float](repeating: 0, count: stateSize) }
+    package var currentState: [Float] { current }
 
     func preActivation(_ previous: Matrix, _ inputs: Matrix) -> Matrix { input.forward(inputs) + recurrent.forward(previous) }
 
-    public func state(after previous: [Float], input values: [Float]) -> [Float] {
+    package func state(after previous: [Float], input values: [Float]) -> [Float] {
         preActivation(Matrix(rows: 1, columns: stateSize, values: previous), Matrix(rows: 1, columns: values.count, values: values))
             .values.map { Float.tanh($0) }
     }
 
-    @discardableResult public func step(_ input: [Float]) -> [Float] {
+    @discardableResult package func step(_ input: [Float]) -> [Float] {
         current = state(after: current, input: input)
         return current
     }
 
-    public func learn(inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom) {
+    package func learn(inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom) {
         guard !inputs.isEmpty else { return }
         for _ in 0..<20 {
             let batch = (0..<min(64, inputs.count)).map { _ in Int(generator.next() % UInt64(inputs.count)) }
@@ -174,11 +174,11 @@ public final class TrainedRecurrentPredictor: TransitionPredictor {
         }
     }
 
-    public func predict(input values: [Float], previous: [Float]) -> [Float] {
+    package func predict(input values: [Float], previous: [Float]) -> [Float] {
         output.forward(Matrix(rows: 1, columns: stateSize, values: state(after: previous, input: values))).values
     }
 
-    public func savedState() -> [(name: String, rows: Int, columns: Int, values: [Double])] {
+    package func savedState() -> [(name: String, rows: Int, columns: Int, values: [Double])] {
         optimizer.parameters.flatMap { p -> [(name: String, rows: Int, columns: Int, values: [Double])] in
             [
                 (p.name, p.value.rows, p.value.columns, p.value.values.map(Double.init)),
@@ -188,7 +188,7 @@ public final class TrainedRecurrentPredictor: TransitionPredictor {
         }
     }
 
-    public func restore(_ tensors: [String: [Double]]) throws {
+    package func restore(_ tensors: [String: [Double]]) throws {
         for p in optimizer.parameters {
             guard let value = tensors[p.name], let first = tensors["adam.m." + p.name], let second = tensors["adam.v." + p.name],
                 value.count == p.value.values.count
@@ -201,7 +201,7 @@ public final class TrainedRecurrentPredictor: TransitionPredictor {
         }
     }
 
-    public var optimizerSteps: Int? {
+    package var optimizerSteps: Int? {
         get { optimizer.steps }
         set { optimizer.steps = newValue ?? 0 }
     }

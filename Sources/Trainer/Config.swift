@@ -2,7 +2,7 @@ import Foundation
 import EdgeSim
 
 /// Which learner, as in Fig. 7.
-public enum Variant: String, Sendable, Codable, CaseIterable {
+package enum Variant: String, Sendable, Codable, CaseIterable {
     /// Action-semantics actors, value-decomposition (QMIX-style) critic, ESN data augmentation.
     case maasnDA = "maasn-da"
     /// Per-agent Q-networks over the 2^N discrete actions, mixed as in QMIX, with the same data augmentation.
@@ -20,69 +20,69 @@ public enum Variant: String, Sendable, Codable, CaseIterable {
 }
 
 /// Hyper-parameters (docs/maasn-da.md says where each default comes from).
-public struct TrainingConfig: Sendable, Codable, Equatable {
-    public var variant: Variant = .maasnDA
+package struct TrainingConfig: Sendable, Codable, Equatable {
+    package var variant: Variant = .maasnDA
     /// E: episodes (Table II).
-    public var episodes = 600
+    package var episodes = 600
     /// Ē: episodes between decays of the synthetic-sample budget (Table II).
-    public var decayEvery = 10
+    package var decayEvery = 10
     /// τ0: initial share of K synthetic samples per episode (Table II, from the Theorem 1 grid search).
-    public var tau0 = 0.8
+    package var tau0 = 0.8
     /// ξ: data selection threshold of (17) (Table II).
-    public var xi = 1.12
+    package var xi = 1.12
     /// Λ: attenuation of the synthetic budget (18) (Table II).
-    public var attenuation = 0.8
+    package var attenuation = 0.8
     /// γ: discount (Table II).
-    public var gamma = 0.95
+    package var gamma = 0.95
     /// Steps of real reward in each critic target before bootstrapping (1 = the paper's one-step target (21)).
-    public var nStep = 1
+    package var nStep = 1
     /// Every this many episodes the greedy policy is evaluated; the cheapest one so far is kept as the policy.
-    public var evaluateEvery = 10
+    package var evaluateEvery = 10
     /// Agents also observe each node's demand still ahead (`EdgeEnvironment(observesDemand:)`; not in (10a)).
-    public var observeDemand = false
+    package var observeDemand = false
     /// The order in which episodes visit the PBs (`EdgeEnvironment.StepOrder`; the paper's k = 1…K is `index`).
-    public var stepOrder: EdgeEnvironment.StepOrder = .index
+    package var stepOrder: EdgeEnvironment.StepOrder = .index
     /// Migrations to a node that caches the PB, and all but one per receiving node, are dropped
     /// (`EdgeEnvironment(dropsRedundantTransfers:)`; the paper keeps them).
-    public var dropRedundantTransfers = false
+    package var dropRedundantTransfers = false
     /// Rewards are multiplied by this before learning (the paper normalises so that |r| ≤ B_r = 1).
-    public var rewardScale = 0.1
+    package var rewardScale = 0.1
     /// Weight of T(k) against r1 and r2 in the reward the agents learn from (1 in (12)). Curves, the kept policy and
     /// every evaluation use (12) as it is.
-    public var delayWeight = 1.0
-    public var batchSize = 64
+    package var delayWeight = 1.0
+    package var batchSize = 64
     /// Mini-batch updates after each episode (Algorithm 1 lists one; one per episode learns too slowly at E = 600).
-    public var updatesPerEpisode = 25
-    public var actorLearningRate: Float = 5e-4
-    public var criticLearningRate: Float = 1e-3
+    package var updatesPerEpisode = 25
+    package var actorLearningRate: Float = 5e-4
+    package var criticLearningRate: Float = 1e-3
     /// Soft target update τ.
-    public var targetRate: Float = 0.01
+    package var targetRate: Float = 0.01
     /// s_temp of the Gumbel-Softmax (13).
-    public var temperature: Float = 0.5
+    package var temperature: Float = 0.5
     /// Added to every migration logit b̃_{n,m} before (13) (0 in the paper). At 0 an untrained actor migrates each PB
     /// it caches to every other node with probability ½; a negative prior starts from rare migrations instead.
-    public var migrationPrior: Float = 0
-    public var hidden = 64
+    package var migrationPrior: Float = 0
+    package var hidden = 64
     /// Size of the action-semantics embeddings e_n, e_{n,m}.
-    public var embedding = 16
-    public var mixerHidden = 32
-    public var reservoir = 128
+    package var embedding = 16
+    package var mixerHidden = 32
+    package var reservoir = 128
     /// Ridge penalty of the ESN readout.
-    public var ridge = 1e-2
-    public var replayCapacity = 100_000
-    public var gradientClip: Float = 10
+    package var ridge = 1e-2
+    package var replayCapacity = 100_000
+    package var gradientClip: Float = 10
     /// ε-greedy exploration of the QMIX-DA agents, decayed linearly to `epsilonFinal` over the first half.
-    public var epsilonStart = 1.0
-    public var epsilonFinal = 0.05
+    package var epsilonStart = 1.0
+    package var epsilonFinal = 0.05
 
-    public init() {}
+    package init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, observeDemand, stepOrder, dropRedundantTransfers, rewardScale, delayWeight, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, migrationPrior, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
     }
 
     /// Fields missing from a saved configuration (written before they existed) keep their defaults.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let values = try decoder.container(keyedBy: CodingKeys.self)
         var config = TrainingConfig()
         func read<T: Decodable>(_ key: CodingKeys, _ target: inout T) throws {
@@ -122,7 +122,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     }
 
     /// The variant's own (τ0, ξ), data augmentation on or off.
-    public static func defaults(for variant: Variant) -> TrainingConfig {
+    package static func defaults(for variant: Variant) -> TrainingConfig {
         var config = TrainingConfig()
         config.variant = variant
         if variant == .nonOptimal {
@@ -132,10 +132,10 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
         return config
     }
 
-    public var usesAugmentation: Bool { variant != .noDA }
+    package var usesAugmentation: Bool { variant != .noDA }
 
     /// Refuses values no run can use, naming the field.
-    public func validate() throws {
+    package func validate() throws {
         func require(_ condition: Bool, _ message: String) throws { if !condition { throw TrainingError(.invalidConfig, message) } }
         try require(nStep >= 1 && evaluateEvery >= 1, "nStep and evaluateEvery must be at least 1")
         try require(episodes >= 1 && decayEvery >= 1 && updatesPerEpisode >= 0, "episodes and decayEvery must be at least 1, updatesPerEpisode at least 0")
@@ -151,7 +151,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
 
     /// The defaults of `variant`, then the fields of the JSON object in `overridesFile` (if any), then `episodes` (if
     /// given): what `pbrepo train` and `pbrepo sweep` build from their options.
-    public static func settings(for variant: Variant, overridesFile: String? = nil, episodes: Int? = nil) throws -> TrainingConfig {
+    package static func settings(for variant: Variant, overridesFile: String? = nil, episodes: Int? = nil) throws -> TrainingConfig {
         var settings = defaults(for: variant)
         if let overridesFile {
             guard let data = FileManager.default.contents(atPath: overridesFile) else { throw TrainingError(.unreadable, "cannot read \(overridesFile)") }
@@ -163,7 +163,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
 
     /// This configuration with the fields of a JSON object replaced (the same names as in policy.json); unknown
     /// fields are refused.
-    public func applying(overrides data: Data) throws -> TrainingConfig {
+    package func applying(overrides data: Data) throws -> TrainingConfig {
         guard var fields = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(self)) as? [String: Any],
             let changes = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw TrainingError(.invalidConfig, "training overrides must be a JSON object") }
@@ -184,7 +184,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     }
 
     /// τ_e of (18): the most synthetic samples episode `episode` (from 0) may add.
-    public func syntheticBudget(episode: Int, blocks: Int) -> Int {
+    package func syntheticBudget(episode: Int, blocks: Int) -> Int {
         Int((tau0 * Double(blocks) * pow(attenuation, Double(episode / max(1, decayEvery)))).rounded(.down))
     }
 }

@@ -2,15 +2,15 @@ import EdgeSim
 
 /// A learner as a caching scheme: on each network it trains `config.episodes` episodes with the network's seed,
 /// then runs the kept (cheapest greedy) policy and evaluates its plan like any scheme's. Named by the variant.
-public struct LearnedScheme: CachingScheme {
-    public var config: TrainingConfig
+package struct LearnedScheme: CachingScheme {
+    package var config: TrainingConfig
 
-    public init(config: TrainingConfig) { self.config = config }
+    package init(config: TrainingConfig) { self.config = config }
 
-    public var name: String { config.variant.rawValue }
-    public var isSlow: Bool { true }
+    package var name: String { config.variant.rawValue }
+    package var isSlow: Bool { true }
 
-    public func report(on network: EdgeNetwork) throws -> SimulationReport {
+    package func report(on network: EdgeNetwork) throws -> SimulationReport {
         let trainer = MAASNTrainer(network: network, config: config, seed: network.seed)
         while trainer.curve.count < config.episodes { trainer.trainEpisode() }
         trainer.useBestPolicy()

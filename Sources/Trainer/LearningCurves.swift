@@ -2,14 +2,14 @@ import EdgeSim
 import Foundation
 
 /// Fig. 7: episode returns of several runs per variant, as mean ± standard deviation over the runs (SVG).
-public struct LearningCurves: Sendable {
+package struct LearningCurves: Sendable {
     /// Returns per episode, one array per run, by variant name (in the order given).
-    public var runs: [(variant: String, returns: [[Double]])]
+    package var runs: [(variant: String, returns: [[Double]])]
 
-    public init(runs: [(variant: String, returns: [[Double]])]) { self.runs = runs }
+    package init(runs: [(variant: String, returns: [[Double]])]) { self.runs = runs }
 
     /// Reads the runs of policy directories (policy.json's curve and variant).
-    public static func load(directories: [String]) throws -> LearningCurves {
+    package static func load(directories: [String]) throws -> LearningCurves {
         var grouped: [(variant: String, returns: [[Double]])] = []
         for directory in directories {
             let record = try PolicyRecord.read(directory + "/policy.json")
@@ -25,7 +25,7 @@ public struct LearningCurves: Sendable {
 
     /// Per variant and episode (over the runs that reached it): mean and standard deviation of the return, each
     /// first smoothed by a trailing moving average of `window` episodes.
-    public func summary(window: Int = 10) -> [(variant: String, mean: [Double], deviation: [Double])] {
+    package func summary(window: Int = 10) -> [(variant: String, mean: [Double], deviation: [Double])] {
         runs.map { variant, returns in
             let smoothed = returns.map { run in
                 run.indices.map { e in
@@ -45,7 +45,7 @@ public struct LearningCurves: Sendable {
         }
     }
 
-    public func svg(title: String, window: Int = 10) -> String {
+    package func svg(title: String, window: Int = 10) -> String {
         let lines = summary(window: window)
         let episodes = max(1, lines.map(\.mean.count).max() ?? 1)
         let lows = lines.flatMap { zip($0.mean, $0.deviation).map { $0 - $1 } }

@@ -6,24 +6,24 @@ import PBRCore
 import RealModule
 
 /// What one training episode did.
-public struct EpisodeRecord: Sendable, Equatable, Codable {
-    public var episode: Int
+package struct EpisodeRecord: Sendable, Equatable, Codable {
+    package var episode: Int
     /// Σ_k r(k) of (12), unscaled.
-    public var episodeReturn: Double
+    package var episodeReturn: Double
     /// T of the episode's plan.
-    public var totalDelaySeconds: Double
-    public var qosMetRatio: Double
-    public var syntheticSamples: Int
-    public var seconds: Double
+    package var totalDelaySeconds: Double
+    package var qosMetRatio: Double
+    package var syntheticSamples: Int
+    package var seconds: Double
 }
 
 /// Algorithm 1: agents (one per edge node) act on the Dec-POMDP of `EdgeEnvironment` for E episodes of K steps;
 /// after each episode the transition predictor is tuned and adds synthetic tuples, then the critics and actors are
 /// updated from mini-batches and the target networks follow slowly. Every random draw comes from streams of the
 /// seed (`SimulationRandom`), and OpenBLAS runs on one thread: a run is reproducible bit for bit.
-public final class MAASNTrainer {
-    public let config: TrainingConfig
-    public let environment: EdgeEnvironment
+package final class MAASNTrainer {
+    package let config: TrainingConfig
+    package let environment: EdgeEnvironment
     let nodes: Int
     let observationSize: Int
     let seed: UInt64
@@ -33,14 +33,14 @@ public final class MAASNTrainer {
     let learner: any Learner
     let predictor: (any TransitionPredictor)?
 
-    public internal(set) var replay: ReplayBuffer
-    public private(set) var curve: [EpisodeRecord] = []
+    package internal(set) var replay: ReplayBuffer
+    package private(set) var curve: [EpisodeRecord] = []
     /// The cheapest greedy policy evaluated so far: its cost (−Σ r(k) of a greedy episode), the episode after which
     /// it was found, and its decision networks' values (in `decisionParameters` order).
-    public internal(set) var best: (cost: Double, episode: Int, values: [Matrix])?
+    package internal(set) var best: (cost: Double, episode: Int, values: [Matrix])?
 
     /// A trainer on `network`, with the simulator's beamforming cache and the observations `config` asks for.
-    public convenience init(network: EdgeNetwork, config: TrainingConfig, seed: UInt64) {
+    package convenience init(network: EdgeNetwork, config: TrainingConfig, seed: UInt64) {
         let simulator = Simulator(network: network, cache: SimulationCache())
         let environment = EdgeEnvironment(
             simulator: simulator, observesDemand: config.observeDemand, stepOrder: config.stepOrder,
@@ -48,7 +48,7 @@ public final class MAASNTrainer {
         self.init(environment: environment, config: config, seed: seed)
     }
 
-    public init(environment: EdgeEnvironment, config: TrainingConfig, seed: UInt64) {
+    package init(environment: EdgeEnvironment, config: TrainingConfig, seed: UInt64) {
         BLAS.setThreadCount(1)
         self.config = config
         self.environment = environment.restarted()
@@ -86,10 +86,10 @@ public final class MAASNTrainer {
     var targetParameters: [Parameter] { learner.targetParameters }
 
     /// Every network's parameters, for checkpoints.
-    public var allParameters: [Parameter] { onlineParameters + targetParameters }
+    package var allParameters: [Parameter] { onlineParameters + targetParameters }
 
     /// What acting needs: the actors (the agents' Q-networks for QMIX-DA).
-    public var decisionParameters: [Parameter] { learner.decisionParameters }
+    package var decisionParameters: [Parameter] { learner.decisionParameters }
 
     /// Update counts of the learner's optimizers and the predictor's (if trained by gradient).
     var optimizerSteps: [Int] { learner.optimizers.map(\.steps) + (predictor?.optimizerSteps.map { [$0] } ?? []) }
@@ -156,7 +156,7 @@ public final class MAASNTrainer {
 
     /// Seconds the agents take to decide one step (every agent's actor or Q-network on its observation, the
     /// forced-zero rules), median over the steps of a greedy episode; the environment's evaluation is not counted.
-    public func decisionSeconds() -> Double {
+    package func decisionSeconds() -> Double {
         var environment = self.environment.restarted()
         var generator = SimulationRandom(seed: 0)
         var times: [Double] = []
@@ -172,7 +172,7 @@ public final class MAASNTrainer {
     }
 
     /// Runs one greedy episode and returns the plan it builds.
-    public func greedyEpisode() -> EdgeEnvironment {
+    package func greedyEpisode() -> EdgeEnvironment {
         var environment = self.environment.restarted()
         var generator = SimulationRandom(seed: 0)
         while !environment.isFinished {
@@ -188,7 +188,7 @@ public final class MAASNTrainer {
 
     /// One episode of Algorithm 1: collect K real tuples, tune the predictor and add synthetic tuples, then update.
     @discardableResult
-    public func trainEpisode() -> EpisodeRecord {
+    package func trainEpisode() -> EpisodeRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         let episode = curve.count
         var generator = SimulationRandom.stream(seed: seed, "episode/\(episode)")
@@ -241,7 +241,7 @@ public final class MAASNTrainer {
     }
 
     /// Loads the kept best policy into the decision networks (no-op when nothing was evaluated).
-    public func useBestPolicy() {
+    package func useBestPolicy() {
         guard let best else { return }
         for (parameter, value) in zip(decisionParameters, best.values) { parameter.value = value }
     }

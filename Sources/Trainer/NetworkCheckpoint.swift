@@ -5,8 +5,8 @@ import TensorFiles
 /// Networks saved as safetensors files written by the project's own writer: one F32 tensor per parameter, named as
 /// the parameter (`actor0.embed.0.weight`, ...), shape [rows, columns]; string metadata alongside. A trained policy is
 /// then a checkpoint like any other (`pbrepo inspect` reads it, `safetensors.torch.load_file` too).
-public enum NetworkCheckpoint {
-    public static func save(_ parameters: [Parameter], metadata: [(key: String, value: String)] = [], to path: String) throws {
+package enum NetworkCheckpoint {
+    package static func save(_ parameters: [Parameter], metadata: [(key: String, value: String)] = [], to path: String) throws {
         var seen = Set<String>()
         for parameter in parameters where !seen.insert(parameter.name).inserted {
             throw TensorFileError(.duplicateName, path: path, "two parameters are named \(parameter.name)")
@@ -26,7 +26,7 @@ public enum NetworkCheckpoint {
     ///
     /// - Returns: the file's metadata.
     @discardableResult
-    public static func load(_ parameters: [Parameter], from path: String) throws -> [(key: String, value: String)] {
+    package static func load(_ parameters: [Parameter], from path: String) throws -> [(key: String, value: String)] {
         let file = try SafetensorsFile(path: path)
         var byName: [String: SafetensorsTensor] = [:]
         for tensor in file.header.tensors { byName[tensor.name] = tensor }

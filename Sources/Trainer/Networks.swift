@@ -4,7 +4,7 @@ import RealModule
 /// An agent's actor: observations (one row per sample, 3·N features) to N logits — ã_n, then b̃_{n,m} for every other
 /// node m in index order. `forward` returns the logits and the function that back-propagates dL/dlogits into the
 /// actor's parameter gradients.
-public protocol AgentActor: AnyObject {
+package protocol AgentActor: AnyObject {
     var parameters: [Parameter] { get }
     func forward(_ observations: Matrix) -> (logits: Matrix, backward: (Matrix) -> Void)
 }
@@ -12,7 +12,7 @@ public protocol AgentActor: AnyObject {
 /// Section III-C: N sub-modules. The first reads the whole observation and yields the embedding e_n and ã_n (two
 /// networks); the m-th reads only o^oth_{n,m} and yields e_{n,m}; b̃_{n,m} = ⟨e_n, e_{n,m}⟩ / √D (scaled as in
 /// attention, so that the logits start near zero whatever the embedding size D).
-public final class ActionSemanticsActor: AgentActor {
+package final class ActionSemanticsActor: AgentActor {
     let embed: MLP
     let cache: MLP
     let others: [MLP]
@@ -20,7 +20,7 @@ public final class ActionSemanticsActor: AgentActor {
     let features: Int
 
     /// - Parameter features: numbers per node in an observation (the own part first, then one part per other node).
-    public init(
+    package init(
         nodes: Int, features: Int = 3, hidden: Int, embedding: Int, name: String, using generator: inout some RandomNumberGenerator
     ) {
         let inputs = features * nodes
@@ -31,9 +31,9 @@ public final class ActionSemanticsActor: AgentActor {
         self.features = features
     }
 
-    public var parameters: [Parameter] { embed.parameters + cache.parameters + others.flatMap(\.parameters) }
+    package var parameters: [Parameter] { embed.parameters + cache.parameters + others.flatMap(\.parameters) }
 
-    public func forward(_ observations: Matrix) -> (logits: Matrix, backward: (Matrix) -> Void) {
+    package func forward(_ observations: Matrix) -> (logits: Matrix, backward: (Matrix) -> Void) {
         let scale = 1 / Float(embedding).squareRoot()
         let (own, ownTape) = embed.forward(observations)
         let (cacheLogit, cacheTape) = cache.forward(observations)
@@ -71,16 +71,16 @@ public final class ActionSemanticsActor: AgentActor {
 }
 
 /// The "without action semantics" ablation: one MLP with two hidden layers of 256.
-public final class PlainActor: AgentActor {
+package final class PlainActor: AgentActor {
     let network: MLP
 
-    public init(nodes: Int, features: Int = 3, name: String, using generator: inout some RandomNumberGenerator) {
+    package init(nodes: Int, features: Int = 3, name: String, using generator: inout some RandomNumberGenerator) {
         network = MLP(sizes: [features * nodes, 256, 256, nodes], name: name + ".mlp", using: &generator)
     }
 
-    public var parameters: [Parameter] { network.parameters }
+    package var parameters: [Parameter] { network.parameters }
 
-    public func forward(_ observations: Matrix) -> (logits: Matrix, backward: (Matrix) -> Void) {
+    package func forward(_ observations: Matrix) -> (logits: Matrix, backward: (Matrix) -> Void) {
         let (logits, tape) = network.forward(observations)
         return (logits, { [network] in network.backward(tape, gradient: $0) })
     }
@@ -88,7 +88,7 @@ public final class PlainActor: AgentActor {
 
 /// Section III-E's mixing network: Q_tot = elu(Q·W1 + b1)·W2 + b2, with W1 = |hyper_W1(s)|, W2 = |hyper_W2(s)|
 /// (absolute values, so ∂Q_tot/∂Q_n ≥ 0 — (20)) and b1, b2 from hypernetworks of the state too, as in QMIX.
-public final class MixingNetwork {
+package final class MixingNetwork {
     let hyperW1: MLP
     let hyperB1: MLP
     let hyperW2: MLP
@@ -96,7 +96,7 @@ public final class MixingNetwork {
     let agents: Int
     let hidden: Int
 
-    public init(agents: Int, stateSize: Int, hidden: Int, name: String, using generator: inout some RandomNumberGenerator) {
+    package init(agents: Int, stateSize: Int, hidden: Int, name: String, using generator: inout some RandomNumberGenerator) {
         hyperW1 = MLP(sizes: [stateSize, agents * hidden], output: .abs, name: name + ".hyper_w1", using: &generator)
         hyperB1 = MLP(sizes: [stateSize, hidden], name: name + ".hyper_b1", using: &generator)
         hyperW2 = MLP(sizes: [stateSize, hidden], output: .abs, name: name + ".hyper_w2", using: &generator)
@@ -105,11 +105,11 @@ public final class MixingNetwork {
         self.hidden = hidden
     }
 
-    public var parameters: [Parameter] { hyperW1.parameters + hyperB1.parameters + hyperW2.parameters + hyperB2.parameters }
+    package var parameters: [Parameter] { hyperW1.parameters + hyperB1.parameters + hyperW2.parameters + hyperB2.parameters }
 
     /// Q_tot per sample (B × 1) from the agents' Q-values (B × N) and the states (B × |s|); `backward` takes dL/dQ_tot
     /// and returns dL/dQ_n (B × N), accumulating the hypernetworks' gradients.
-    public func forward(agentValues q: Matrix, states: Matrix) -> (total: Matrix, backward: (Matrix) -> Matrix) {
+    package func forward(agentValues q: Matrix, states: Matrix) -> (total: Matrix, backward: (Matrix) -> Matrix) {
         let (w1, w1Tape) = hyperW1.forward(states)
         let (b1, b1Tape) = hyperB1.forward(states)
         let (w2, w2Tape) = hyperW2.forward(states)
@@ -157,7 +157,7 @@ public final class MixingNetwork {
 
 /// The relaxed binary of (13): GS(l) = sigmoid((l + ln ς − ln(1 − ς)) / s_temp), ς ~ U(0, 1); with its derivative
 /// with respect to l, for back-propagation.
-public func gumbelSigmoid(_ logit: Float, temperature: Float, uniform: Float) -> (value: Float, derivative: Float) {
+package func gumbelSigmoid(_ logit: Float, temperature: Float, uniform: Float) -> (value: Float, derivative: Float) {
     let noise = Float.log(max(uniform, 1e-7)) - Float.log(max(1 - uniform, 1e-7))
     let value = Activation.sigmoid.apply((logit + noise) / temperature)
     return (value, value * (1 - value) / temperature)

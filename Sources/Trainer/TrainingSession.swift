@@ -14,11 +14,11 @@ import TensorFiles
 ///
 /// Each file is written atomically; both safetensors files carry the checkpoint's episode count in their metadata,
 /// and a resume refuses files that disagree with policy.json.
-public final class TrainingSession {
-    public static let schemaID = "pbrepo.policy/v1"
+package final class TrainingSession {
+    package static let schemaID = "pbrepo.policy/v1"
 
-    public let trainer: MAASNTrainer
-    public let directory: String
+    package let trainer: MAASNTrainer
+    package let directory: String
     let manifest: String
     let scenario: Scenario
 
@@ -31,7 +31,7 @@ public final class TrainingSession {
 
     /// Starts a run in `directory`, or resumes the one there when it was made with the same variant, seed, manifest
     /// and scenario (its episode count may grow).
-    public static func start(
+    package static func start(
         manifest: String, scenario: Scenario, config: TrainingConfig, seed: UInt64, directory: String
     ) throws -> TrainingSession {
         try config.validate()
@@ -58,7 +58,7 @@ public final class TrainingSession {
     }
 
     /// Writes the checkpoint (see the type's description).
-    public func save() throws {
+    package func save() throws {
         let episodes = trainer.curve.count
         let tag = [("checkpoint_episodes", String(episodes)), ("variant", trainer.config.variant.rawValue)]
         try NetworkCheckpoint.save(trainer.allParameters, metadata: tag, to: directory + "/policy.safetensors")
@@ -97,7 +97,7 @@ public final class TrainingSession {
 }
 
 /// The learning curve as CSV, one row per episode.
-public func curveCSV(_ curve: [EpisodeRecord]) -> String {
+package func curveCSV(_ curve: [EpisodeRecord]) -> String {
     (["episode,return,total_delay_s,qos_met_ratio,synthetic_samples,seconds"]
         + curve.map { "\($0.episode),\($0.episodeReturn),\($0.totalDelaySeconds),\($0.qosMetRatio),\($0.syntheticSamples),\($0.seconds)" })
         .joined(separator: "\n") + "\n"
@@ -134,9 +134,9 @@ struct PolicyRecord: Codable {
 }
 
 /// A trained policy loaded for planning (`pbrepo plan`, `simulate --scheme maasn-da --policy`).
-public enum TrainedPolicy {
+package enum TrainedPolicy {
     /// The policy's trainer on the network of `scenario`/`seed` (defaults: those it was trained on), networks loaded.
-    public static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws -> MAASNTrainer {
+    package static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws -> MAASNTrainer {
         let record = try PolicyRecord.read(directory + "/policy.json")
         let network = EdgeNetwork(scenario: scenario ?? record.scenario, repository: try ModelCatalog.load(manifest: manifest), seed: seed ?? record.seed)
         guard network.scenario.nodes == record.scenario.nodes else {
@@ -152,7 +152,7 @@ public enum TrainedPolicy {
 
     /// Runs the policy greedily on the network of `scenario` (default: the one it was trained on) and `seed`
     /// (default: its training seed), and evaluates the plan like any scheme's.
-    public static func plan(
+    package static func plan(
         directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil
     ) throws -> SimulationReport {
         let trainer = try load(directory: directory, manifest: manifest, scenario: scenario, seed: seed)
@@ -164,32 +164,32 @@ public enum TrainedPolicy {
 }
 
 /// A training run that cannot start or resume, or a policy that cannot be loaded; the message says why.
-public struct TrainingError: Error, Sendable, CustomStringConvertible {
+package struct TrainingError: Error, Sendable, CustomStringConvertible {
     /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        package var rawValue: String
+        package init(rawValue: String) { self.rawValue = rawValue }
+        package var description: String { rawValue }
 
         /// A file (overrides, policy record) cannot be read.
-        public static let unreadable = Code(rawValue: "unreadable")
+        package static let unreadable = Code(rawValue: "unreadable")
         /// A training setting is unknown, of the wrong type or out of its range.
-        public static let invalidConfig = Code(rawValue: "invalid_config")
+        package static let invalidConfig = Code(rawValue: "invalid_config")
         /// A saved policy or checkpoint is damaged, incomplete or does not fit the learner.
-        public static let invalidPolicy = Code(rawValue: "invalid_policy")
+        package static let invalidPolicy = Code(rawValue: "invalid_policy")
         /// A saved policy was trained with other settings than those asked for.
-        public static let settingsMismatch = Code(rawValue: "settings_mismatch")
+        package static let settingsMismatch = Code(rawValue: "settings_mismatch")
     }
 
-    public var code: Code
-    public var message: String
-    public var underlying: (any Error)?
+    package var code: Code
+    package var message: String
+    package var underlying: (any Error)?
 
-    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+    package init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.underlying = underlying
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -1,9 +1,9 @@
 internal import CZstd
 
 /// An error reported by libzstd, with the library's own name for it.
-public struct ZstdError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
-    public var description: String { "zstd: \(message)" }
+package struct ZstdError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var message: String
+    package var description: String { "zstd: \(message)" }
 
     init(code: Int) { self.message = String(cString: ZSTD_getErrorName(code)) }
     init(_ message: String) { self.message = message }
@@ -13,14 +13,14 @@ public struct ZstdError: Error, Sendable, Equatable, CustomStringConvertible {
 ///
 /// Contexts are created per call; they are cheap next to the megabytes a tensor object usually holds, and a
 /// stateless API keeps callers free to compress on any thread.
-public enum Zstd {
+package enum Zstd {
     /// The default level of the `zstd` command (3).
-    public static let defaultLevel = Int(ZSTD_CLEVEL_DEFAULT)
+    package static let defaultLevel = Int(ZSTD_CLEVEL_DEFAULT)
 
     /// Compresses `input` into one frame that records its content size.
     ///
     /// The corresponding C function is `ZSTD_compress2`.
-    public static func compress(_ input: UnsafeRawBufferPointer, level: Int = defaultLevel) throws(ZstdError) -> [UInt8] {
+    package static func compress(_ input: UnsafeRawBufferPointer, level: Int = defaultLevel) throws(ZstdError) -> [UInt8] {
         guard let context = ZSTD_createCCtx() else { throw ZstdError("out of memory") }
         defer { ZSTD_freeCCtx(context) }
         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
@@ -36,7 +36,7 @@ public enum Zstd {
     }
 
     /// The most bytes `compress(_:into:level:checksum:)` can write for `count` input bytes.
-    public static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+    package static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
 
     /// Compresses `input` into one frame written at the start of `output` (which must hold at least
     /// `compressBound(input.count)` bytes to be sure of success) and returns the frame's length.
@@ -47,7 +47,7 @@ public enum Zstd {
     ///   - huffmanLiterals: Huffman-code literals even at negative levels, which otherwise store them raw. With a
     ///     very fast level (-100) this makes zstd an entropy coder that barely looks for repeats: on the exponent
     ///     bytes of float tensors it compresses better than level 1 at 2.5–3× the speed (both ways).
-    public static func compress(
+    package static func compress(
         _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int = defaultLevel,
         checksum: Bool = true, huffmanLiterals: Bool = false
     ) throws(ZstdError) -> Int {
@@ -64,7 +64,7 @@ public enum Zstd {
         return status
     }
 
-    public static func compress(_ input: [UInt8], level: Int = defaultLevel) throws -> [UInt8] {
+    package static func compress(_ input: [UInt8], level: Int = defaultLevel) throws -> [UInt8] {
         try input.withUnsafeBytes { try compress($0, level: level) }
     }
 
@@ -72,7 +72,7 @@ public enum Zstd {
     /// `maximumSize` bytes (a hostile frame must not make us allocate terabytes).
     ///
     /// The corresponding C functions are `ZSTD_getFrameContentSize` and `ZSTD_decompressDCtx`.
-    public static func decompress(_ frame: UnsafeRawBufferPointer, maximumSize: Int) throws(ZstdError) -> [UInt8] {
+    package static func decompress(_ frame: UnsafeRawBufferPointer, maximumSize: Int) throws(ZstdError) -> [UInt8] {
         let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
         if size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > UInt64(maximumSize) {
             throw ZstdError("frame content size is unknown, invalid or above \(maximumSize) bytes")
@@ -91,7 +91,7 @@ public enum Zstd {
 
     /// Decompresses one frame into `output`, which it must fill exactly: a frame that records another content size,
     /// or decodes to fewer or more bytes, is an error.
-    public static func decompress(_ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(ZstdError) {
+    package static func decompress(_ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(ZstdError) {
         let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
         guard size == UInt64(output.count) else {
             throw ZstdError("frame content size is unknown, invalid or not the expected \(output.count) bytes")
@@ -103,7 +103,7 @@ public enum Zstd {
         if written != output.count { throw ZstdError("frame decompressed to \(written) bytes, header said \(size)") }
     }
 
-    public static func decompress(_ frame: [UInt8], maximumSize: Int) throws -> [UInt8] {
+    package static func decompress(_ frame: [UInt8], maximumSize: Int) throws -> [UInt8] {
         try frame.withUnsafeBytes { try decompress($0, maximumSize: maximumSize) }
     }
 }

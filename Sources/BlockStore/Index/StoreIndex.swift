@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
-import ParameterBlocks
-import PBRCore
+package import ParameterBlocks
+package import PBRCore
 import TensorFiles
-import XXHash
+package import XXHash
 
 /// The store's SQLite index (`index.sqlite3`, WAL mode): every SQL statement of the store is in this type.
 ///

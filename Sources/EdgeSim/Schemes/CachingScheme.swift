@@ -4,7 +4,7 @@
 /// The built-in schemes (`PlanningScheme`) plan in milliseconds to seconds; a learner (`Trainer.LearnedScheme`)
 /// trains on each network first. Every scheme is evaluated by the same simulator code, and every plan is checked
 /// against (1) and (2) before it is reported.
-public protocol CachingScheme: Sendable {
+package protocol CachingScheme: Sendable {
     /// The name on the command line, in reports and in sweep CSVs (`trimcaching`, `maasn-da`).
     var name: String { get }
     /// Takes minutes rather than seconds (a learner trains on each network): a sweep starts these cases first, so
@@ -15,7 +15,7 @@ public protocol CachingScheme: Sendable {
 }
 
 /// A scheme that plans from the network and the simulator it is evaluated with.
-public protocol PlanningScheme: CachingScheme {
+package protocol PlanningScheme: CachingScheme {
     /// The simulator that evaluates this scheme's plans: CoMP broadcast unless the scheme delivers otherwise. The
     /// searching schemes evaluate many plans that share PB outcomes, and the chosen plan once more: they get a cache.
     func simulator(for network: EdgeNetwork) -> Simulator
@@ -24,11 +24,11 @@ public protocol PlanningScheme: CachingScheme {
 }
 
 extension PlanningScheme {
-    public var isSlow: Bool { false }
+    package var isSlow: Bool { false }
 
-    public func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network) }
+    package func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network) }
 
-    public func report(on network: EdgeNetwork) throws -> SimulationReport {
+    package func report(on network: EdgeNetwork) throws -> SimulationReport {
         let simulator = simulator(for: network)
         let plan = try plan(with: simulator)
         if let violation = plan.violation(scenario: network.scenario, repository: network.repository) {
@@ -41,26 +41,26 @@ extension PlanningScheme {
 
 /// The built-in schemes by name (Section V-D of the reference paper, and heuristics of our own). A new scheme is a
 /// file with its type and a line in `all`.
-public enum SchemeRegistry {
-    public static let all: [any PlanningScheme] = [
+package enum SchemeRegistry {
+    package static let all: [any PlanningScheme] = [
         CoarseCaching(), TrimCaching(), NoCooperation(), FullCoMP(), TDMAUnicast(), HybridMulticast(), DemandHeuristic(),
         ExhaustiveSearch(),
     ]
 
-    public static var names: [String] { all.map(\.name) }
+    package static var names: [String] { all.map(\.name) }
 
     /// The built-in scheme called `name`, or nil.
-    public static func scheme(named name: String) -> (any PlanningScheme)? { all.first { $0.name == name } }
+    package static func scheme(named name: String) -> (any PlanningScheme)? { all.first { $0.name == name } }
 
     /// The schemes that scale past tiny scenarios (everything but `exact`), as sweeps run them.
-    public static var scalable: [any PlanningScheme] { all.filter { !($0 is ExhaustiveSearch) } }
+    package static var scalable: [any PlanningScheme] { all.filter { !($0 is ExhaustiveSearch) } }
 }
 
-extension CachingScheme where Self == CoarseCaching { public static var coarse: CoarseCaching { CoarseCaching() } }
-extension CachingScheme where Self == TrimCaching { public static var trimcaching: TrimCaching { TrimCaching() } }
-extension CachingScheme where Self == NoCooperation { public static var noCooperation: NoCooperation { NoCooperation() } }
-extension CachingScheme where Self == FullCoMP { public static var fullComp: FullCoMP { FullCoMP() } }
-extension CachingScheme where Self == TDMAUnicast { public static var tdmaUnicast: TDMAUnicast { TDMAUnicast() } }
-extension CachingScheme where Self == HybridMulticast { public static var hybrid: HybridMulticast { HybridMulticast() } }
-extension CachingScheme where Self == DemandHeuristic { public static var heuristic: DemandHeuristic { DemandHeuristic() } }
-extension CachingScheme where Self == ExhaustiveSearch { public static var exact: ExhaustiveSearch { ExhaustiveSearch() } }
+extension CachingScheme where Self == CoarseCaching { package static var coarse: CoarseCaching { CoarseCaching() } }
+extension CachingScheme where Self == TrimCaching { package static var trimcaching: TrimCaching { TrimCaching() } }
+extension CachingScheme where Self == NoCooperation { package static var noCooperation: NoCooperation { NoCooperation() } }
+extension CachingScheme where Self == FullCoMP { package static var fullComp: FullCoMP { FullCoMP() } }
+extension CachingScheme where Self == TDMAUnicast { package static var tdmaUnicast: TDMAUnicast { TDMAUnicast() } }
+extension CachingScheme where Self == HybridMulticast { package static var hybrid: HybridMulticast { HybridMulticast() } }
+extension CachingScheme where Self == DemandHeuristic { package static var heuristic: DemandHeuristic { DemandHeuristic() } }
+extension CachingScheme where Self == ExhaustiveSearch { package static var exact: ExhaustiveSearch { ExhaustiveSearch() } }

@@ -1,10 +1,10 @@
 /// Delay-aware greedy of our own: PBs placed by demand per byte around each node, then per PB the migrations that
 /// shorten its delay, found by local search on the evaluated delay.
-public struct DemandHeuristic: PlanningScheme {
-    public init() {}
-    public var name: String { "heuristic" }
-    public func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, cache: SimulationCache()) }
-    public func plan(with simulator: Simulator) -> CachePlan { Self.plan(simulator) }
+package struct DemandHeuristic: PlanningScheme {
+    package init() {}
+    package var name: String { "heuristic" }
+    package func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, cache: SimulationCache()) }
+    package func plan(with simulator: Simulator) -> CachePlan { Self.plan(simulator) }
 
     /// Delay-aware heuristic, minimising the same cost as the learning agents (−Σ r(k) of (12)): three placements —
     /// per node, PBs by demand per byte with its own users counting fully and observed neighbours' at half (requested

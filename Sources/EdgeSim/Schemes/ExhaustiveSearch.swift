@@ -1,11 +1,11 @@
 /// The best plan by exhaustive search over caching and migration (tiny scenarios only): the oracle the other
 /// schemes and the learners are checked against.
-public struct ExhaustiveSearch: PlanningScheme {
-    public init() {}
-    public var name: String { "exact" }
-    public func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, cache: SimulationCache()) }
+package struct ExhaustiveSearch: PlanningScheme {
+    package init() {}
+    package var name: String { "exact" }
+    package func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, cache: SimulationCache()) }
 
-    public func plan(with simulator: Simulator) throws -> CachePlan {
+    package func plan(with simulator: Simulator) throws -> CachePlan {
         let network = simulator.network
         guard Self.isTractable(network) else {
             let requested = network.requesters.filter { !$0.isEmpty }.count
@@ -17,10 +17,10 @@ public struct ExhaustiveSearch: PlanningScheme {
     }
 
     /// The largest search `exact` accepts: nodes × requested PBs.
-    public static let limit = 12
+    package static let limit = 12
 
     /// Whether `exact` can search this network exhaustively.
-    public static func isTractable(_ network: EdgeNetwork) -> Bool {
+    package static func isTractable(_ network: EdgeNetwork) -> Bool {
         network.scenario.nodes * network.requesters.filter { !$0.isEmpty }.count <= limit
     }
 

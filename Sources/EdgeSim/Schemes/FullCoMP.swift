@@ -1,10 +1,10 @@
 /// TrimCaching's placement, then every node takes part in every requested PB (migrated where missing, from the holder
 /// with the fastest backhaul).
-public struct FullCoMP: PlanningScheme {
-    public init() {}
-    public var name: String { "full-comp" }
+package struct FullCoMP: PlanningScheme {
+    package init() {}
+    package var name: String { "full-comp" }
 
-    public func plan(with simulator: Simulator) -> CachePlan {
+    package func plan(with simulator: Simulator) -> CachePlan {
         let network = simulator.network
         var plan = ModelGreedy.plan(network, shareBlocks: true)
         for k in 0..<network.repository.blockCount where !network.requesters[k].isEmpty {

@@ -1,16 +1,16 @@
 /// Coarse-grained caching: whole models per node, no PB sharing in storage; the caching nodes broadcast with CoMP,
 /// no migration.
-public struct CoarseCaching: PlanningScheme {
-    public init() {}
-    public var name: String { "coarse" }
-    public func plan(with simulator: Simulator) -> CachePlan { ModelGreedy.plan(simulator.network, shareBlocks: false) }
+package struct CoarseCaching: PlanningScheme {
+    package init() {}
+    package var name: String { "coarse" }
+    package func plan(with simulator: Simulator) -> CachePlan { ModelGreedy.plan(simulator.network, shareBlocks: false) }
 }
 
 /// TrimCaching (Qu et al., ICDCS 2024): greedy hit-ratio caching of models with shared PBs; no migration.
-public struct TrimCaching: PlanningScheme {
-    public init() {}
-    public var name: String { "trimcaching" }
-    public func plan(with simulator: Simulator) -> CachePlan { ModelGreedy.plan(simulator.network, shareBlocks: true) }
+package struct TrimCaching: PlanningScheme {
+    package init() {}
+    package var name: String { "trimcaching" }
+    package func plan(with simulator: Simulator) -> CachePlan { ModelGreedy.plan(simulator.network, shareBlocks: true) }
 }
 
 enum ModelGreedy {

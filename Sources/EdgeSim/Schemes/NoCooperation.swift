@@ -1,10 +1,10 @@
 /// Without edge cooperation: each node caches for its own users by demand per byte and serves only them, one cell
 /// after another; no migration, no CoMP.
-public struct NoCooperation: PlanningScheme {
-    public init() {}
-    public var name: String { "no-cooperation" }
-    public func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, mode: .ownCells) }
-    public func plan(with simulator: Simulator) -> CachePlan { Self.localGreedy(simulator.network) }
+package struct NoCooperation: PlanningScheme {
+    package init() {}
+    package var name: String { "no-cooperation" }
+    package func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, mode: .ownCells) }
+    package func plan(with simulator: Simulator) -> CachePlan { Self.localGreedy(simulator.network) }
 
     /// PB-level greedy per node on its own users' demand per byte (no-cooperation).
     static func localGreedy(_ network: EdgeNetwork) -> CachePlan {
