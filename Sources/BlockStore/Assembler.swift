@@ -2,7 +2,7 @@ import Crypto
 import Dispatch
 import Foundation
 import Glibc
-package import PBRCore
+internal import PBRCore
 import TensorFiles
 import Synchronization
 package import XXHash

@@ -2,10 +2,10 @@ import Crypto
 import Dispatch
 import Foundation
 package import ParameterBlocks
-package import PBRCore
+internal import PBRCore
 import TensorFiles
 import Synchronization
-package import XXHash
+internal import XXHash
 
 /// What `ingest` is told about a model beyond its files.
 package struct IngestOptions: Sendable {

@@ -1,9 +1,9 @@
 import Dispatch
 import Foundation
-package import PBRCore
+internal import PBRCore
 import TensorFiles
 import Synchronization
-package import XXHash
+internal import XXHash
 
 /// What `verify` found.
 package struct VerifyResult: Sendable, Equatable {

@@ -1,7 +1,7 @@
-package import ParameterBlocks
-package import PBRCore
+internal import ParameterBlocks
+internal import PBRCore
 import TensorFiles
-package import XXHash
+internal import XXHash
 
 /// One object a model needs, and where its content comes from during ingest.
 struct PlannedObject: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
-package import PBRCore
+internal import PBRCore
 import Synchronization
-package import XXHash
+internal import XXHash
 
 /// A pbrepo store: a directory with the objects (`objects/`) and the index (`index.sqlite3`, SQLite in WAL mode).
 ///

@@ -29,39 +29,39 @@ package struct PartitionRules: Sendable, Equatable {
     /// The rules file's bytes as given (recorded with each model ingested with it).
     package var source: String
 
-    package init(rules: [Rule], source: String = "") throws(TensorFileError) {
+    package init(rules: [Rule], source: String = "") throws(PartitionError) {
         self.rules = rules
         self.source = source
-        for rule in rules {
-            guard (try? NSRegularExpression(pattern: rule.match)) != nil else {
-                throw TensorFileError(.invalidHeader, path: "rules", "rule pattern \"\(rule.match)\" is not a valid regular expression")
-            }
+        for (index, rule) in rules.enumerated() where (try? NSRegularExpression(pattern: rule.match)) == nil {
+            throw PartitionError(
+                .invalidRule, path: "rules", rule: index,
+                "rule pattern \"\(rule.match)\" is not a valid regular expression")
         }
     }
 
     /// Reads a rules file.
-    package static func load(_ path: String) throws(TensorFileError) -> PartitionRules {
+    package static func load(_ path: String) throws(PartitionError) -> PartitionRules {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TensorFileError(.io, path: path, "cannot read rules file")
+            throw PartitionError(.unreadable, path: path, "cannot read rules file")
         }
         let root: JSONValue
         do {
             root = try StrictJSONParser.parse([UInt8](data))
         } catch {
-            throw TensorFileError(.invalidJSON, path: path, "rules file is not valid JSON: \(error)")
+            throw PartitionError(.invalidJSON, path: path, "rules file is not valid JSON: \(error)", underlying: error)
         }
         guard case .array(let entries)? = root["rules"] else {
-            throw TensorFileError(.invalidHeader, path: path, "rules file has no \"rules\" array")
+            throw PartitionError(.invalidRule, path: path, "rules file has no \"rules\" array")
         }
         var rules: [Rule] = []
         for (index, entry) in entries.enumerated() {
             guard let match = entry["match"]?.stringValue, let block = entry["block"]?.stringValue, !block.isEmpty else {
-                throw TensorFileError(.invalidHeader, path: path, "rule \(index) needs string \"match\" and non-empty \"block\"")
+                throw PartitionError(.invalidRule, path: path, rule: index, "rule \(index) needs string \"match\" and non-empty \"block\"")
             }
             var kind: BlockKind?
             if let text = entry["kind"]?.stringValue {
                 guard let parsed = BlockKind(rawValue: text) else {
-                    throw TensorFileError(.invalidHeader, path: path, "rule \(index) has unknown kind \"\(text)\"")
+                    throw PartitionError(.invalidRule, path: path, rule: index, "rule \(index) has unknown kind \"\(text)\"")
                 }
                 kind = parsed
             }
@@ -70,7 +70,9 @@ package struct PartitionRules: Sendable, Equatable {
         do {
             return try PartitionRules(rules: rules, source: String(decoding: data, as: UTF8.self))
         } catch {
-            throw TensorFileError(error.code, path: path, error.message)
+            var located = error
+            located.path = path
+            throw located
         }
     }
 

@@ -65,6 +65,7 @@ import Testing
             Issue.record("opening a missing file succeeded")
         } catch let error as HDF5Error {
             #expect(error.file == missing)
+            #expect(error.code == .library)
             #expect(error.operation == "open file")
             #expect(!error.detail.isEmpty)
         }
@@ -88,6 +89,9 @@ import Testing
         let info = HDF5DatasetInfo(
             path: "x", datatype: .integer(bytes: 4, signed: true), dataspace: .simple([3]), layout: .contiguous,
             fileOffset: nil, storageSize: 0, attributes: [])
-        #expect(throws: HDF5Error.self) { try [UInt8](repeating: 0, count: 8).withUnsafeBytes { try writer.createDataset(info, data: $0) } }
+        let error = #expect(throws: HDF5Error.self) {
+            try [UInt8](repeating: 0, count: 8).withUnsafeBytes { try writer.createDataset(info, data: $0) }
+        }
+        #expect(error?.code == .invalidData)
     }
 }

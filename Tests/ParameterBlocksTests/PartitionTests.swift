@@ -1,3 +1,4 @@
+import Foundation
 import ParameterBlocks
 import TensorFiles
 import TestSupport
@@ -70,7 +71,39 @@ import Testing
         #expect(result["model.layers.0"]?.tensors == [1])
         #expect(result["output"]?.tensors.sorted() == [2, 3])
         #expect(result["output"]?.kind == .head)
-        #expect(throws: TensorFileError.self) { try PartitionRules(rules: [.init(match: "([", block: "x")]) }
+        let bad = #expect(throws: PartitionError.self) { try PartitionRules(rules: [.init(match: "([", block: "x")]) }
+        #expect(bad?.code == .invalidRule && bad?.rule == 0)
+    }
+
+    /// The rules file format of docs/blocks.md: capture groups, kinds, and every way a file can be wrong.
+    @Test func rulesFilesAreReadAndRefusedWithTheirCode() throws {
+        try Samples.withTemporaryDirectory { directory in
+            let path = directory + "/rules.json"
+            try #"{"rules": [{"match": "^model\\.layers\\.(\\d+)\\.", "block": "layer.$1"}, {"match": "^lm_head\\.", "block": "head", "kind": "head"}]}"#
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            let rules = try PartitionRules.load(path)
+            #expect(rules.rules.count == 2 && rules.rules[1].kind == .head)
+            let blocks = Partition.make(
+                names: ["model.layers.12.mlp.weight", "lm_head.weight"], separator: ".", rules: rules
+            ).blocks
+            #expect(Set(blocks.map(\.name)) == ["layer.12", "head"])
+            #expect(rules.source.contains("layer.$1"))
+            let cases: [(String, PartitionError.Code, Int?)] = [
+                (#"{"rules": [{"match": "x"}]}"#, .invalidRule, 0),
+                (#"{"rules": [{"match": "x", "block": "b"}, {"match": "y", "block": "c", "kind": "bogus"}]}"#, .invalidRule, 1),
+                (#"{"rules": [{"match": "(", "block": "b"}]}"#, .invalidRule, 0),
+                (#"{"rule": []}"#, .invalidRule, nil),
+                (#"{"rules": [}"#, .invalidJSON, nil),
+            ]
+            for (text, code, rule) in cases {
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                let error = #expect(throws: PartitionError.self, "\(text)") { try PartitionRules.load(path) }
+                #expect(error?.code == code && error?.rule == rule, "\(text): \(String(describing: error))")
+                #expect(error?.path == path)
+            }
+            let missing = #expect(throws: PartitionError.self) { try PartitionRules.load(directory + "/none.json") }
+            #expect(missing?.code == .unreadable)
+        }
     }
 
     @Test func everyTensorIsInExactlyOneBlock() {

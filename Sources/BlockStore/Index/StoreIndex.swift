@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
-package import ParameterBlocks
-package import PBRCore
+internal import ParameterBlocks
+internal import PBRCore
 import TensorFiles
-package import XXHash
+internal import XXHash
 
 /// The store's SQLite index (`index.sqlite3`, WAL mode): every SQL statement of the store is in this type.
 ///

@@ -1,0 +1,34 @@
+/// Why partition rules cannot be used. `description` is one line naming the rules file and the rule.
+package struct PartitionError: Error, Sendable, CustomStringConvertible {
+    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
+    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        package var rawValue: String
+        package init(rawValue: String) { self.rawValue = rawValue }
+        package var description: String { rawValue }
+
+        /// The rules file cannot be read.
+        package static let unreadable = Code(rawValue: "unreadable")
+        /// The rules file is not JSON.
+        package static let invalidJSON = Code(rawValue: "invalid_json")
+        /// A rule lacks a field, names an unknown kind or has a pattern that is not a regular expression.
+        package static let invalidRule = Code(rawValue: "invalid_rule")
+    }
+
+    package var code: Code
+    /// The rules file ("rules" for rules built in memory).
+    package var path: String
+    /// The rule's position in the file, when one rule is at fault.
+    package var rule: Int?
+    package var message: String
+    package var underlying: (any Error)?
+
+    package init(_ code: Code, path: String, rule: Int? = nil, _ message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.path = path
+        self.rule = rule
+        self.message = message
+        self.underlying = underlying
+    }
+
+    package var description: String { "\(path): \(message)" }
+}
