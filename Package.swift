@@ -70,13 +70,15 @@ let package = Package(
         .testTarget(name: "PBRCoreTests", dependencies: ["PBRCore", "TestSupport"]),
         .testTarget(
             name: "PBManifestTests", dependencies: ["PBManifest", "ManifestSynthesis", "BlockStore", "PBRCore", "TestSupport"]),
-        .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS", "TestSupport"]),
+        .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS", "PBRCore", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
-        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "TestSupport"]),
+        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "PBRCore", "TestSupport"]),
         .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
-        .testTarget(name: "EdgeSimTests", dependencies: ["EdgeSim", "TestSupport"]),
-        .testTarget(name: "NeuralKitTests", dependencies: ["NeuralKit", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TensorFiles", "TestSupport"]),
+        .testTarget(
+            name: "EdgeSimTests",
+            dependencies: ["EdgeSim", "PBRCore", "TestSupport", .product(name: "Numerics", package: "swift-numerics")]),
+        .testTarget(name: "NeuralKitTests", dependencies: ["NeuralKit", "PBRCore", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TensorFiles", "PBRCore", "TestSupport"]),
         .testTarget(
             name: "BlockStoreTests",
             dependencies: ["BlockStore", "ParameterBlocks", "PBManifest", "PBRCore", "TensorFiles", "XXHash", "TestSupport"]
@@ -84,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [
-                "pbrepo", "TensorFiles", "BlockStore", "TestSupport",
+                "pbrepo", "TensorFiles", "BlockStore", "PBRCore", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

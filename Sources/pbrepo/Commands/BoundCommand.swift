@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PBRCore
-import TensorFiles
 import Trainer
 
 struct BoundCommand: ParsableCommand {

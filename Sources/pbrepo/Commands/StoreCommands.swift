@@ -5,7 +5,6 @@ import ManifestSynthesis
 import ParameterBlocks
 import PBManifest
 import PBRCore
-import TensorFiles
 
 /// `--store DIR`, shared by every command that uses the store.
 struct StoreOptions: ParsableArguments {

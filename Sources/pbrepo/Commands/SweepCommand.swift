@@ -2,7 +2,6 @@ import PBRCore
 import ArgumentParser
 import EdgeSim
 import Foundation
-import TensorFiles
 import Trainer
 
 struct SweepCommand: ParsableCommand {

@@ -2,7 +2,6 @@ import ArgumentParser
 import EdgeSim
 import Foundation
 import PBRCore
-import TensorFiles
 import Trainer
 
 extension Variant: ExpressibleByArgument {}
