@@ -7,7 +7,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test lint demo bench clean
 
 # Installs the Debian packages that are missing (idempotent; `apt-get update` only when something is missing).
 deps:
@@ -27,9 +27,14 @@ build: deps
 	swift build -c release --product pbrepo
 
 # Builds everything first (the CLI tests run the real pbrepo binary), then runs the tests.
-test: deps
+test: deps lint
 	swift build --build-tests
 	swift test --skip-build
+
+# Formatting (the committed .swift-format, toolchain's swift-format) and the module graph (scripts/check_imports.py).
+lint:
+	swift format lint --strict --recursive Sources Tests Package.swift
+	python3 scripts/check_imports.py
 
 demo: build
 	PBREPO=$(PBREPO) scripts/demo.sh

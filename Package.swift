@@ -48,19 +48,25 @@ let package = Package(
         ),
 
         // MARK: - Simulator
-        .target(name: "EdgeSim", dependencies: ["PBRCore", "PBManifest", .product(name: "Numerics", package: "swift-numerics")]),
+        .target(
+            name: "EdgeSim",
+            dependencies: ["PBRCore", "PBManifest", .product(name: "Numerics", package: "swift-numerics")]),
 
         // MARK: - Trainer
         .target(name: "NeuralKit", dependencies: ["BLAS", .product(name: "Numerics", package: "swift-numerics")]),
         .target(
             name: "Trainer",
-            dependencies: ["PBRCore", "NeuralKit", "EdgeSim", "TensorFiles", "BLAS", .product(name: "Numerics", package: "swift-numerics")]),
+            dependencies: [
+                "PBRCore", "NeuralKit", "EdgeSim", "TensorFiles", "BLAS",
+                .product(name: "Numerics", package: "swift-numerics"),
+            ]),
 
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
             dependencies: [
-                "PBRCore", "PBManifest", "ManifestSynthesis", "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim", "Trainer",
+                "PBRCore", "PBManifest", "ManifestSynthesis", "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim",
+                "Trainer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,19 +75,25 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["PBRCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PBRCoreTests", dependencies: ["PBRCore", "TestSupport"]),
         .testTarget(
-            name: "PBManifestTests", dependencies: ["PBManifest", "ManifestSynthesis", "BlockStore", "PBRCore", "TestSupport"]),
+            name: "PBManifestTests",
+            dependencies: ["PBManifest", "ManifestSynthesis", "BlockStore", "PBRCore", "TestSupport"]),
         .testTarget(name: "CLibraryWrapperTests", dependencies: ["Zstd", "XXHash", "BLAS", "PBRCore", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
-        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "PBRCore", "TestSupport"]),
+        .testTarget(
+            name: "TensorFilesTests", dependencies: ["TensorFiles", "HDF5", "XXHash", "PBRCore", "TestSupport"]),
         .testTarget(name: "ParameterBlocksTests", dependencies: ["ParameterBlocks", "TensorFiles", "TestSupport"]),
         .testTarget(
             name: "EdgeSimTests",
             dependencies: ["EdgeSim", "PBRCore", "TestSupport", .product(name: "Numerics", package: "swift-numerics")]),
         .testTarget(name: "NeuralKitTests", dependencies: ["NeuralKit", "PBRCore", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TensorFiles", "PBRCore", "TestSupport"]),
+        .testTarget(
+            name: "TrainerTests",
+            dependencies: ["Trainer", "NeuralKit", "EdgeSim", "TensorFiles", "PBRCore", "TestSupport"]),
         .testTarget(
             name: "BlockStoreTests",
-            dependencies: ["BlockStore", "ParameterBlocks", "PBManifest", "PBRCore", "TensorFiles", "XXHash", "TestSupport"]
+            dependencies: [
+                "BlockStore", "ParameterBlocks", "PBManifest", "PBRCore", "TensorFiles", "XXHash", "TestSupport",
+            ]
         ),
         .testTarget(
             name: "PBRepoCLITests",

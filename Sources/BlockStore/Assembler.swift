@@ -3,8 +3,8 @@ import Dispatch
 import Foundation
 import Glibc
 internal import PBRCore
-import TensorFiles
 import Synchronization
+import TensorFiles
 package import XXHash
 
 /// What `assemble` produced.
@@ -20,7 +20,9 @@ package struct AssembleResult: Sendable, Equatable {
 /// Rebuilds a model's files from a recipe and a directory of objects (the store's, or one `export-blocks` wrote).
 package enum Assembler {
     /// Every object the recipe needs, with the bases of delta objects, each once.
-    package static func requiredObjects(_ recipe: Recipe, in objects: ObjectDirectory) -> (present: [XXH3Digest], missing: [String]) {
+    package static func requiredObjects(_ recipe: Recipe, in objects: ObjectDirectory) -> (
+        present: [XXH3Digest], missing: [String]
+    ) {
         var present: [XXH3Digest] = []
         var missing: [String] = []
         var seen = Set<String>()
@@ -64,7 +66,9 @@ package enum Assembler {
             let shown = required.missing.prefix(10).joined(separator: ", ")
             let more = required.missing.count > 10 ? " and \(required.missing.count - 10) more" : ""
             throw StoreError(
-                .missingObject, "model \(recipe.model): \(required.missing.count) object(s) missing from \(objects.root): \(shown)\(more)")
+                .missingObject,
+                "model \(recipe.model): \(required.missing.count) object(s) missing from \(objects.root): \(shown)\(more)"
+            )
         }
         let total = recipe.files.reduce(0) { $0 + $1.size }
         var done: UInt64 = 0
@@ -77,19 +81,23 @@ package enum Assembler {
         switch recipe.layout {
         case .file:
             guard let file = recipe.files.first, recipe.files.count == 1 else {
-                throw StoreError(.corruptObject, "recipe of \(recipe.model) has \(recipe.files.count) files for a single-file model")
+                throw StoreError(
+                    .corruptObject, "recipe of \(recipe.model) has \(recipe.files.count) files for a single-file model")
             }
             try write(file, to: output)
         case .directory:
             if FileManager.default.fileExists(atPath: output) {
                 throw StoreError(.invalidArgument, "\(output) exists; assemble writes a new directory")
             }
-            let staging = AtomicFile.directory(of: output) + "/.pbrepo-tmp-\(getpid())-" + (output.split(separator: "/").last.map(String.init) ?? "model")
+            let staging =
+                AtomicFile.directory(of: output) + "/.pbrepo-tmp-\(getpid())-"
+                + (output.split(separator: "/").last.map(String.init) ?? "model")
             try makeDirectories(staging)
             do {
                 for file in recipe.files { try write(file, to: staging + "/" + file.path) }
                 guard rename(staging, output) == 0 else {
-                    throw StoreError(.io, "cannot move the assembled directory to \(output): \(String(cString: strerror(errno)))")
+                    throw StoreError(
+                        .io, "cannot move the assembled directory to \(output): \(String(cString: strerror(errno)))")
                 }
                 AtomicFile.syncDirectory(AtomicFile.directory(of: output))
             } catch {
@@ -147,7 +155,9 @@ package enum Assembler {
                 try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor..<(cursor + gap)])) }
                 cursor += gap
                 guard UInt64(data.count) == extent.length else {
-                    throw StoreError(.corruptObject, "object \(extent.object) has \(data.count) bytes, extent wants \(extent.length)")
+                    throw StoreError(
+                        .corruptObject, "object \(extent.object) has \(data.count) bytes, extent wants \(extent.length)"
+                    )
                 }
                 try data.withUnsafeBytes { try emit($0) }
             }
@@ -157,20 +167,23 @@ package enum Assembler {
         }
         guard written == file.size else {
             throw StoreError(
-                .checksumMismatch, "assembled \(file.path) of \(recipe.model) has \(written) bytes, ingested file had \(file.size)")
+                .checksumMismatch,
+                "assembled \(file.path) of \(recipe.model) has \(written) bytes, ingested file had \(file.size)")
         }
         if let expected = file.xxh3 {
             let actual = xxh.finalize().description
             guard actual == expected else {
                 throw StoreError(
-                    .checksumMismatch, "assembled \(file.path) of \(recipe.model) has XXH3-128 \(actual), ingested file had \(expected)")
+                    .checksumMismatch,
+                    "assembled \(file.path) of \(recipe.model) has XXH3-128 \(actual), ingested file had \(expected)")
             }
         }
         if checkSHA256 {
             let actual = lowercaseHex(sha.finalize())
             guard actual == file.sha256 else {
                 throw StoreError(
-                    .checksumMismatch, "assembled \(file.path) of \(recipe.model) has sha256 \(actual), ingested file had \(file.sha256)")
+                    .checksumMismatch,
+                    "assembled \(file.path) of \(recipe.model) has sha256 \(actual), ingested file had \(file.sha256)")
             }
         }
         try output.commit()
@@ -235,7 +248,8 @@ extension Store {
         _ model: String, to output: String, options: Assembler.Options = .init(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> AssembleResult {
-        try Assembler.assemble(try recipe(of: model), objects: objects, to: output, options: options, progress: progress)
+        try Assembler.assemble(
+            try recipe(of: model), objects: objects, to: output, options: options, progress: progress)
     }
 
     /// Writes what a client must download for `model` into `directory`: the objects (with delta bases) under
@@ -244,7 +258,10 @@ extension Store {
         let recipe = try recipe(of: model)
         let required = Assembler.requiredObjects(recipe, in: objects)
         if !required.missing.isEmpty {
-            throw StoreError(.missingObject, "model \(model): objects missing from the store: \(required.missing.prefix(10).joined(separator: ", "))")
+            throw StoreError(
+                .missingObject,
+                "model \(model): objects missing from the store: \(required.missing.prefix(10).joined(separator: ", "))"
+            )
         }
         let target = ObjectDirectory(root: directory)
         var bytes: UInt64 = 0
@@ -256,7 +273,8 @@ extension Store {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try FileSystem.writeAtomically([UInt8](try encoder.encode(recipe)) + [0x0A], to: directory + "/" + model + ".recipe.json")
+        try FileSystem.writeAtomically(
+            [UInt8](try encoder.encode(recipe)) + [0x0A], to: directory + "/" + model + ".recipe.json")
         return (required.present.count, bytes)
     }
 }

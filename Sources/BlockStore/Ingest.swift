@@ -1,10 +1,10 @@
 import Crypto
 import Dispatch
 import Foundation
-package import ParameterBlocks
 internal import PBRCore
-import TensorFiles
+package import ParameterBlocks
 import Synchronization
+import TensorFiles
 internal import XXHash
 
 /// What `ingest` is told about a model beyond its files.
@@ -19,7 +19,9 @@ package struct IngestOptions: Sendable {
     /// zstd level for objects.
     package var level: Int
 
-    package init(name: String? = nil, family: String? = nil, base: String? = nil, rules: PartitionRules? = nil, level: Int = 1) {
+    package init(
+        name: String? = nil, family: String? = nil, base: String? = nil, rules: PartitionRules? = nil, level: Int = 1
+    ) {
         self.name = name
         self.family = family
         self.base = base
@@ -68,12 +70,15 @@ extension Store {
         func unchanged(_ written: (count: Int, raw: UInt64, stored: UInt64)) -> IngestResult {
             IngestResult(
                 model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
-                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: report.blocks.count,
+                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count,
+                reusedBlocks: report.blocks.count,
                 newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
         }
         if let existing = try index.sourceFingerprint(of: name) {
             guard existing == fingerprint(try source.checksums()) else {
-                throw StoreError(.conflict, "a different model named \"\(name)\" is already in the store; rm it first or choose another --name")
+                throw StoreError(
+                    .conflict,
+                    "a different model named \"\(name)\" is already in the store; rm it first or choose another --name")
             }
             return unchanged((0, 0, 0))
         }
@@ -94,7 +99,8 @@ extension Store {
         do {
             reused = try index.record(
                 StoreIndex.ModelEntry(
-                    plan: plan, report: report, name: name, family: family, baseModel: base?.model, rules: options.rules,
+                    plan: plan, report: report, name: name, family: family, baseModel: base?.model,
+                    rules: options.rules,
                     source: path),
                 exists: objects.contains)
         } catch let error as StoreError where error.code == .conflict {
@@ -129,7 +135,9 @@ extension Store {
             let object = planned.objects[pending[position]]
             if let size = objects.size(of: object.digest) {
                 // Left by an earlier, interrupted ingest: complete and durable (written atomically); reuse it.
-                let header = try objects.withObject(object.digest) { try StoredObject.header(of: $0, name: "\(object.digest)") }
+                let header = try objects.withObject(object.digest) {
+                    try StoredObject.header(of: $0, name: "\(object.digest)")
+                }
                 return Outcome(codec: header.codec, stored: size, base: header.base)
             }
             var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
@@ -156,7 +164,9 @@ extension Store {
             return Outcome(codec: encoded.codec, stored: UInt64(encoded.object.count), base: baseUsed)
         }
         objects.syncDirectories(of: pending.map { plan.objects[$0].digest })
-        var raw: UInt64 = 0, stored: UInt64 = 0, count = 0
+        var raw: UInt64 = 0
+        var stored: UInt64 = 0
+        var count = 0
         let results = Dictionary(uniqueKeysWithValues: zip(pending, outcomes))
         for index in plan.objects.indices {
             if let outcome = results[index] {
@@ -213,7 +223,8 @@ struct SourceFiles: Sendable {
                 return !isSub.boolValue && !name.hasPrefix(".pbrepo-tmp-")
             }
             return SourceFiles(
-                layout: .directory, root: directory.path, relativePaths: names, defaultName: directory.lastPathComponent,
+                layout: .directory, root: directory.path, relativePaths: names,
+                defaultName: directory.lastPathComponent,
                 defaultFamily: directory.deletingLastPathComponent().lastPathComponent)
         }
         let file = url.lastPathComponent

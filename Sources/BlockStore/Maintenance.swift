@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 internal import PBRCore
-import TensorFiles
 import Synchronization
+import TensorFiles
 internal import XXHash
 
 /// What `verify` found.
@@ -29,8 +29,8 @@ extension Store {
     /// Decodes every object file and checks it against its digest, and checks every model has all it needs.
     package func verify(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> VerifyResult {
         let files = objects.allObjects()
-        let damaged = try Parallel.map(count: files.count, completed: { progress?(UInt64($0), UInt64(files.count)) }) {
-            index -> Bool in
+        let report: @Sendable (Int) -> Void = { progress?(UInt64($0), UInt64(files.count)) }
+        let damaged = try Parallel.map(count: files.count, completed: report) { index -> Bool in
             do {
                 _ = try objects.content(of: files[index])
                 return false
@@ -53,7 +53,9 @@ extension Store {
 
     /// Removes a model from the index (its objects stay until `gc`).
     package func remove(_ model: String) throws {
-        guard try index.removeModel(model) else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
+        guard try index.removeModel(model) else {
+            throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)")
+        }
     }
 
     /// Deletes objects no model needs (directly or as the base of a delta it needs), blocks no model has, and
@@ -67,7 +69,8 @@ extension Store {
                 freed += objects.size(of: digest) ?? 0
                 if unlink(objects.path(of: digest)) == 0 { removed += 1 }
             }
-            return CollectResult(objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles())
+            return CollectResult(
+                objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles())
         }
     }
 

@@ -1,5 +1,5 @@
-internal import ParameterBlocks
 internal import PBRCore
+internal import ParameterBlocks
 import TensorFiles
 internal import XXHash
 
@@ -55,14 +55,18 @@ struct ModelPlan: Sendable {
             add(
                 PlannedObject(
                     digest: tensor.digest, rawBytes: tensor.descriptor.byteCount,
-                    elementSize: DType(rawValue: tensor.descriptor.dtype)?.componentBytes ?? 1, dtype: tensor.descriptor.dtype,
+                    elementSize: DType(rawValue: tensor.descriptor.dtype)?.componentBytes ?? 1,
+                    dtype: tensor.descriptor.dtype,
                     shape: "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]",
                     baseKey: place[index], source: source))
             return tensor.digest
         }
         func bytesObject(_ bytes: [UInt8]) -> XXH3Digest {
             let digest = xxh3_128(bytes)
-            add(PlannedObject(digest: digest, rawBytes: UInt64(bytes.count), elementSize: 1, dtype: "", shape: "", source: .bytes(bytes)))
+            add(
+                PlannedObject(
+                    digest: digest, rawBytes: UInt64(bytes.count), elementSize: 1, dtype: "", shape: "",
+                    source: .bytes(bytes)))
             return digest
         }
         func fileObject(_ index: Int) -> XXH3Digest {
@@ -100,7 +104,8 @@ struct ModelPlan: Sendable {
                     skeleton.append(contentsOf: bytes[cursor..<extent.offset])
                     let digest = tensorObject(
                         extent.tensor, source: .file(index: fileIndex, offset: extent.offset, length: extent.length))
-                    kept.append(.init(offset: UInt64(extent.offset), length: UInt64(extent.length), object: digest.description))
+                    kept.append(
+                        .init(offset: UInt64(extent.offset), length: UInt64(extent.length), object: digest.description))
                     cursor = extent.offset + extent.length
                 }
                 skeleton.append(contentsOf: bytes[cursor...])

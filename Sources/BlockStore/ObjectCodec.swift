@@ -101,10 +101,13 @@ package struct StoredObject: Sendable {
     static func encodeFrame(_ content: UnsafeRawBufferPointer, level: Int) throws -> [UInt8] {
         var length = 0
         var failure: (any Error)?
-        let object = [UInt8](unsafeUninitializedCapacity: headerLength + Zstd.compressBound(content.count)) { out, initialized in
+        let object = [UInt8](unsafeUninitializedCapacity: headerLength + Zstd.compressBound(content.count)) {
+            out, initialized in
             do {
                 let raw = UnsafeMutableRawBufferPointer(out)
-                length = try Zstd.compress(content, into: UnsafeMutableRawBufferPointer(rebasing: raw[headerLength...]), level: level, checksum: false)
+                length = try Zstd.compress(
+                    content, into: UnsafeMutableRawBufferPointer(rebasing: raw[headerLength...]), level: level,
+                    checksum: false)
             } catch {
                 failure = error
             }
@@ -139,16 +142,22 @@ package struct StoredObject: Sendable {
             var cursor = headerLength + tableLength
             grouped.withUnsafeBytes { planes in
                 for plane in 0..<elementSize {
-                    let source = UnsafeRawBufferPointer(rebasing: planes[(plane * planeLength)..<((plane + 1) * planeLength)])
+                    let source = UnsafeRawBufferPointer(
+                        rebasing: planes[(plane * planeLength)..<((plane + 1) * planeLength)])
                     let target = UnsafeMutableRawBufferPointer(rebasing: out[cursor...])
                     var length: Int
                     do {
-                        length = try Zstd.compress(source, into: target, level: -100, checksum: false, huffmanLiterals: true)
+                        length = try Zstd.compress(
+                            source, into: target, level: -100, checksum: false, huffmanLiterals: true)
                         if length * 100 < planeLength * 15 {
                             if retry.isEmpty { retry = [UInt8](repeating: 0, count: bound) }
-                            let second = try retry.withUnsafeMutableBytes { try Zstd.compress(source, into: $0, level: level, checksum: false) }
+                            let second = try retry.withUnsafeMutableBytes {
+                                try Zstd.compress(source, into: $0, level: level, checksum: false)
+                            }
                             if second < length {
-                                retry.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<second])) }
+                                retry.withUnsafeBytes {
+                                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<second]))
+                                }
                                 length = second
                             }
                         }
@@ -189,7 +198,9 @@ package struct StoredObject: Sendable {
         }
         if object[5] == 1 || object[5] == 2 {
             throw StoreError(
-                .corruptObject, "object \(name) was written by a pre-release build (codec \(object[5])); ingest its model again into a new store")
+                .corruptObject,
+                "object \(name) was written by a pre-release build (codec \(object[5])); ingest its model again into a new store"
+            )
         }
         guard let codec = ObjectCodec(rawValue: object[5]), object[6] >= 1, object[6] <= 16 else {
             throw StoreError(.corruptObject, "object \(name) names an unknown codec or element size")
@@ -197,7 +208,8 @@ package struct StoredObject: Sendable {
         var length: UInt64 = 0
         for index in 0..<8 { length |= UInt64(object[8 + index]) << (8 * UInt64(index)) }
         func digestAt(_ offset: Int) -> XXH3Digest {
-            var high: UInt64 = 0, low: UInt64 = 0
+            var high: UInt64 = 0
+            var low: UInt64 = 0
             for index in 0..<8 {
                 high = high << 8 | UInt64(object[offset + index])
                 low = low << 8 | UInt64(object[offset + 8 + index])
@@ -246,13 +258,15 @@ package struct StoredObject: Sendable {
     ) throws(StoreError) {
         let header = try header(of: object, name: name)
         guard header.rawLength == UInt64(destination.count) else {
-            throw StoreError(.corruptObject, "object \(name) holds \(header.rawLength) bytes, \(destination.count) expected")
+            throw StoreError(
+                .corruptObject, "object \(name) holds \(header.rawLength) bytes, \(destination.count) expected")
         }
         let payload = UnsafeRawBufferPointer(rebasing: object[headerLength...])
         switch header.codec {
         case .stored:
             guard payload.count == destination.count else {
-                throw StoreError(.corruptObject, "object \(name) stores \(payload.count) bytes, header says \(header.rawLength)")
+                throw StoreError(
+                    .corruptObject, "object \(name) stores \(payload.count) bytes, header says \(header.rawLength)")
             }
             destination.copyMemory(from: payload)
         case .zstd:
@@ -265,7 +279,9 @@ package struct StoredObject: Sendable {
             var baseBytes: UnsafeRawBufferPointer?
             if header.codec == .xorPlanes {
                 guard let base, base.count == destination.count else {
-                    throw StoreError(.missingObject, "object \(name) is a delta against \(header.base.map { "\($0)" } ?? "?"), which is missing")
+                    throw StoreError(
+                        .missingObject,
+                        "object \(name) is a delta against \(header.base.map { "\($0)" } ?? "?"), which is missing")
                 }
                 baseBytes = base
             }
@@ -273,7 +289,8 @@ package struct StoredObject: Sendable {
         }
         let actual = xxh3_128(UnsafeRawBufferPointer(destination))
         guard actual == header.digest else {
-            throw StoreError(.corruptObject, "object \(name) decodes to content with digest \(actual), not \(header.digest)")
+            throw StoreError(
+                .corruptObject, "object \(name) decodes to content with digest \(actual), not \(header.digest)")
         }
     }
 
@@ -314,7 +331,8 @@ package struct StoredObject: Sendable {
             return
         }
         let delta = try PlaneView(UnsafeRawBufferPointer(rebasing: object[headerLength...]), header: header, name: name)
-        let base = try PlaneView(UnsafeRawBufferPointer(rebasing: baseObject[headerLength...]), header: baseHeader, name: baseName)
+        let base = try PlaneView(
+            UnsafeRawBufferPointer(rebasing: baseObject[headerLength...]), header: baseHeader, name: baseName)
         var combined: [UnsafePointer<UInt8>] = []
         for plane in 0..<header.elementSize {
             let slot = delta.slot(plane)
@@ -325,7 +343,9 @@ package struct StoredObject: Sendable {
         let actual = xxh3_128(UnsafeRawBufferPointer(destination))
         guard actual == header.digest else {
             throw StoreError(
-                .corruptObject, "object \(name) (a delta against \(baseName)) decodes to content with digest \(actual), not \(header.digest)")
+                .corruptObject,
+                "object \(name) (a delta against \(baseName)) decodes to content with digest \(actual), not \(header.digest)"
+            )
         }
     }
 }
@@ -357,7 +377,8 @@ final class PlaneView {
             cursor += Int(length)
             if compressed {
                 do {
-                    try Zstd.decompress(bytes, into: UnsafeMutableRawBufferPointer(start: slot(plane), count: planeLength))
+                    try Zstd.decompress(
+                        bytes, into: UnsafeMutableRawBufferPointer(start: slot(plane), count: planeLength))
                 } catch {
                     throw StoreError(.corruptObject, "object \(name): plane \(plane) does not decompress: \(error)")
                 }
@@ -380,11 +401,14 @@ final class PlaneView {
 }
 
 /// `target[i] = a[i] ^ b[i]`; `target` may be `a`.
-func xorBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, into target: UnsafeMutablePointer<UInt8>, count: Int) {
+func xorBytes(
+    _ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, into target: UnsafeMutablePointer<UInt8>, count: Int
+) {
     let words = count / 8
     let (x, y, z) = (UnsafeRawPointer(a), UnsafeRawPointer(b), UnsafeMutableRawPointer(target))
     for index in 0..<words {
-        let value = x.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self)
+        let value =
+            x.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self)
             ^ y.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self)
         z.storeBytes(of: value, toByteOffset: 8 * index, as: UInt64.self)
     }
@@ -397,7 +421,8 @@ func xorBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, into target:
 /// The 2- and 4-byte cases are plain loops over words without optionals inside, which LLVM vectorizes (6–10 GB/s
 /// here); the generic loop is a fallback for other widths.
 func groupPlanes(
-    _ content: UnsafeRawBufferPointer, xor: UnsafeRawBufferPointer?, elementSize: Int, into target: UnsafeMutablePointer<UInt8>
+    _ content: UnsafeRawBufferPointer, xor: UnsafeRawBufferPointer?, elementSize: Int,
+    into target: UnsafeMutablePointer<UInt8>
 ) {
     let count = content.count / elementSize
     guard count > 0, let source = content.baseAddress else { return }
@@ -430,10 +455,13 @@ private func groupWords(_ source: UnsafeRawPointer, _ count: Int, _ target: Unsa
     }
 }
 
-private func groupWords(_ source: UnsafeRawPointer, xoring other: UnsafeRawPointer, _ count: Int, _ target: UnsafeMutablePointer<UInt8>) {
+private func groupWords(
+    _ source: UnsafeRawPointer, xoring other: UnsafeRawPointer, _ count: Int, _ target: UnsafeMutablePointer<UInt8>
+) {
     let (p0, p1, p2, p3) = (target, target + count, target + 2 * count, target + 3 * count)
     for index in 0..<count {
-        let word = source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self)
+        let word =
+            source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self)
             ^ other.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self)
         p0[index] = UInt8(truncatingIfNeeded: word)
         p1[index] = UInt8(truncatingIfNeeded: word >> 8)
@@ -451,10 +479,13 @@ private func groupHalves(_ source: UnsafeRawPointer, _ count: Int, _ target: Uns
     }
 }
 
-private func groupHalves(_ source: UnsafeRawPointer, xoring other: UnsafeRawPointer, _ count: Int, _ target: UnsafeMutablePointer<UInt8>) {
+private func groupHalves(
+    _ source: UnsafeRawPointer, xoring other: UnsafeRawPointer, _ count: Int, _ target: UnsafeMutablePointer<UInt8>
+) {
     let (p0, p1) = (target, target + count)
     for index in 0..<count {
-        let half = source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)
+        let half =
+            source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)
             ^ other.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)
         p0[index] = UInt8(truncatingIfNeeded: half)
         p1[index] = UInt8(truncatingIfNeeded: half >> 8)
@@ -500,11 +531,14 @@ private func interleaveWords(
     for index in 0..<count {
         let word = UInt32(p0[index]) | UInt32(p1[index]) << 8 | UInt32(p2[index]) << 16 | UInt32(p3[index]) << 24
         target.storeBytes(
-            of: word ^ other.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self), toByteOffset: 4 * index, as: UInt32.self)
+            of: word ^ other.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self), toByteOffset: 4 * index,
+            as: UInt32.self)
     }
 }
 
-private func interleaveHalves(_ p0: UnsafePointer<UInt8>, _ p1: UnsafePointer<UInt8>, _ count: Int, _ target: UnsafeMutableRawPointer) {
+private func interleaveHalves(
+    _ p0: UnsafePointer<UInt8>, _ p1: UnsafePointer<UInt8>, _ count: Int, _ target: UnsafeMutableRawPointer
+) {
     for index in 0..<count {
         target.storeBytes(of: UInt16(p0[index]) | UInt16(p1[index]) << 8, toByteOffset: 2 * index, as: UInt16.self)
     }
@@ -517,6 +551,7 @@ private func interleaveHalves(
     for index in 0..<count {
         let half = UInt16(p0[index]) | UInt16(p1[index]) << 8
         target.storeBytes(
-            of: half ^ other.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self), toByteOffset: 2 * index, as: UInt16.self)
+            of: half ^ other.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self), toByteOffset: 2 * index,
+            as: UInt16.self)
     }
 }

@@ -1,5 +1,5 @@
 import Glibc
-package import PBRCore
+internal import PBRCore
 import TensorFiles
 package import XXHash
 

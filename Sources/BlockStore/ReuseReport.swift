@@ -75,7 +75,9 @@ package struct ReuseReport: Sendable, Equatable {
         for a in snapshot.models {
             for b in snapshot.models where b.name != a.name {
                 let other = Set(b.blocks.map(\.digest))
-                let shared = a.blocks.filter { other.contains($0.digest) }.reduce(0) { $0 + (snapshot.blockBytes[$1.digest] ?? 0) }
+                let shared = a.blocks.filter { other.contains($0.digest) }.reduce(0) {
+                    $0 + (snapshot.blockBytes[$1.digest] ?? 0)
+                }
                 pairs.append(Pair(a: a.name, b: b.name, sharedBytes: shared, ratio: ratio(shared, a.bytes)))
             }
         }
@@ -99,7 +101,8 @@ package struct ReuseReport: Sendable, Equatable {
             ),
             ("logical_bytes", .number(logicalBytes)), ("unique_block_bytes", .number(uniqueBlockBytes)),
             ("unique_tensor_bytes", .number(uniqueTensorBytes)), ("stored_bytes", .number(storedBytes)),
-            ("dedup_ratio", .number(formatRatio(dedupRatio))), ("compression_ratio", .number(formatRatio(compressionRatio))),
+            ("dedup_ratio", .number(formatRatio(dedupRatio))),
+            ("compression_ratio", .number(formatRatio(compressionRatio))),
             (
                 "pairs",
                 .array(
@@ -117,9 +120,11 @@ package struct ReuseReport: Sendable, Equatable {
     package var csv: String {
         (["name,family,bytes,blocks,reused_block_bytes,reused_tensor_bytes,reuse_ratio"]
             + models.map { model in
-                [CSV.field(model.name), CSV.field(model.family), String(model.bytes), String(model.blocks),
-                    String(model.reusedBlockBytes), String(model.reusedTensorBytes), formatRatio(model.reuseRatio)]
-                    .joined(separator: ",")
+                [
+                    CSV.field(model.name), CSV.field(model.family), String(model.bytes), String(model.blocks),
+                    String(model.reusedBlockBytes), String(model.reusedTensorBytes), formatRatio(model.reuseRatio),
+                ]
+                .joined(separator: ",")
             }).joined(separator: "\n") + "\n"
     }
 }

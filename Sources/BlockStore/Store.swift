@@ -18,7 +18,9 @@ package final class Store: Sendable {
 
     /// The store directory: `explicit` (`--store`), else `$PBREPO_STORE`, else `$XDG_DATA_HOME/pbrepo`, else
     /// `~/.local/share/pbrepo`.
-    package static func location(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    package static func location(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
         if let explicit, !explicit.isEmpty { return explicit }
         if let store = environment["PBREPO_STORE"], !store.isEmpty { return store }
         if let data = environment["XDG_DATA_HOME"], !data.isEmpty { return data + "/pbrepo" }

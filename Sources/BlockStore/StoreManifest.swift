@@ -17,7 +17,8 @@ extension Manifest {
                     Block(
                         id: block.digest, bytes: snapshot.blockBytes[block.digest] ?? 0,
                         storedBytes: snapshot.storedBytes(ofBlock: position, in: model), kind: block.kind,
-                        position: position, tensors: snapshot.blockTensorCount[block.digest] ?? 0, models: [model.name]))
+                        position: position, tensors: snapshot.blockTensorCount[block.digest] ?? 0, models: [model.name])
+                )
             }
         }
         self.init(

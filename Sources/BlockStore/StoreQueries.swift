@@ -71,7 +71,8 @@ extension Store {
             ModelBlockEntry(
                 position: position, name: block.name, kind: block.kind, digest: block.digest,
                 bytes: snapshot.blockBytes[block.digest] ?? 0, tensors: snapshot.blockTensorCount[block.digest] ?? 0,
-                storedBytes: snapshot.storedBytes(ofBlock: position, in: entry), sharedWith: holders[block.digest] ?? [])
+                storedBytes: snapshot.storedBytes(ofBlock: position, in: entry), sharedWith: holders[block.digest] ?? []
+            )
         }
     }
 }

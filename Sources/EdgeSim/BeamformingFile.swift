@@ -5,13 +5,23 @@ package import PBRCore
 /// The JSON form of a beamforming instance and of its solution (docs/beamforming.md).
 extension BeamformingInstance {
     private struct File: Decodable {
-        var bandwidth_hz: Double
-        var noise_w: Double
-        var p_max_w: Double
-        var block_bits: Double
-        var qos_bps: [Double]
-        var error_eps: [[Double]]
+        var bandwidthHz: Double
+        var noiseWatts: Double
+        var pMaxWatts: Double
+        var blockBits: Double
+        var qosBps: [Double]
+        var errorEps: [[Double]]
         var channels: [[[[Double]]]]
+
+        enum CodingKeys: String, CodingKey {
+            case bandwidthHz = "bandwidth_hz"
+            case noiseWatts = "noise_w"
+            case pMaxWatts = "p_max_w"
+            case blockBits = "block_bits"
+            case qosBps = "qos_bps"
+            case errorEps = "error_eps"
+            case channels
+        }
     }
 
     /// Reads an instance file; refuses missing fields, wrong shapes and invalid values with a message.
@@ -28,14 +38,18 @@ extension BeamformingInstance {
         let channels = try file.channels.map { user in
             try user.map { node in
                 try node.map { pair -> Complex<Double> in
-                    guard pair.count == 2 else { throw EdgeSimError(.invalidInstance, path: path, field: "channels", "a channel entry is not [re, im]") }
+                    guard pair.count == 2 else {
+                        throw EdgeSimError(
+                            .invalidInstance, path: path, field: "channels", "a channel entry is not [re, im]")
+                    }
                     return Complex(pair[0], pair[1])
                 }
             }
         }
         let instance = BeamformingInstance(
-            bandwidthHz: file.bandwidth_hz, noiseWatts: file.noise_w, pMaxWatts: file.p_max_w, blockBits: file.block_bits,
-            qosBps: file.qos_bps, errorEps: file.error_eps, channels: channels)
+            bandwidthHz: file.bandwidthHz, noiseWatts: file.noiseWatts, pMaxWatts: file.pMaxWatts,
+            blockBits: file.blockBits,
+            qosBps: file.qosBps, errorEps: file.errorEps, channels: channels)
         do {
             try instance.validate()
         } catch {
@@ -53,7 +67,8 @@ extension BeamformingSolution {
             ("feasible", .bool(feasible)),
             (
                 "w",
-                .array(beamformers.map { node in .array(node.map { .array([.number($0.real), .number($0.imaginary)]) }) })
+                .array(
+                    beamformers.map { node in .array(node.map { .array([.number($0.real), .number($0.imaginary)]) }) })
             ),
             ("worst_case_rate_bps", .array(worstCaseRates.map { .number($0) })),
             ("min_worst_case_rate_bps", .number(minimumWorstCaseRate)), ("delay_s", .number(delaySeconds)),

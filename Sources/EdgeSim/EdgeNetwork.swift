@@ -1,5 +1,5 @@
 import ComplexModule
-package import PBRCore
+internal import PBRCore
 import RealModule
 
 /// One random realisation of the edge network for a scenario, a repository and a seed: node and user positions,
@@ -11,7 +11,9 @@ package struct EdgeNetwork: Sendable {
     package struct Point: Sendable, Equatable {
         package var x: Double
         package var y: Double
-        package func distance(to other: Point) -> Double { ((x - other.x) * (x - other.x) + (y - other.y) * (y - other.y)).squareRoot() }
+        package func distance(to other: Point) -> Double {
+            ((x - other.x) * (x - other.x) + (y - other.y) * (y - other.y)).squareRoot()
+        }
     }
 
     package let scenario: Scenario

@@ -1,4 +1,4 @@
-package import PBRCore
+internal import PBRCore
 import Synchronization
 
 /// The Dec-POMDP of Section III-B that a learning agent drives, one step per PB k: every edge node is an agent that
@@ -35,7 +35,9 @@ package struct EdgeEnvironment: Sendable {
             self.migrateTo = migrateTo
         }
 
-        package static func idle(nodes: Int) -> Action { Action(cache: false, migrateTo: [Bool](repeating: false, count: nodes)) }
+        package static func idle(nodes: Int) -> Action {
+            Action(cache: false, migrateTo: [Bool](repeating: false, count: nodes))
+        }
     }
 
     /// What one step did.
@@ -73,7 +75,8 @@ package struct EdgeEnvironment: Sendable {
     ///   Agents decide at the same time and cannot see each other's choices; such transfers add delay under (7) and
     ///   change no participant.
     package init(
-        simulator: Simulator, memo: OutcomeMemo = OutcomeMemo(), observesDemand: Bool = false, stepOrder: StepOrder = .index,
+        simulator: Simulator, memo: OutcomeMemo = OutcomeMemo(), observesDemand: Bool = false,
+        stepOrder: StepOrder = .index,
         dropsRedundantTransfers: Bool = false
     ) {
         self.simulator = simulator
@@ -97,7 +100,9 @@ package struct EdgeEnvironment: Sendable {
             for i in stride(from: blocks - 1, through: 0, by: -1) {
                 after[i] = total
                 let k = order[i]
-                if network.requesters[k].contains(where: { network.association[$0] == n }) { total += network.repository.blockBytes[k] }
+                if network.requesters[k].contains(where: { network.association[$0] == n }) {
+                    total += network.repository.blockBytes[k]
+                }
             }
             return after
         }
@@ -145,7 +150,8 @@ package struct EdgeEnvironment: Sendable {
             let capacity = scenario.capacity(of: m)
             return [capacity > 0 ? demandAfter[m][position] / capacity : 0]
         }
-        var features = [network.repository.blockBytes[k] / max(largest, 1), requesting[n] / users, capacityShare(n)] + demand(n)
+        var features =
+            [network.repository.blockBytes[k] / max(largest, 1), requesting[n] / users, capacityShare(n)] + demand(n)
         for m in 0..<nodes where m != n {
             guard network.observes[n][m] else {
                 features += [Double](repeating: 0, count: featuresPerNode)
@@ -170,13 +176,18 @@ package struct EdgeEnvironment: Sendable {
         let bytes = simulator.network.repository.blockBytes[block]
         let caches = actions.indices.map { actions[$0].cache && remaining[$0] >= bytes }
         var taken = actions.indices.map { n in
-            Action(cache: caches[n], migrateTo: (0..<nodes).map { m in caches[n] && m != n && m < actions[n].migrateTo.count && actions[n].migrateTo[m] })
+            Action(
+                cache: caches[n],
+                migrateTo: (0..<nodes).map { m in
+                    caches[n] && m != n && m < actions[n].migrateTo.count && actions[n].migrateTo[m]
+                })
         }
         guard dropsRedundantTransfers else { return taken }
         let rates = simulator.network.backhaulRates(block: block)
         for m in 0..<nodes {
             let senders = (0..<nodes).filter { taken[$0].migrateTo[m] }
-            let keep = caches[m] ? nil : senders.max { rates[$0][m] != rates[$1][m] ? rates[$0][m] < rates[$1][m] : $0 > $1 }
+            let keep =
+                caches[m] ? nil : senders.max { rates[$0][m] != rates[$1][m] ? rates[$0][m] < rates[$1][m] : $0 > $1 }
             for n in senders where n != keep { taken[n].migrateTo[m] = false }
         }
         return taken

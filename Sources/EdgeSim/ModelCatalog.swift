@@ -1,5 +1,5 @@
 package import PBManifest
-package import PBRCore
+internal import PBRCore
 
 /// The PB sizes S(k) and model compositions K_j a simulation runs on, read from a `pbrepo.manifest/v1` file.
 package struct ModelCatalog: Sendable, Equatable {
@@ -35,7 +35,8 @@ package struct ModelCatalog: Sendable, Equatable {
     ///
     /// - Throws: `ManifestError` `.unusable` when the manifest lists no models (nothing can be requested).
     package init(manifest: Manifest, path: String = "manifest") throws(ManifestError) {
-        let index = Dictionary(manifest.blocks.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let index = Dictionary(
+            manifest.blocks.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         guard !manifest.models.isEmpty else {
             throw ManifestError(.unusable, path: path, field: "models", "the manifest lists no models")
         }
@@ -52,7 +53,8 @@ package struct ModelCatalog: Sendable, Equatable {
             }
             models.append(Model(id: model.id, family: model.family, blocks: blocks))
         }
-        self.init(blockIDs: manifest.blocks.map(\.id), blockBytes: manifest.blocks.map { Double($0.bytes) }, models: models)
+        self.init(
+            blockIDs: manifest.blocks.map(\.id), blockBytes: manifest.blocks.map { Double($0.bytes) }, models: models)
     }
 
     /// Reads a manifest (strictly, as `Manifest.read`) into a catalog.
@@ -78,7 +80,8 @@ package struct ModelCatalog: Sendable, Equatable {
     /// model after the first gets a private copy of it (id `<id>~<model>`). 1 keeps the repository; 0 shares nothing.
     package func withSharing(fraction: Double) -> ModelCatalog {
         var owner = [Int?](repeating: nil, count: blockCount)
-        var ids = blockIDs, bytes = blockBytes
+        var ids = blockIDs
+        var bytes = blockBytes
         var result = models
         for (j, model) in models.enumerated() {
             result[j].blocks = model.blocks.map { k in

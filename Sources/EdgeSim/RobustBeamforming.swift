@@ -35,17 +35,24 @@ package struct BeamformingInstance: Sendable, Equatable {
 
     /// Checks shapes and values; throws naming what is wrong.
     package func validate() throws(EdgeSimError) {
-        guard users > 0, nodes > 0, antennas > 0 else { throw EdgeSimError(.invalidInstance, "the instance needs at least one user, node and antenna") }
+        guard users > 0, nodes > 0, antennas > 0 else {
+            throw EdgeSimError(.invalidInstance, "the instance needs at least one user, node and antenna")
+        }
         guard channels.allSatisfy({ $0.count == nodes && $0.allSatisfy { $0.count == antennas } }) else {
-            throw EdgeSimError(.invalidInstance, "channels must be [user][node][antenna] with the same counts throughout")
+            throw EdgeSimError(
+                .invalidInstance, "channels must be [user][node][antenna] with the same counts throughout")
         }
         guard qosBps.count == users, errorEps.count == users, errorEps.allSatisfy({ $0.count == nodes }) else {
-            throw EdgeSimError(.invalidInstance, "qos_bps must have one value per user and error_eps one row per user with one value per node")
+            throw EdgeSimError(
+                .invalidInstance,
+                "qos_bps must have one value per user and error_eps one row per user with one value per node")
         }
         guard bandwidthHz > 0, noiseWatts > 0, pMaxWatts >= 0, blockBits >= 0,
             errorEps.joined().allSatisfy({ $0 >= 0 && $0.isFinite }), qosBps.allSatisfy({ $0 >= 0 && $0.isFinite }),
             channels.joined().joined().allSatisfy({ $0.real.isFinite && $0.imaginary.isFinite })
-        else { throw EdgeSimError(.invalidInstance, "bandwidth, noise and power must be positive and all values finite") }
+        else {
+            throw EdgeSimError(.invalidInstance, "bandwidth, noise and power must be positive and all values finite")
+        }
     }
 }
 
@@ -74,8 +81,11 @@ package struct BeamformingSolution: Sendable, Equatable {
 /// Channels and radii are rescaled by the largest channel norm first: the problem is homogeneous in (h̃, ε), and
 /// physical magnitudes around 10⁻⁵ would otherwise sit near the floating-point noise of the steps.
 package enum RobustBeamformer {
-    package static func solve(_ instance: BeamformingInstance, iterations: Int = 300, robust: Bool = true) -> BeamformingSolution {
-        let users = instance.users, nodes = instance.nodes
+    package static func solve(_ instance: BeamformingInstance, iterations: Int = 300, robust: Bool = true)
+        -> BeamformingSolution
+    {
+        let users = instance.users
+        let nodes = instance.nodes
         let power = instance.pMaxWatts.squareRoot()
         let scale = instance.channels.joined().map(Delivery.norm).max() ?? 0
         guard scale > 0, power > 0 else { return evaluate(instance, beamformers: zeroBeamformers(instance)) }
@@ -92,18 +102,23 @@ package enum RobustBeamformer {
             var candidate: (node: Int, w: [[Complex<Double>]], value: Double)?
             // Only a node that takes more from some user than it gives (its margin ε exceeds its in-phase
             // contribution) can be worth silencing; the others would lower every user's value.
-            let sums = (0..<users).map { u in (0..<nodes).reduce(Complex<Double>.zero) { $0 + Delivery.innerProduct(h[u][$1], best[$1]) } }
+            let sums = (0..<users).map { u in
+                (0..<nodes).reduce(Complex<Double>.zero) { $0 + Delivery.innerProduct(h[u][$1], best[$1]) }
+            }
             let doubtful = (0..<nodes).filter { n in
-                active[n] && (0..<users).contains { u in
-                    let phase = sums[u].length > 0 ? sums[u].divided(by: sums[u].length) : Complex(1, 0)
-                    return (Delivery.innerProduct(h[u][n], best[n]) * phase.conjugate).real < eps[u][n]
-                }
+                active[n]
+                    && (0..<users).contains { u in
+                        let phase = sums[u].length > 0 ? sums[u].divided(by: sums[u].length) : Complex(1, 0)
+                        return (Delivery.innerProduct(h[u][n], best[n]) * phase.conjugate).real < eps[u][n]
+                    }
             }
             for n in doubtful {
                 var trial = active
                 trial[n] = false
                 let (w, value) = directions(h, eps: eps, active: trial, users: users, iterations: iterations / 2)
-                if value > bestValue * (1 + 1e-9) + 1e-15, value > (candidate?.value ?? -.infinity) { candidate = (n, w, value) }
+                if value > bestValue * (1 + 1e-9) + 1e-15, value > (candidate?.value ?? -.infinity) {
+                    candidate = (n, w, value)
+                }
             }
             guard let candidate else { break }
             active[candidate.node] = false
@@ -119,11 +134,13 @@ package enum RobustBeamformer {
     static func directions(
         _ h: [[[Complex<Double>]]], eps: [[Double]], active: [Bool], users: Int, iterations: Int
     ) -> ([[Complex<Double>]], Double) {
-        let nodes = active.count, antennas = h[0][0].count
+        let nodes = active.count
+        let antennas = h[0][0].count
         let margins = (0..<users).map { u in (0..<nodes).reduce(0.0) { $0 + (active[$1] ? eps[u][$1] : 0) } }
         // Flat real/imaginary arrays: the inner loops run over contiguous doubles without nested-array traffic.
         let count = users * nodes * antennas
-        var hr = [Double](repeating: 0, count: count), hi = [Double](repeating: 0, count: count)
+        var hr = [Double](repeating: 0, count: count)
+        var hi = [Double](repeating: 0, count: count)
         for u in 0..<users {
             for n in 0..<nodes {
                 for a in 0..<antennas {
@@ -136,9 +153,14 @@ package enum RobustBeamformer {
         let activeNodes = (0..<nodes).filter { active[$0] }
         var best = [Double](repeating: 0, count: 2 * nodes * antennas)
         var bestValue = -Double.infinity
-        var wr = [Double](repeating: 0, count: nodes * antennas), wi = wr
-        var gr = [Double](repeating: 0, count: antennas), gi = gr
-        var sr = [Double](repeating: 0, count: users), si = sr, values = sr, q = sr
+        var wr = [Double](repeating: 0, count: nodes * antennas)
+        var wi = wr
+        var gr = [Double](repeating: 0, count: antennas)
+        var gi = gr
+        var sr = [Double](repeating: 0, count: users)
+        var si = sr
+        var values = sr
+        var q = sr
         for start in startingPoints(h) {
             for n in 0..<nodes {
                 for a in 0..<antennas {
@@ -149,11 +171,14 @@ package enum RobustBeamformer {
             for u in 0..<users { q[u] = 1 / Double(users) }
             var lastImprovement = 0
             for iteration in 0..<iterations {
-                var worst = Double.infinity, highest = -Double.infinity
+                var worst = Double.infinity
+                var highest = -Double.infinity
                 for u in 0..<users {
-                    var re = 0.0, im = 0.0
+                    var re = 0.0
+                    var im = 0.0
                     for n in activeNodes {
-                        let hBase = (u * nodes + n) * antennas, wBase = n * antennas
+                        let hBase = (u * nodes + n) * antennas
+                        let wBase = n * antennas
                         for a in 0..<antennas {
                             // conj(h)·w
                             re += hr[hBase + a] * wr[wBase + a] + hi[hBase + a] * wi[wBase + a]
@@ -230,12 +255,20 @@ package enum RobustBeamformer {
     /// Starts: each node's maximum-ratio transmission toward the sum of the users' channels, and toward each of the
     /// (up to four) weakest users alone (unit norm, i.e. full power after rescaling).
     static func startingPoints(_ h: [[[Complex<Double>]]]) -> [[[Complex<Double>]]] {
-        let users = h.count, nodes = h[0].count
+        let users = h.count
+        let nodes = h[0].count
         func normalised(_ v: [Complex<Double>]) -> [Complex<Double>] {
             let size = Delivery.norm(v)
             return size > 0 ? v.map { $0.divided(by: size) } : v
         }
-        var starts = [(0..<nodes).map { n in normalised((0..<users).reduce([Complex<Double>](repeating: .zero, count: h[0][0].count)) { sum, u in zip(sum, h[u][n]).map { $0 + $1 } }) }]
+        var starts = [
+            (0..<nodes).map { n in
+                normalised(
+                    (0..<users).reduce([Complex<Double>](repeating: .zero, count: h[0][0].count)) { sum, u in
+                        zip(sum, h[u][n]).map { $0 + $1 }
+                    })
+            }
+        ]
         if users > 1 {
             // Toward each user alone, weakest channels first (the likely bottlenecks of the max-min), at most four.
             let byStrength = (0..<users).sorted { a, b in
@@ -247,11 +280,14 @@ package enum RobustBeamformer {
     }
 
     static func zeroBeamformers(_ instance: BeamformingInstance) -> [[Complex<Double>]] {
-        [[Complex<Double>]](repeating: [Complex<Double>](repeating: .zero, count: instance.antennas), count: instance.nodes)
+        [[Complex<Double>]](
+            repeating: [Complex<Double>](repeating: .zero, count: instance.antennas), count: instance.nodes)
     }
 
     /// Worst-case rates, feasibility and delay of given beamformers (in physical units).
-    package static func evaluate(_ instance: BeamformingInstance, beamformers: [[Complex<Double>]]) -> BeamformingSolution {
+    package static func evaluate(_ instance: BeamformingInstance, beamformers: [[Complex<Double>]])
+        -> BeamformingSolution
+    {
         let rates = (0..<instance.users).map { u in
             Delivery.rate(
                 amplitude: Delivery.worstCaseAmplitude(

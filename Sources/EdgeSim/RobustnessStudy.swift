@@ -1,6 +1,6 @@
 import ComplexModule
 import Foundation
-package import PBRCore
+internal import PBRCore
 import RealModule
 
 /// Fig. 15: rates actually achieved under random channel errors by the robust beamformer and by the non-robust one
@@ -33,7 +33,9 @@ package struct RobustnessStudy: Sendable {
         try scenario.validate()
         let network = EdgeNetwork(scenario: scenario, repository: repository, seed: seed)
         let plan = DemandHeuristic.plan(Simulator(network: network))
-        let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty && !plan.participants(block: $0).isEmpty }
+        let requested = (0..<repository.blockCount).filter {
+            !network.requesters[$0].isEmpty && !plan.participants(block: $0).isEmpty
+        }
         var samples: [Sample] = []
         for eps in errorRadii {
             for k in requested.prefix(blocks) {
@@ -43,14 +45,16 @@ package struct RobustnessStudy: Sendable {
                 let instance = BeamformingInstance(
                     bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts, pMaxWatts: scenario.pMaxWatts,
                     blockBits: 8 * repository.blockBytes[k], qosBps: users.map { network.qos[$0] },
-                    errorEps: users.map { _ in nodes.map { _ in eps } }, channels: users.map { u in nodes.map { channels[u][$0] } })
+                    errorEps: users.map { _ in nodes.map { _ in eps } },
+                    channels: users.map { u in nodes.map { channels[u][$0] } })
                 for robust in [true, false] {
                     let solution = RobustBeamformer.solve(instance, robust: robust)
                     let planned = instance.channels.indices.map { index in
                         robust
                             ? solution.worstCaseRates[index]
                             : Delivery.rate(
-                                amplitude: Delivery.amplitude(channels: instance.channels[index], beamformers: solution.beamformers),
+                                amplitude: Delivery.amplitude(
+                                    channels: instance.channels[index], beamformers: solution.beamformers),
                                 bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts)
                     }
                     var errors = SimulationRandom.stream(seed: seed, "errors/\(eps)/\(k)/\(robust)")
@@ -76,16 +80,23 @@ package struct RobustnessStudy: Sendable {
     }
 
     /// A point uniform in the complex ball of `radius` in ℂ^dimension (a Gaussian direction, radius ∝ U^(1/2d)).
-    static func ballPoint(dimension: Int, radius: Double, using generator: inout SimulationRandom) -> [Complex<Double>] {
+    static func ballPoint(dimension: Int, radius: Double, using generator: inout SimulationRandom) -> [Complex<Double>]
+    {
         let direction = (0..<dimension).map { _ in Complex(generator.normal(), generator.normal()) }
         let length = direction.reduce(0) { $0 + $1.lengthSquared }.squareRoot()
-        let scale = radius * Double.pow(generator.unit(), 1 / Double(2 * dimension)) / max(length, .leastNormalMagnitude)
+        let scale =
+            radius * Double.pow(generator.unit(), 1 / Double(2 * dimension)) / max(length, .leastNormalMagnitude)
         return direction.map { $0.multiplied(by: scale) }
     }
 
     /// Per (ε, design): samples, share below Q_u, share below the design's own worst case, share below the rate it
     /// planned for, median rate / Q_u.
-    package var summary: [(errorEps: Double, robust: Bool, samples: Int, belowQoS: Double, belowGuarantee: Double, belowPlan: Double, medianRatio: Double)] {
+    package var summary:
+        [(
+            errorEps: Double, robust: Bool, samples: Int, belowQoS: Double, belowGuarantee: Double, belowPlan: Double,
+            medianRatio: Double
+        )]
+    {
         var keys: [(Double, Bool)] = []
         for sample in samples where !keys.contains(where: { $0 == (sample.errorEps, sample.robust) }) {
             keys.append((sample.errorEps, sample.robust))
@@ -114,14 +125,23 @@ package struct RobustnessStudy: Sendable {
     /// CDF of achieved rate / Q_u, one line per (ε, design), with the QoS line at 1 (SVG, 720 × 440).
     package func svg(title: String) -> String {
         let groups = summary.map { entry in
-            (entry, samples.filter { $0.errorEps == entry.errorEps && $0.robust == entry.robust }.map { $0.rateBps / $0.qosBps }.sorted())
+            (
+                entry,
+                samples.filter { $0.errorEps == entry.errorEps && $0.robust == entry.robust }.map {
+                    $0.rateBps / $0.qosBps
+                }.sorted()
+            )
         }
         let highest = max(1.2, groups.compactMap { $0.1.last }.max() ?? 1.2)
         let lowest = min(0.8, groups.compactMap { $0.1.first }.min() ?? 0.8)
         var chart = SVGChart(title: title, xLabel: "achieved rate / Q_u", yLabel: "CDF")
-        func x(_ ratio: Double) -> Double { chart.left + (chart.right - chart.left) * (ratio - lowest) / (highest - lowest) }
+        func x(_ ratio: Double) -> Double {
+            chart.left + (chart.right - chart.left) * (ratio - lowest) / (highest - lowest)
+        }
         func y(_ share: Double) -> Double { chart.lower - (chart.lower - chart.upper) * share }
-        chart.append("<line x1=\"\(x(1))\" y1=\"\(chart.upper)\" x2=\"\(x(1))\" y2=\"\(chart.lower)\" stroke=\"grey\" stroke-dasharray=\"4 3\"/>")
+        chart.append(
+            "<line x1=\"\(x(1))\" y1=\"\(chart.upper)\" x2=\"\(x(1))\" y2=\"\(chart.lower)\" stroke=\"grey\" stroke-dasharray=\"4 3\"/>"
+        )
         chart.append("<text x=\"\(x(1) + 4)\" y=\"\(chart.upper + 12)\" font-size=\"11\">Q_u</text>")
         for tick in 0...4 {
             chart.yTick(y(Double(tick) / 4), String(format: "%.2f", Double(tick) / 4))
@@ -132,9 +152,13 @@ package struct RobustnessStudy: Sendable {
             let colour = SVGChart.colour(index)
             let step = max(1, ratios.count / 400)
             chart.line(
-                stride(from: 0, to: ratios.count, by: step).map { (x(ratios[$0]), y(Double($0 + 1) / Double(ratios.count))) }, colour: colour,
+                stride(from: 0, to: ratios.count, by: step).map {
+                    (x(ratios[$0]), y(Double($0 + 1) / Double(ratios.count)))
+                }, colour: colour,
                 dashed: !entry.robust)
-            chart.legend("\(entry.robust ? "robust" : "non-robust"), ε=\(String(format: "%g", entry.errorEps))", colour: colour, dashed: !entry.robust)
+            chart.legend(
+                "\(entry.robust ? "robust" : "non-robust"), ε=\(String(format: "%g", entry.errorEps))", colour: colour,
+                dashed: !entry.robust)
         }
         return chart.text
     }

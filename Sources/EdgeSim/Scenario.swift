@@ -1,5 +1,5 @@
-import RealModule
 import Foundation
+import RealModule
 
 /// The parameters of a simulated edge network. Every field is optional in a scenario file; the defaults are those of
 /// Table II of the reference paper (docs/simulator.md lists them with units).
@@ -140,11 +140,15 @@ package struct Scenario: Sendable, Equatable, Codable {
             "capacity_bytes must be one number or one per node (\(nodes)), not \(capacityBytes.count) values")
         try require(capacityBytes.allSatisfy { $0 >= 0 && $0.isFinite }, "capacity_bytes must be non-negative")
         try require(bandwidthHz > 0 && bandwidthHz.isFinite, "bandwidth_hz must be positive")
-        try require(noiseDBm.isFinite && pMaxDBm.isFinite && refGainDB.isFinite, "noise_dbm, p_max_dbm and ref_gain_db must be finite")
+        try require(
+            noiseDBm.isFinite && pMaxDBm.isFinite && refGainDB.isFinite,
+            "noise_dbm, p_max_dbm and ref_gain_db must be finite")
         try require(pathlossExponent > 0, "pathloss_exponent must be positive")
         try require(ricianK >= 0 && ricianK.isFinite, "rician_k must be non-negative")
         for (name, range) in [("backhaul_bps", backhaulBps), ("qos_bps", qosBps)] {
-            try require(range.count == 2 && range[0] > 0 && range[0] <= range[1] && range[1].isFinite, "\(name) must be [low, high] with 0 < low <= high")
+            try require(
+                range.count == 2 && range[0] > 0 && range[0] <= range[1] && range[1].isFinite,
+                "\(name) must be [low, high] with 0 < low <= high")
         }
         try require(errorEps >= 0 && errorEps.isFinite, "error_eps must be non-negative")
         try require(zipf >= 0 && zipf.isFinite, "zipf must be non-negative")

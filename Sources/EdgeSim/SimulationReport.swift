@@ -19,12 +19,15 @@ package struct SimulationReport: Sendable {
 
     /// Evaluates a plan made elsewhere (a learned policy) exactly as the schemes' plans are: checked against (1) and
     /// (2), then (3)–(8) with CoMP broadcast.
-    package static func evaluate(plan: CachePlan, schemeName: String, network: EdgeNetwork, seed: UInt64) throws -> SimulationReport {
+    package static func evaluate(plan: CachePlan, schemeName: String, network: EdgeNetwork, seed: UInt64) throws
+        -> SimulationReport
+    {
         if let violation = plan.violation(scenario: network.scenario, repository: network.repository) {
             throw EdgeSimError(.invalidPlan, "\(schemeName) produced an invalid plan: \(violation)")
         }
         return SimulationReport(
-            schemeName: schemeName, seed: seed, network: network, plan: plan, outcome: Simulator(network: network).outcome(of: plan))
+            schemeName: schemeName, seed: seed, network: network, plan: plan,
+            outcome: Simulator(network: network).outcome(of: plan))
     }
 
     /// `{"scheme", "seed", "total_delay_s", "cost", "feasible", "hit_ratio", "qos_met_ratio", "missed_blocks",
@@ -36,7 +39,8 @@ package struct SimulationReport: Sendable {
         let migrations = outcome.blocks.flatMap { block in
             block.migrations.map { migration in
                 JSONValue.object([
-                    ("block", .string(ids[block.block])), ("from", .number(migration.from)), ("to", .number(migration.to)),
+                    ("block", .string(ids[block.block])), ("from", .number(migration.from)),
+                    ("to", .number(migration.to)),
                     ("delay_s", .number(migration.seconds)),
                 ])
             }
@@ -46,7 +50,8 @@ package struct SimulationReport: Sendable {
                 ("id", .string(ids[block.block])), ("bytes", .number(block.bytes)),
                 ("requesting_users", .array(block.requestingUsers.map { .number($0) })),
                 ("participants", .array(block.participants.map { .number($0) })),
-                ("delay_s", .number(block.delaySeconds)), ("feasible", .bool(block.feasible)), ("missed", .bool(block.missed)),
+                ("delay_s", .number(block.delaySeconds)), ("feasible", .bool(block.feasible)),
+                ("missed", .bool(block.missed)),
             ])
         }
         return .object([

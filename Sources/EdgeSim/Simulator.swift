@@ -1,5 +1,5 @@
 import ComplexModule
-package import PBRCore
+internal import PBRCore
 import RealModule
 import Synchronization
 
@@ -38,8 +38,10 @@ package struct CachePlan: Sendable, Equatable {
 
     /// The first violated constraint among (1) capacity and (2) migrate-only-what-you-cache, or nil.
     package func violation(scenario: Scenario, repository: ModelCatalog) -> String? {
-        for n in cached.indices where storedBytes(node: n, repository: repository) > scenario.capacity(of: n) * (1 + 1e-12) {
-            return "node \(n) stores \(storedBytes(node: n, repository: repository)) bytes, over its capacity \(scenario.capacity(of: n)) (1)"
+        for n in cached.indices
+        where storedBytes(node: n, repository: repository) > scenario.capacity(of: n) * (1 + 1e-12) {
+            return
+                "node \(n) stores \(storedBytes(node: n, repository: repository)) bytes, over its capacity \(scenario.capacity(of: n)) (1)"
         }
         for (k, moves) in migrations.enumerated() {
             for move in moves where move.from == move.to || !cached[move.from][k] {
@@ -74,7 +76,8 @@ package struct BlockOutcome: Sendable, Equatable {
     }
 
     package static func == (a: BlockOutcome, b: BlockOutcome) -> Bool {
-        a.block == b.block && a.bytes == b.bytes && a.requestingUsers == b.requestingUsers && a.participants == b.participants
+        a.block == b.block && a.bytes == b.bytes && a.requestingUsers == b.requestingUsers
+            && a.participants == b.participants
             && a.delaySeconds == b.delaySeconds && a.feasible == b.feasible && a.missed == b.missed
             && a.migrations.map(\.seconds) == b.migrations.map(\.seconds)
     }
@@ -127,7 +130,9 @@ package struct Simulator: Sendable {
     /// network, `robust` and `mode`, so a warm cache never answers for another delivery setting.
     package let cache: SimulationCache?
 
-    package init(network: EdgeNetwork, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil) {
+    package init(
+        network: EdgeNetwork, robust: Bool = true, mode: DeliveryMode = .broadcast, cache: SimulationCache? = nil
+    ) {
         self.network = network
         self.robust = robust
         self.mode = mode
@@ -147,14 +152,20 @@ package struct Simulator: Sendable {
     }
 
     /// Solves P2(k) for `users` served by `nodes`.
-    package func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
+    package func broadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]])
+        -> BeamformingSolution
+    {
         if let cache {
-            return cache.solution(block: k, users: users, nodes: nodes) { solveBroadcast(block: k, users: users, nodes: nodes, channels: channels) }
+            return cache.solution(block: k, users: users, nodes: nodes) {
+                solveBroadcast(block: k, users: users, nodes: nodes, channels: channels)
+            }
         }
         return solveBroadcast(block: k, users: users, nodes: nodes, channels: channels)
     }
 
-    func solveBroadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]]) -> BeamformingSolution {
+    func solveBroadcast(block k: Int, users: [Int], nodes: [Int], channels: [[[Complex<Double>]]])
+        -> BeamformingSolution
+    {
         let scenario = network.scenario
         let instance = BeamformingInstance(
             bandwidthHz: scenario.bandwidthHz, noiseWatts: scenario.noiseWatts, pMaxWatts: scenario.pMaxWatts,
@@ -171,8 +182,12 @@ package struct Simulator: Sendable {
     }
 
     package func draws(block k: Int) -> BlockDraws {
-        guard let cache else { return BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k)) }
-        return cache.draws(block: k) { BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k)) }
+        guard let cache else {
+            return BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k))
+        }
+        return cache.draws(block: k) {
+            BlockDraws(backhaul: network.backhaulRates(block: k), channels: network.channels(block: k))
+        }
     }
 
     /// One PB under a plan.
@@ -204,7 +219,8 @@ package struct Simulator: Sendable {
         let cloudSeconds = bits / scenario.cloudBps
         guard !participants.isEmpty else {
             return BlockOutcome(
-                block: k, bytes: bytes, requestingUsers: users, participants: [], delaySeconds: migration + cloudSeconds,
+                block: k, bytes: bytes, requestingUsers: users, participants: [],
+                delaySeconds: migration + cloudSeconds,
                 feasible: false, missed: true, migrations: moves)
         }
         let channels = draws.channels
@@ -235,10 +251,11 @@ package struct Simulator: Sendable {
         }
         if unicast {
             for u in users {
-                let node = participants.min {
-                    network.nodePositions[$0].distance(to: network.userPositions[u])
-                        < network.nodePositions[$1].distance(to: network.userPositions[u])
-                } ?? participants[0]
+                let node =
+                    participants.min {
+                        network.nodePositions[$0].distance(to: network.userPositions[u])
+                            < network.nodePositions[$1].distance(to: network.userPositions[u])
+                    } ?? participants[0]
                 transmit(rates: [unicastRate(user: u, node: node, channels: channels)], qos: [network.qos[u]])
             }
         } else if mode == .ownCells {

@@ -1,6 +1,6 @@
-package import PBRCore
 import Dispatch
 import Foundation
+internal import PBRCore
 import Synchronization
 
 /// A parameter sweep: every (value, scheme, seed) simulated, in parallel, as in Figs. 8–13 and 17.
@@ -42,13 +42,16 @@ package struct Sweep: Sendable {
     /// Runs the sweep on all cores, slow schemes' cases first; rows come in (value, scheme, seed) order. Seeds are
     /// 1...seeds.
     package static func run(
-        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double], schemes: [any CachingScheme], seeds: Int,
+        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double],
+        schemes: [any CachingScheme], seeds: Int,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
-        let cases = values.flatMap { value in schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } } }
+        let cases = values.flatMap { value in
+            schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } }
+        }
         let schedule = cases.indices.filter { cases[$0].1.isSlow } + cases.indices.filter { !cases[$0].1.isSlow }
-        let rows = try Parallel.map(count: cases.count, order: schedule, completed: { progress?($0, cases.count) }) {
-            index -> Row in
+        let report: @Sendable (Int) -> Void = { progress?($0, cases.count) }
+        let rows = try Parallel.map(count: cases.count, order: schedule, completed: report) { index -> Row in
             let (value, scheme, seed) = cases[index]
             var parameters = scenario
             var models = repository
@@ -98,7 +101,9 @@ package struct Sweep: Sendable {
         var chart = SVGChart(title: title, xLabel: parameter.rawValue, yLabel: "total delay T (s)")
         func x(_ value: Double) -> Double {
             guard let index = values.firstIndex(of: value) else { return chart.left }
-            return values.count == 1 ? (chart.left + chart.right) / 2 : chart.left + (chart.right - chart.left) * Double(index) / Double(values.count - 1)
+            return values.count == 1
+                ? (chart.left + chart.right) / 2
+                : chart.left + (chart.right - chart.left) * Double(index) / Double(values.count - 1)
         }
         func y(_ delay: Double) -> Double { chart.lower - (chart.lower - chart.upper) * delay / top }
         for tick in 0...4 { chart.yTick(y(top * Double(tick) / 4), String(format: "%.2f", top * Double(tick) / 4)) }
@@ -110,7 +115,9 @@ package struct Sweep: Sendable {
             let line = points.filter { $0.scheme == scheme }
             chart.line(line.map { (x($0.value), y($0.mean)) }, colour: colour)
             for point in line {
-                chart.append("<line x1=\"\(x(point.value))\" y1=\"\(y(point.mean - point.deviation))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>")
+                chart.append(
+                    "<line x1=\"\(x(point.value))\" y1=\"\(y(point.mean - point.deviation))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>"
+                )
                 chart.append("<circle cx=\"\(x(point.value))\" cy=\"\(y(point.mean))\" r=\"3\" fill=\"\(colour)\"/>")
             }
             chart.legend(scheme, colour: colour)

@@ -44,7 +44,11 @@ func describeDatatype(_ type: hid_t, _ site: CallSite) throws -> HDF5Datatype {
             typeClass: .integer, size: size, byteOrder: order, signed: H5Tget_sign(type) == H5T_SGN_2,
             precision: precision, bitOffset: bitOffset)
     case H5T_FLOAT:
-        var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
+        var spos = 0
+        var epos = 0
+        var esize = 0
+        var mpos = 0
+        var msize = 0
         try site.check(H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize), "read float fields")
         let fields = HDF5Datatype.FloatFields(
             signPosition: spos, exponentPosition: epos, exponentSize: esize, mantissaPosition: mpos,
@@ -138,7 +142,8 @@ func describeLayout(_ dataset: hid_t, _ site: CallSite) throws -> HDF5Layout {
         let id = H5Pget_filter2(plist.id, UInt32(index), &flags, &valueCount, &values, 256, &name, &config)
         if id < 0 { throw site.fail("read filter pipeline") }
         let nameText = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        filters.append(.init(id: Int(id), flags: flags, clientData: Array(values.prefix(min(valueCount, 16))), name: nameText))
+        filters.append(
+            .init(id: Int(id), flags: flags, clientData: Array(values.prefix(min(valueCount, 16))), name: nameText))
     }
     return HDF5Layout(kind: kind, chunkDimensions: chunk.map { UInt64($0) }, filters: filters)
 }
@@ -146,7 +151,9 @@ func describeLayout(_ dataset: hid_t, _ site: CallSite) throws -> HDF5Layout {
 // MARK: - Making types, spaces and layouts
 
 func makeDatatype(_ type: HDF5Datatype, _ site: CallSite) throws -> OwnedID {
-    func order(_ byteOrder: HDF5Datatype.ByteOrder) -> H5T_order_t { byteOrder == .bigEndian ? H5T_ORDER_BE : H5T_ORDER_LE }
+    func order(_ byteOrder: HDF5Datatype.ByteOrder) -> H5T_order_t {
+        byteOrder == .bigEndian ? H5T_ORDER_BE : H5T_ORDER_LE
+    }
     switch type.typeClass {
     case .integer:
         let id = OwnedID(try site.check(H5Tcopy(chdf5_t_std_i8le()), "make integer type"), .datatype)
@@ -187,11 +194,13 @@ func makeDatatype(_ type: HDF5Datatype, _ site: CallSite) throws -> OwnedID {
         return id
     case .enumeration:
         guard let base = type.enumBase else { throw site.fail("make enumeration type", "missing base type") }
-        let baseType = try makeDatatype(.integer(bytes: base.size, signed: base.signed, byteOrder: base.byteOrder), site)
+        let baseType = try makeDatatype(
+            .integer(bytes: base.size, signed: base.signed, byteOrder: base.byteOrder), site)
         let id = OwnedID(try site.check(H5Tenum_create(baseType.id), "make enumeration type"), .datatype)
         for member in type.enumMembers {
             try site.check(
-                member.value.withUnsafeBytes { H5Tenum_insert(id.id, member.name, $0.baseAddress) }, "add enumeration member")
+                member.value.withUnsafeBytes { H5Tenum_insert(id.id, member.name, $0.baseAddress) },
+                "add enumeration member")
         }
         return id
     default:
@@ -245,7 +254,8 @@ func readAttributes(of object: hid_t, _ site: CallSite) throws -> [HDF5Attribute
             var bytes = [UInt8](repeating: 0, count: Int(count) * datatype.size)
             if !bytes.isEmpty {
                 try here.check(
-                    bytes.withUnsafeMutableBytes { H5Aread(attribute.id, fileType.id, $0.baseAddress) }, "read attribute")
+                    bytes.withUnsafeMutableBytes { H5Aread(attribute.id, fileType.id, $0.baseAddress) },
+                    "read attribute")
             }
             value = .raw(bytes)
         } else {
@@ -267,7 +277,7 @@ func writeAttribute(_ attribute: HDF5Attribute, to object: hid_t, _ site: CallSi
     switch attribute.value {
     case .strings(let strings):
         var cStrings = strings.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
+        defer { for string in cStrings { free(string) } }
         try here.check(H5Awrite(id.id, type.id, &cStrings), "write attribute")
     case .raw(let bytes):
         guard !bytes.isEmpty else { return }
@@ -297,7 +307,8 @@ func walkGroup(
         // Soft and external links point at objects listed under their own paths (or in other files).
         guard link.type == H5L_TYPE_HARD else { continue }
         var object = H5O_info_t()
-        try child.check(H5Oget_info_by_name2(group, name, &object, UInt32(H5O_INFO_BASIC), chdf5_p_default()), "read object")
+        try child.check(
+            H5Oget_info_by_name2(group, name, &object, UInt32(H5O_INFO_BASIC), chdf5_p_default()), "read object")
         switch object.type {
         case H5O_TYPE_GROUP:
             guard visitedGroups.insert(UInt64(object.addr)).inserted else { continue }
@@ -341,7 +352,8 @@ func readDatasetBytes(
     }
     guard needed > 0 else { return }
     try site.check(
-        H5Dread(dataset.id, type.id, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), buffer.baseAddress), "read dataset")
+        H5Dread(dataset.id, type.id, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), buffer.baseAddress),
+        "read dataset")
 }
 
 /// Reads rows `start ..< start + count` of a dataset's first dimension (all of every other dimension).

@@ -8,7 +8,7 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible {
         public var rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         /// The operation, object and detail; the file is left out because every caller's message already names it.
-    public var description: String { rawValue }
+        public var description: String { rawValue }
 
         /// libhdf5 refused a call (the file is damaged, or not what the call needs).
         public static let library = Code(rawValue: "library")

@@ -67,12 +67,15 @@ public final class HDF5File: @unchecked Sendable {
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         guard let total = info.byteCount else {
-            throw HDF5Error(.invalidData, file: path, object: info.path, operation: "read dataset", detail: "impossible data size")
+            throw HDF5Error(
+                .invalidData, file: path, object: info.path, operation: "read dataset", detail: "impossible data size")
         }
         let rows = info.dataspace.kind == .simple ? info.dataspace.dimensions.first ?? 0 : 0
         if total <= UInt64(pieceBytes) || rows <= 1 {
             guard total <= UInt64(Int.max / 2) else {
-                throw HDF5Error(.invalidData, file: path, object: info.path, operation: "read dataset", detail: "\(total) bytes in one row")
+                throw HDF5Error(
+                    .invalidData, file: path, object: info.path, operation: "read dataset",
+                    detail: "\(total) bytes in one row")
             }
             var bytes = [UInt8](repeating: 0, count: Int(total))
             try bytes.withUnsafeMutableBytes { try readDataset(info.path, as: memoryType, into: $0) }
@@ -82,7 +85,9 @@ public final class HDF5File: @unchecked Sendable {
         let rowBytes = total / rows
         let rowsPerPiece = max(1, UInt64(pieceBytes) / max(1, rowBytes))
         guard rowBytes * rowsPerPiece <= UInt64(Int.max / 2) else {
-            throw HDF5Error(.invalidData, file: path, object: info.path, operation: "read dataset", detail: "rows of \(rowBytes) bytes")
+            throw HDF5Error(
+                .invalidData, file: path, object: info.path, operation: "read dataset",
+                detail: "rows of \(rowBytes) bytes")
         }
         var buffer = [UInt8](repeating: 0, count: Int(rowBytes * rowsPerPiece))
         var start: UInt64 = 0
@@ -105,7 +110,8 @@ public final class HDF5File: @unchecked Sendable {
     /// Reads a dataset's elements into a new array (see `readDataset(_:as:into:)`).
     public func readDataset(_ info: HDF5DatasetInfo, as memoryType: HDF5Datatype? = nil) throws -> [UInt8] {
         guard let count = info.byteCount, count < UInt64(Int.max / 2) else {
-            throw HDF5Error(.invalidData, file: path, object: info.path, operation: "read dataset", detail: "impossible data size")
+            throw HDF5Error(
+                .invalidData, file: path, object: info.path, operation: "read dataset", detail: "impossible data size")
         }
         var bytes = [UInt8](repeating: 0, count: Int(count))
         try bytes.withUnsafeMutableBytes { try readDataset(info.path, as: memoryType, into: $0) }
@@ -133,7 +139,8 @@ public final class HDF5FileWriter {
 
     private func fileID() throws -> Int64 {
         guard let handle else {
-            throw HDF5Error(.closed, file: path, object: "/", operation: "write", detail: "the writer is already closed")
+            throw HDF5Error(
+                .closed, file: path, object: "/", operation: "write", detail: "the writer is already closed")
         }
         return handle.id
     }
@@ -160,9 +167,13 @@ public final class HDF5FileWriter {
         guard let expected = info.byteCount, expected == UInt64(data.count) else {
             throw HDF5Error(
                 .invalidData, file: path, object: info.path, operation: "create dataset",
-                detail: "\(data.count) bytes of data for a dataset of \(info.byteCount.map(String.init) ?? "overflowing") bytes")
+                detail:
+                    "\(data.count) bytes of data for a dataset of \(info.byteCount.map(String.init) ?? "overflowing") bytes"
+            )
         }
-        try HDF5Library.locked { try createDatasetObject(file, info, data: data, CallSite(file: path, object: info.path)) }
+        try HDF5Library.locked {
+            try createDatasetObject(file, info, data: data, CallSite(file: path, object: info.path))
+        }
     }
 
     /// Flushes and closes the file.
@@ -182,4 +193,3 @@ final class OwnedIDBox {
     var id: Int64 { owned.id }
     init(_ owned: consuming OwnedID) { self.owned = owned }
 }
-

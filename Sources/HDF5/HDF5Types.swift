@@ -145,7 +145,9 @@ public struct HDF5Dataspace: Hashable, Sendable, Codable {
     }
 
     public static let scalar = HDF5Dataspace(kind: .scalar)
-    public static func simple(_ dimensions: [UInt64]) -> HDF5Dataspace { HDF5Dataspace(kind: .simple, dimensions: dimensions) }
+    public static func simple(_ dimensions: [UInt64]) -> HDF5Dataspace {
+        HDF5Dataspace(kind: .simple, dimensions: dimensions)
+    }
 
     /// Number of elements (1 for a scalar, 0 for null); nil when the product overflows.
     public var elementCount: UInt64? {

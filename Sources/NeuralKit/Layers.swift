@@ -73,7 +73,8 @@ package final class MLP {
         precondition(sizes.count >= 2, "an MLP needs at least an input and an output size")
         var layers: [Dense] = []
         for index in 0..<(sizes.count - 1) {
-            layers.append(Dense(inputs: sizes[index], outputs: sizes[index + 1], name: "\(name).\(index)", using: &generator))
+            layers.append(
+                Dense(inputs: sizes[index], outputs: sizes[index + 1], name: "\(name).\(index)", using: &generator))
         }
         self.layers = layers
         activations = (0..<layers.count).map { $0 == layers.count - 1 ? output : hidden }
@@ -105,8 +106,11 @@ package final class MLP {
         for index in stride(from: layers.count - 1, through: 0, by: -1) {
             let activation = activations[index]
             if activation != .identity {
-                let z = tape.preActivations[index], y = tape.outputs[index]
-                for i in current.values.indices { current.values[i] *= activation.derivative(z: z.values[i], y: y.values[i]) }
+                let z = tape.preActivations[index]
+                let y = tape.outputs[index]
+                for i in current.values.indices {
+                    current.values[i] *= activation.derivative(z: z.values[i], y: y.values[i])
+                }
             }
             current = layers[index].backward(input: tape.inputs[index], gradient: current)
         }

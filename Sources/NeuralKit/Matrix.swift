@@ -35,7 +35,8 @@ package struct Matrix: Sendable, Equatable {
     package func row(_ index: Int) -> [Float] { Array(values[(index * columns)..<((index + 1) * columns)]) }
 
     /// op(a) · op(b) on OpenBLAS.
-    package static func product(_ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false) -> Matrix {
+    package static func product(_ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false) -> Matrix
+    {
         let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
         let (k2, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
         precondition(k == k2, "product of \(m)×\(k) and \(k2)×\(n)")
@@ -54,7 +55,8 @@ package struct Matrix: Sendable, Equatable {
 
     /// Adds `vector` (1 × columns) to every row.
     package func addingRow(_ vector: Matrix) -> Matrix {
-        precondition(vector.rows == 1 && vector.columns == columns, "row vector of \(vector.columns) for \(columns) columns")
+        precondition(
+            vector.rows == 1 && vector.columns == columns, "row vector of \(vector.columns) for \(columns) columns")
         var result = self
         for r in 0..<rows {
             for c in 0..<columns { result.values[r * columns + c] += vector.values[c] }
@@ -82,7 +84,9 @@ package struct Matrix: Sendable, Equatable {
     package static func * (scale: Float, a: Matrix) -> Matrix { a.map { scale * $0 } }
 
     func zipped(_ other: Matrix, _ combine: (Float, Float) -> Float) -> Matrix {
-        precondition(rows == other.rows && columns == other.columns, "shapes \(rows)×\(columns) and \(other.rows)×\(other.columns)")
+        precondition(
+            rows == other.rows && columns == other.columns,
+            "shapes \(rows)×\(columns) and \(other.rows)×\(other.columns)")
         return Matrix(rows: rows, columns: columns, values: zip(values, other.values).map(combine))
     }
 

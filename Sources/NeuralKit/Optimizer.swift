@@ -13,7 +13,8 @@ package final class Adam {
     package let parameters: [Parameter]
 
     package init(
-        parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-8,
         clipNorm: Float? = 10
     ) {
         self.parameters = parameters

@@ -19,7 +19,8 @@ package final class Parameter {
     package var adamMoments: (first: Matrix, second: Matrix) {
         get { (firstMoment, secondMoment) }
         set {
-            precondition(newValue.first.values.count == value.values.count && newValue.second.values.count == value.values.count)
+            precondition(
+                newValue.first.values.count == value.values.count && newValue.second.values.count == value.values.count)
             firstMoment = newValue.first
             secondMoment = newValue.second
         }
@@ -30,7 +31,8 @@ package final class Parameter {
     }
 
     func accumulate(_ delta: Matrix) {
-        precondition(delta.rows == gradient.rows && delta.columns == gradient.columns, "gradient of \(name) has the wrong shape")
+        precondition(
+            delta.rows == gradient.rows && delta.columns == gradient.columns, "gradient of \(name) has the wrong shape")
         for index in gradient.values.indices { gradient.values[index] += delta.values[index] }
     }
 }

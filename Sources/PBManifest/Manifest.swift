@@ -11,7 +11,9 @@ package struct Manifest: Codable, Sendable, Equatable {
     package static let schemaID = "pbrepo.manifest/v1"
     package static let toolVersion = "0.1.0"
     /// The kinds a block may have (`ParameterBlocks.BlockKind`'s raw values).
-    package static let blockKinds: Set<String> = ["embedding", "layer", "norm", "head", "adapter", "optimizer", "other"]
+    package static let blockKinds: Set<String> = [
+        "embedding", "layer", "norm", "head", "adapter", "optimizer", "other",
+    ]
 
     package struct Tool: Codable, Sendable, Equatable {
         package var name: String
@@ -50,7 +52,9 @@ package struct Manifest: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, bytes, storedBytes = "stored_bytes", kind, position, tensors, models
+            case id, bytes
+            case storedBytes = "stored_bytes"
+            case kind, position, tensors, models
         }
     }
 
@@ -179,8 +183,12 @@ package struct Manifest: Codable, Sendable, Equatable {
                 throw fail(.invalidField, field + ".kind", "unknown kind \"\(block.kind)\"")
             }
             guard block.position >= 0 else { throw fail(.invalidField, field + ".position", "negative position") }
-            guard block.tensors >= 1 else { throw fail(.invalidField, field + ".tensors", "a block holds at least one tensor") }
-            guard !block.models.isEmpty else { throw fail(.invalidField, field + ".models", "a block is used by at least one model") }
+            guard block.tensors >= 1 else {
+                throw fail(.invalidField, field + ".tensors", "a block holds at least one tensor")
+            }
+            guard !block.models.isEmpty else {
+                throw fail(.invalidField, field + ".models", "a block is used by at least one model")
+            }
         }
         for (index, model) in models.enumerated() {
             guard !model.id.isEmpty else { throw fail(.invalidField, "models[\(index)].id", "empty model id") }
@@ -225,9 +233,12 @@ enum ManifestShape {
         }
     }
 
-    private static func members(of value: JSONValue, allowed: Set<String>, field: String?, path: String) throws(ManifestError) {
+    private static func members(of value: JSONValue, allowed: Set<String>, field: String?, path: String)
+        throws(ManifestError)
+    {
         guard case .object(let members) = value else {
-            throw ManifestError(.invalidField, path: path, field: field, "expected an object, found a JSON \(value.typeName)")
+            throw ManifestError(
+                .invalidField, path: path, field: field, "expected an object, found a JSON \(value.typeName)")
         }
         let present = Set(members.map(\.key))
         if let unknown = members.first(where: { !allowed.contains($0.key) }) {

@@ -1,4 +1,4 @@
-package import PBRCore
+internal import PBRCore
 
 extension Manifest {
     /// One row per block: id,bytes,stored_bytes,kind,position,tensors,models (models joined by ";").
@@ -15,7 +15,8 @@ extension Manifest {
     /// One row per (model, block): model,family,position,block,bytes — the long format pandas pivots easily.
     package var modelsCSV: String {
         let bytes = Dictionary(blocks.map { ($0.id, $0.bytes) }, uniquingKeysWith: { first, _ in first })
-        return (["model,family,position,block,bytes"]
+        return
+            (["model,family,position,block,bytes"]
             + models.flatMap { model in
                 model.blocks.enumerated().map { position, block in
                     [CSV.field(model.id), CSV.field(model.family), String(position), block, String(bytes[block] ?? 0)]

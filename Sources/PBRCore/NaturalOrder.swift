@@ -6,8 +6,10 @@ public func naturallyPrecedes(_ a: String, _ b: String) -> Bool {
     func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
     while let x = left.first, let y = right.first {
         if isDigit(x) && isDigit(y) {
-            let leftDigits = left.prefix(while: isDigit), rightDigits = right.prefix(while: isDigit)
-            let leftValue = leftDigits.drop { $0 == 0x30 }, rightValue = rightDigits.drop { $0 == 0x30 }
+            let leftDigits = left.prefix(while: isDigit)
+            let rightDigits = right.prefix(while: isDigit)
+            let leftValue = leftDigits.drop { $0 == 0x30 }
+            let rightValue = rightDigits.drop { $0 == 0x30 }
             if leftValue.count != rightValue.count { return leftValue.count < rightValue.count }
             if !leftValue.elementsEqual(rightValue) { return leftValue.lexicographicallyPrecedes(rightValue) }
             if leftDigits.count != rightDigits.count { return leftDigits.count < rightDigits.count }

@@ -104,7 +104,10 @@ package struct Partition: Sendable, Equatable {
         }
         blocks += defaultBlocks
         if !optimizer.isEmpty {
-            blocks.append(ParameterBlock(name: "optimizer", kind: .optimizer, tensors: optimizer.sorted { naturallyPrecedes(names[$0], names[$1]) }))
+            blocks.append(
+                ParameterBlock(
+                    name: "optimizer", kind: .optimizer,
+                    tensors: optimizer.sorted { naturallyPrecedes(names[$0], names[$1]) }))
         }
         var byName: [String: Int] = [:]
         var ruledBlocks: [ParameterBlock] = []
@@ -113,14 +116,16 @@ package struct Partition: Sendable, Equatable {
                 ruledBlocks[existing].tensors.append(entry.tensor)
             } else {
                 byName[entry.name] = ruledBlocks.count
-                ruledBlocks.append(ParameterBlock(name: entry.name, kind: entry.kind ?? .other, tensors: [entry.tensor]))
+                ruledBlocks.append(
+                    ParameterBlock(name: entry.name, kind: entry.kind ?? .other, tensors: [entry.tensor]))
             }
         }
-        return Partition(blocks: ruledBlocks.map { block in
-            var sorted = block
-            sorted.tensors.sort { names[$0].utf8.lexicographicallyPrecedes(names[$1].utf8) }
-            return sorted
-        } + blocks)
+        return Partition(
+            blocks: ruledBlocks.map { block in
+                var sorted = block
+                sorted.tensors.sort { names[$0].utf8.lexicographicallyPrecedes(names[$1].utf8) }
+                return sorted
+            } + blocks)
     }
 
     /// The container of rule 1 and the block key, or nil when no component at position ≥ 1 is all digits.
@@ -161,13 +166,16 @@ package struct Partition: Sendable, Equatable {
                 let right = names[b].hasPrefix(prefix) ? String(names[b].dropFirst(prefix.count)) : names[b]
                 return left.utf8.lexicographicallyPrecedes(right.utf8)
             }
-            let kind = explicitKind[name] ?? inferKind(block: name, tensorNames: tensors.map { names[$0] }, separator: separator)
+            let kind =
+                explicitKind[name]
+                ?? inferKind(block: name, tensorNames: tensors.map { names[$0] }, separator: separator)
             return ParameterBlock(name: name, kind: kind, tensors: tensors)
         }
-        return Partition(blocks: blocks.sorted { a, b in
-            let (rankA, rankB) = (rank(a.kind), rank(b.kind))
-            return rankA != rankB ? rankA < rankB : naturallyPrecedes(a.name, b.name)
-        })
+        return Partition(
+            blocks: blocks.sorted { a, b in
+                let (rankA, rankB) = (rank(a.kind), rank(b.kind))
+                return rankA != rankB ? rankA < rankB : naturallyPrecedes(a.name, b.name)
+            })
     }
 
     /// Model order: embeddings, then layers (and adapters, other units) by name counted naturally, final norm, head.

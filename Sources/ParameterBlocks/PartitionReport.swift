@@ -1,6 +1,6 @@
 import PBRCore
 package import TensorFiles
-package import XXHash
+internal import XXHash
 
 /// What `pbrepo partition` shows: a checkpoint's parameter blocks with their tensors, sizes and digests.
 package struct PartitionReport: Sendable {
@@ -32,7 +32,10 @@ package struct PartitionReport: Sendable {
                             ("position", .number(position)),
                             ("bytes", .number(block.bytes)),
                             ("digest", .string(block.digest.description)),
-                            ("tensors", .array(block.block.tensors.map { .string(inspection.tensors[$0].descriptor.name) })),
+                            (
+                                "tensors",
+                                .array(block.block.tensors.map { .string(inspection.tensors[$0].descriptor.name) })
+                            ),
                         ])
                     })
             ),

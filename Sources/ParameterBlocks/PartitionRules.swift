@@ -1,6 +1,6 @@
 import Foundation
 import PBRCore
-package import TensorFiles
+internal import TensorFiles
 
 /// User rules that override the default partition: an ordered list of regular expressions over tensor names, each
 /// naming the block its matches belong to. The first rule that matches a name wins; names no rule matches are
@@ -55,13 +55,17 @@ package struct PartitionRules: Sendable, Equatable {
         }
         var rules: [Rule] = []
         for (index, entry) in entries.enumerated() {
-            guard let match = entry["match"]?.stringValue, let block = entry["block"]?.stringValue, !block.isEmpty else {
-                throw PartitionError(.invalidRule, path: path, rule: index, "rule \(index) needs string \"match\" and non-empty \"block\"")
+            guard let match = entry["match"]?.stringValue, let block = entry["block"]?.stringValue, !block.isEmpty
+            else {
+                throw PartitionError(
+                    .invalidRule, path: path, rule: index,
+                    "rule \(index) needs string \"match\" and non-empty \"block\"")
             }
             var kind: BlockKind?
             if let text = entry["kind"]?.stringValue {
                 guard let parsed = BlockKind(rawValue: text) else {
-                    throw PartitionError(.invalidRule, path: path, rule: index, "rule \(index) has unknown kind \"\(text)\"")
+                    throw PartitionError(
+                        .invalidRule, path: path, rule: index, "rule \(index) has unknown kind \"\(text)\"")
                 }
                 kind = parsed
             }

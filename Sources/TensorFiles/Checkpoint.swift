@@ -1,5 +1,5 @@
-import PBRCore
 import HDF5
+import PBRCore
 
 public enum CheckpointFormat: String, Sendable, Codable {
     case safetensors, hdf5
@@ -16,7 +16,9 @@ public enum Checkpoint: Sendable {
     /// Opens a file or directory, recognising the format by content: the HDF5 signature means HDF5, a directory or
     /// an `.index.json` means a (sharded) safetensors model, anything else is read as safetensors.
     public static func open(_ path: String) throws(TensorFileError) -> Checkpoint {
-        if FileSystem.isDirectory(path) || path.hasSuffix(".index.json") { return .safetensors(try SafetensorsModel.open(path)) }
+        if FileSystem.isDirectory(path) || path.hasSuffix(".index.json") {
+            return .safetensors(try SafetensorsModel.open(path))
+        }
         let file = try fileOperation { () throws(FileError) in try MappedFile(path: path) }
         if file.withUnsafeBytes({ Array($0.prefix(8)) }) == hdf5Signature {
             return .hdf5(try HDF5Checkpoint.open(path))

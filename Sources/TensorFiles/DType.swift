@@ -2,6 +2,7 @@
 ///
 /// Declared in the reference implementation's order ("increasing alignment"): its writer sorts tensors by
 /// descending position in this list, so `SafetensorsHeader.encode` relies on it.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public enum DType: String, CaseIterable, Sendable, Codable, Comparable {
     case BOOL, F4, F6_E2M3, F6_E3M2, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ
     case I16, U16, F16, BF16, I32, U32, F32, C64, F64, I64, U64

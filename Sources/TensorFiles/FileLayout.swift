@@ -49,14 +49,16 @@ extension Checkpoint {
             }
             let tensors = shard.header.tensorsInDataOrder.map { tensor in
                 TensorExtent(
-                    offset: shard.dataStart + Int(tensor.begin), length: Int(tensor.byteCount), tensor: position[tensor.name] ?? 0)
+                    offset: shard.dataStart + Int(tensor.begin), length: Int(tensor.byteCount),
+                    tensor: position[tensor.name] ?? 0)
             }
             return .safetensors(header: shard.header.prefixBytes, tensors: tensors)
         case .hdf5(let checkpoint):
             guard Self.lastComponent(checkpoint.path) == name else { return .other }
             var extents: [TensorExtent] = []
             for (index, info) in checkpoint.datasets.enumerated() {
-                guard let offset = info.fileOffset.map(Int.init), info.storageSize > 0, info.storageSize == info.byteCount,
+                guard let offset = info.fileOffset.map(Int.init), info.storageSize > 0,
+                    info.storageSize == info.byteCount,
                     info.datatype.byteOrder != .bigEndian, offset + Int(info.storageSize) <= length
                 else { continue }
                 extents.append(TensorExtent(offset: offset, length: Int(info.storageSize), tensor: index))

@@ -1,6 +1,6 @@
 import PBRCore
-public import XXHash
 import Synchronization
+public import XXHash
 
 /// One tensor of an inspected checkpoint with the XXH3-128 digest of its bytes.
 public struct InspectedTensor: Sendable, Equatable {
@@ -31,11 +31,12 @@ public struct Inspection: Sendable {
     ) throws -> Inspection {
         let checkpoint = try Checkpoint.open(path)
         let descriptors = try checkpoint.tensors()
-        if case .safetensors(let model) = checkpoint { model.shards.forEach { $0.adviseSequential() } }
+        if case .safetensors(let model) = checkpoint { for shard in model.shards { shard.adviseSequential() } }
         let digests = try hashAll(checkpoint, descriptors: descriptors, progress: progress)
         return Inspection(
             path: path, format: checkpoint.format, metadata: checkpoint.metadata,
-            tensors: zip(descriptors, digests).map { InspectedTensor(descriptor: $0, digest: $1) }, checkpoint: checkpoint)
+            tensors: zip(descriptors, digests).map { InspectedTensor(descriptor: $0, digest: $1) },
+            checkpoint: checkpoint)
     }
 
     static func hashAll(

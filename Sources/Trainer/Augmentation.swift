@@ -39,11 +39,14 @@ package final class EchoStateNetwork: TransitionPredictor {
     let outputSize: Int
 
     package init(
-        inputSize: Int, reservoir: Int, outputSize: Int, inputNorm: Double = 0.5, recurrentNorm: Double = 0.5, ridge: Double,
+        inputSize: Int, reservoir: Int, outputSize: Int, inputNorm: Double = 0.5, recurrentNorm: Double = 0.5,
+        ridge: Double,
         using generator: inout some RandomNumberGenerator
     ) {
         func random(_ rows: Int, _ columns: Int, norm target: Double) -> Matrix {
-            let m = Matrix(rows: rows, columns: columns, values: (0..<(rows * columns)).map { _ in 2 * unitFloat(using: &generator) - 1 })
+            let m = Matrix(
+                rows: rows, columns: columns,
+                values: (0..<(rows * columns)).map { _ in 2 * unitFloat(using: &generator) - 1 })
             let norm = spectralNorm(m)
             return Float(target / max(norm, 1e-12)) * m
         }
@@ -62,7 +65,8 @@ package final class EchoStateNetwork: TransitionPredictor {
     package var currentState: [Float] { current }
 
     package func state(after previous: [Float], input: [Float]) -> [Float] {
-        let drive = Matrix.product(inputWeights, Matrix(rows: input.count, columns: 1, values: input))
+        let drive =
+            Matrix.product(inputWeights, Matrix(rows: input.count, columns: 1, values: input))
             + Matrix.product(recurrentWeights, Matrix(rows: stateSize, columns: 1, values: previous))
         return drive.values.map { Float.tanh($0) }
     }
@@ -72,7 +76,9 @@ package final class EchoStateNetwork: TransitionPredictor {
         return current
     }
 
-    package func learn(inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom) {
+    package func learn(
+        inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom
+    ) {
         let r = stateSize
         for (index, input) in inputs.enumerated() {
             let q = state(after: previousStates[index], input: input).map(Double.init)
@@ -108,7 +114,8 @@ package final class EchoStateNetwork: TransitionPredictor {
 
     package func restore(_ tensors: [String: [Double]]) throws {
         guard let gram = tensors["esn.gram"], gram.count == self.gram.count, let cross = tensors["esn.cross"],
-            cross.count == self.cross.count, let readout = tensors["esn.readout"], readout.count == self.readout.values.count
+            cross.count == self.cross.count, let readout = tensors["esn.readout"],
+            readout.count == self.readout.values.count
         else { throw TrainingError(.invalidPolicy, "the checkpoint's ESN state does not fit this network") }
         self.gram = gram
         self.cross = cross
@@ -135,7 +142,9 @@ package final class TrainedRecurrentPredictor: TransitionPredictor {
         input = Dense(inputs: inputSize, outputs: reservoir, name: "rnn.input", using: &generator)
         recurrent = Dense(inputs: reservoir, outputs: reservoir, name: "rnn.recurrent", using: &generator)
         output = Dense(inputs: reservoir, outputs: outputSize, name: "rnn.output", using: &generator)
-        optimizer = Adam(parameters: [input.weight, input.bias, recurrent.weight, recurrent.bias, output.weight, output.bias], learningRate: 1e-3)
+        optimizer = Adam(
+            parameters: [input.weight, input.bias, recurrent.weight, recurrent.bias, output.weight, output.bias],
+            learningRate: 1e-3)
         current = [Float](repeating: 0, count: reservoir)
         stateSize = reservoir
     }
@@ -143,11 +152,16 @@ package final class TrainedRecurrentPredictor: TransitionPredictor {
     package func reset() { current = [Float](repeating: 0, count: stateSize) }
     package var currentState: [Float] { current }
 
-    func preActivation(_ previous: Matrix, _ inputs: Matrix) -> Matrix { input.forward(inputs) + recurrent.forward(previous) }
+    func preActivation(_ previous: Matrix, _ inputs: Matrix) -> Matrix {
+        input.forward(inputs) + recurrent.forward(previous)
+    }
 
     package func state(after previous: [Float], input values: [Float]) -> [Float] {
-        preActivation(Matrix(rows: 1, columns: stateSize, values: previous), Matrix(rows: 1, columns: values.count, values: values))
-            .values.map { Float.tanh($0) }
+        preActivation(
+            Matrix(rows: 1, columns: stateSize, values: previous),
+            Matrix(rows: 1, columns: values.count, values: values)
+        )
+        .values.map { Float.tanh($0) }
     }
 
     @discardableResult package func step(_ input: [Float]) -> [Float] {
@@ -155,7 +169,9 @@ package final class TrainedRecurrentPredictor: TransitionPredictor {
         return current
     }
 
-    package func learn(inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom) {
+    package func learn(
+        inputs: [[Float]], previousStates: [[Float]], targets: [[Float]], generator: inout SimulationRandom
+    ) {
         guard !inputs.isEmpty else { return }
         for _ in 0..<20 {
             let batch = (0..<min(64, inputs.count)).map { _ in Int(generator.next() % UInt64(inputs.count)) }
@@ -190,7 +206,8 @@ package final class TrainedRecurrentPredictor: TransitionPredictor {
 
     package func restore(_ tensors: [String: [Double]]) throws {
         for p in optimizer.parameters {
-            guard let value = tensors[p.name], let first = tensors["adam.m." + p.name], let second = tensors["adam.v." + p.name],
+            guard let value = tensors[p.name], let first = tensors["adam.m." + p.name],
+                let second = tensors["adam.v." + p.name],
                 value.count == p.value.values.count
             else { throw TrainingError(.invalidPolicy, "the checkpoint lacks \(p.name) or its moments") }
             p.value.values = value.map(Float.init)

@@ -1,5 +1,5 @@
-import Foundation
 import EdgeSim
+import Foundation
 
 /// Which learner, as in Fig. 7.
 package enum Variant: String, Sendable, Codable, CaseIterable {
@@ -78,7 +78,10 @@ package struct TrainingConfig: Sendable, Codable, Equatable {
     package init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, observeDemand, stepOrder, dropRedundantTransfers, rewardScale, delayWeight, batchSize, updatesPerEpisode, actorLearningRate, criticLearningRate, targetRate, temperature, migrationPrior, hidden, embedding, mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
+        case variant, episodes, decayEvery, tau0, xi, attenuation, gamma, nStep, evaluateEvery, observeDemand,
+            stepOrder, dropRedundantTransfers, rewardScale, delayWeight, batchSize, updatesPerEpisode,
+            actorLearningRate, criticLearningRate, targetRate, temperature, migrationPrior, hidden, embedding,
+            mixerHidden, reservoir, ridge, replayCapacity, gradientClip, epsilonStart, epsilonFinal
     }
 
     /// Fields missing from a saved configuration (written before they existed) keep their defaults.
@@ -136,25 +139,43 @@ package struct TrainingConfig: Sendable, Codable, Equatable {
 
     /// Refuses values no run can use, naming the field.
     package func validate() throws {
-        func require(_ condition: Bool, _ message: String) throws { if !condition { throw TrainingError(.invalidConfig, message) } }
+        func require(_ condition: Bool, _ message: String) throws {
+            if !condition { throw TrainingError(.invalidConfig, message) }
+        }
         try require(nStep >= 1 && evaluateEvery >= 1, "nStep and evaluateEvery must be at least 1")
-        try require(episodes >= 1 && decayEvery >= 1 && updatesPerEpisode >= 0, "episodes and decayEvery must be at least 1, updatesPerEpisode at least 0")
-        try require(batchSize >= 1 && replayCapacity >= batchSize, "batchSize must be at least 1 and replayCapacity at least batchSize")
-        try require(hidden >= 1 && embedding >= 1 && mixerHidden >= 1 && reservoir >= 1, "network sizes must be at least 1")
-        try require((0...1).contains(tau0) && xi > 0 && attenuation > 0 && attenuation <= 1, "need 0 ≤ tau0 ≤ 1, xi > 0, 0 < attenuation ≤ 1")
-        try require((0...1).contains(gamma) && rewardScale > 0 && ridge > 0, "need 0 ≤ gamma ≤ 1, rewardScale > 0, ridge > 0")
+        try require(
+            episodes >= 1 && decayEvery >= 1 && updatesPerEpisode >= 0,
+            "episodes and decayEvery must be at least 1, updatesPerEpisode at least 0")
+        try require(
+            batchSize >= 1 && replayCapacity >= batchSize,
+            "batchSize must be at least 1 and replayCapacity at least batchSize")
+        try require(
+            hidden >= 1 && embedding >= 1 && mixerHidden >= 1 && reservoir >= 1, "network sizes must be at least 1")
+        try require(
+            (0...1).contains(tau0) && xi > 0 && attenuation > 0 && attenuation <= 1,
+            "need 0 ≤ tau0 ≤ 1, xi > 0, 0 < attenuation ≤ 1")
+        try require(
+            (0...1).contains(gamma) && rewardScale > 0 && ridge > 0, "need 0 ≤ gamma ≤ 1, rewardScale > 0, ridge > 0")
         try require(delayWeight > 0 && delayWeight.isFinite, "need delayWeight > 0")
-        try require(actorLearningRate > 0 && criticLearningRate > 0 && gradientClip > 0, "learning rates and gradientClip must be positive")
+        try require(
+            actorLearningRate > 0 && criticLearningRate > 0 && gradientClip > 0,
+            "learning rates and gradientClip must be positive")
         try require(targetRate > 0 && targetRate <= 1 && temperature > 0, "need 0 < targetRate ≤ 1 and temperature > 0")
-        try require((0...1).contains(epsilonStart) && (0...1).contains(epsilonFinal), "epsilonStart and epsilonFinal must lie in [0, 1]")
+        try require(
+            (0...1).contains(epsilonStart) && (0...1).contains(epsilonFinal),
+            "epsilonStart and epsilonFinal must lie in [0, 1]")
     }
 
     /// The defaults of `variant`, then the fields of the JSON object in `overridesFile` (if any), then `episodes` (if
     /// given): what `pbrepo train` and `pbrepo sweep` build from their options.
-    package static func settings(for variant: Variant, overridesFile: String? = nil, episodes: Int? = nil) throws -> TrainingConfig {
+    package static func settings(for variant: Variant, overridesFile: String? = nil, episodes: Int? = nil) throws
+        -> TrainingConfig
+    {
         var settings = defaults(for: variant)
         if let overridesFile {
-            guard let data = FileManager.default.contents(atPath: overridesFile) else { throw TrainingError(.unreadable, "cannot read \(overridesFile)") }
+            guard let data = FileManager.default.contents(atPath: overridesFile) else {
+                throw TrainingError(.unreadable, "cannot read \(overridesFile)")
+            }
             settings = try settings.applying(overrides: data)
         }
         if let episodes { settings.episodes = episodes }
@@ -169,13 +190,16 @@ package struct TrainingConfig: Sendable, Codable, Equatable {
         else { throw TrainingError(.invalidConfig, "training overrides must be a JSON object") }
         for (key, value) in changes {
             guard fields[key] != nil else {
-                throw TrainingError(.invalidConfig, "unknown training field \"\(key)\" (fields: \(fields.keys.sorted().joined(separator: ", ")))")
+                throw TrainingError(
+                    .invalidConfig,
+                    "unknown training field \"\(key)\" (fields: \(fields.keys.sorted().joined(separator: ", ")))")
             }
             fields[key] = value
         }
         let config: TrainingConfig
         do {
-            config = try JSONDecoder().decode(TrainingConfig.self, from: try JSONSerialization.data(withJSONObject: fields))
+            config = try JSONDecoder().decode(
+                TrainingConfig.self, from: try JSONSerialization.data(withJSONObject: fields))
         } catch {
             throw TrainingError(.invalidConfig, "invalid training overrides: \(error)", underlying: error)
         }

@@ -26,7 +26,8 @@ package struct ConvergenceBound: Sendable, Equatable {
     /// K' of (35): training samples per episode, real and synthetic.
     package func samplesPerEpisode(tau0: Double, xi: Double) -> Double {
         let memory = (1 - pow(esnRecurrentNorm, steps)) / (1 - esnRecurrentNorm)
-        let spread = esnOutputNorm * esnInputNorm * (stateBound * stateBound + actionBound * actionBound).squareRoot() * memory
+        let spread =
+            esnOutputNorm * esnInputNorm * (stateBound * stateBound + actionBound * actionBound).squareRoot() * memory
             + (rewardBound * rewardBound + stateBound * stateBound).squareRoot()
         return steps * (1 + tau0 - tau0 / xi * spread)
     }
@@ -41,7 +42,8 @@ package struct ConvergenceBound: Sendable, Equatable {
         let bias = 4 * pow(max(rewardBound / (1 - gamma) - varsigma * lowerNumber, 0), 2)
         let nu = bias + d1 * v * v * log(upperNumber) / kPrime + d2 * v * v * varsigma
         let algorithmic = 4 * pow(gamma, episodes + 1) / pow(1 - gamma, 2) * rewardBound
-        let statistical = concentration
+        let statistical =
+            concentration
             * (2 * gamma / pow(1 - gamma, 2) * nu.squareRoot() + xi * (1 + gamma * drqnOutputNorm * drqnInputNorm))
         return algorithmic + statistical
     }

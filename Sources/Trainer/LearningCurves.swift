@@ -34,7 +34,8 @@ package struct LearningCurves: Sendable {
                 }
             }
             let length = smoothed.map(\.count).max() ?? 0
-            var mean: [Double] = [], deviation: [Double] = []
+            var mean: [Double] = []
+            var deviation: [Double] = []
             for e in 0..<length {
                 let values = smoothed.compactMap { e < $0.count ? $0[e] : nil }
                 let m = values.reduce(0, +) / Double(values.count)
@@ -52,8 +53,12 @@ package struct LearningCurves: Sendable {
         let highs = lines.flatMap { zip($0.mean, $0.deviation).map { $0 + $1 } }
         let (bottom, top) = (lows.min() ?? 0, max((highs.max() ?? 1), (lows.min() ?? 0) + 1e-9))
         var chart = SVGChart(title: title, xLabel: "episode", yLabel: "return Σ r(k) (\(window)-episode mean)")
-        func x(_ episode: Int) -> Double { chart.left + (chart.right - chart.left) * Double(episode) / Double(max(1, episodes - 1)) }
-        func y(_ value: Double) -> Double { chart.lower - (chart.lower - chart.upper) * (value - bottom) / (top - bottom) }
+        func x(_ episode: Int) -> Double {
+            chart.left + (chart.right - chart.left) * Double(episode) / Double(max(1, episodes - 1))
+        }
+        func y(_ value: Double) -> Double {
+            chart.lower - (chart.lower - chart.upper) * (value - bottom) / (top - bottom)
+        }
         for tick in 0...4 {
             let value = bottom + (top - bottom) * Double(tick) / 4
             chart.yTick(y(value), String(format: "%.0f", value))
@@ -62,9 +67,12 @@ package struct LearningCurves: Sendable {
         }
         for (index, line) in lines.enumerated() where !line.mean.isEmpty {
             let colour = SVGChart.colour(index)
-            let band = line.mean.indices.map { "\(x($0)),\(y(line.mean[$0] + line.deviation[$0]))" }
+            let band =
+                line.mean.indices.map { "\(x($0)),\(y(line.mean[$0] + line.deviation[$0]))" }
                 + line.mean.indices.reversed().map { "\(x($0)),\(y(line.mean[$0] - line.deviation[$0]))" }
-            chart.append("<polygon fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(band.joined(separator: " "))\"/>")
+            chart.append(
+                "<polygon fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(band.joined(separator: " "))\"/>"
+            )
             chart.line(line.mean.indices.map { (x($0), y(line.mean[$0])) }, colour: colour)
             chart.legend(line.variant, colour: colour)
         }

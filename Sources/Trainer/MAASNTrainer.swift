@@ -76,7 +76,8 @@ package final class MAASNTrainer {
                 inputSize: inputSize, reservoir: config.reservoir, outputSize: outputSize, using: &generator)
         default:
             predictor = EchoStateNetwork(
-                inputSize: inputSize, reservoir: config.reservoir, outputSize: outputSize, ridge: config.ridge, using: &generator)
+                inputSize: inputSize, reservoir: config.reservoir, outputSize: outputSize, ridge: config.ridge,
+                using: &generator)
         }
         replay = ReplayBuffer(capacity: config.replayCapacity)
         softUpdate(target: targetParameters, source: onlineParameters, tau: 1)
@@ -112,7 +113,9 @@ package final class MAASNTrainer {
         guard config.delayWeight != 1 else { return transition.reward }
         let scenario = environment.simulator.network.scenario
         let outcome = transition.outcome
-        let penalty = outcome.requestingUsers.isEmpty ? 0 : outcome.participants.isEmpty ? scenario.r2 : outcome.feasible ? 0 : scenario.r1
+        let penalty =
+            outcome.requestingUsers.isEmpty
+            ? 0 : outcome.participants.isEmpty ? scenario.r2 : outcome.feasible ? 0 : scenario.r1
         return -(config.delayWeight * outcome.delaySeconds + penalty)
     }
 
@@ -129,16 +132,21 @@ package final class MAASNTrainer {
 
     static func action(from binary: ArraySlice<Float>, agent n: Int, nodes: Int) -> EdgeEnvironment.Action {
         var migrate = [Bool](repeating: false, count: nodes)
-        for j in 0..<(nodes - 1) where binary[binary.startIndex + 1 + j] > 0.5 { migrate[target(of: j, agent: n)] = true }
+        for j in 0..<(nodes - 1) where binary[binary.startIndex + 1 + j] > 0.5 {
+            migrate[target(of: j, agent: n)] = true
+        }
         return EdgeEnvironment.Action(cache: binary[binary.startIndex] > 0.5, migrateTo: migrate)
     }
 
     /// Binary decisions for every agent at the environment's current step: greedy (logit > 0, or the best Q-value),
     /// or sampled (Gumbel noise, ε-greedy for QMIX-DA) while training. Forced-zero rules applied.
-    func decide(state: [Float], allowed: [Float], explore: Bool, epsilon: Double, generator: inout SimulationRandom) -> [Float] {
+    func decide(state: [Float], allowed: [Float], explore: Bool, epsilon: Double, generator: inout SimulationRandom)
+        -> [Float]
+    {
         var decisions = [Float](repeating: 0, count: nodes * nodes)
         for n in 0..<nodes {
-            let observation = Matrix(rows: 1, columns: observationSize, values: learnerShape.observation(state, agent: n))
+            let observation = Matrix(
+                rows: 1, columns: observationSize, values: learnerShape.observation(state, agent: n))
             var binary = learner.decide(
                 agent: n, observation: observation, allowed: allowed[n] > 0, explore: explore, epsilon: epsilon,
                 generator: &generator)
@@ -177,7 +185,8 @@ package final class MAASNTrainer {
         var generator = SimulationRandom(seed: 0)
         while !environment.isFinished {
             let decisions = decide(
-                state: environment.state.map(Float.init), allowed: Self.allowed(environment), explore: false, epsilon: 0,
+                state: environment.state.map(Float.init), allowed: Self.allowed(environment), explore: false,
+                epsilon: 0,
                 generator: &generator)
             _ = environment.step(actions(from: decisions))
         }
@@ -195,19 +204,22 @@ package final class MAASNTrainer {
         var environment = self.environment.restarted()
         predictor?.reset()
         let progress = Double(episode) / Double(max(1, config.episodes / 2))
-        let epsilon = max(config.epsilonFinal, config.epsilonStart - (config.epsilonStart - config.epsilonFinal) * progress)
+        let epsilon = max(
+            config.epsilonFinal, config.epsilonStart - (config.epsilonStart - config.epsilonFinal) * progress)
         var state = environment.state.map(Float.init)
         var allowed = Self.allowed(environment)
         var episodeReturn = 0.0
         var collected: [Experience] = []
         while !environment.isFinished {
-            let decisions = decide(state: state, allowed: allowed, explore: true, epsilon: epsilon, generator: &generator)
+            let decisions = decide(
+                state: state, allowed: allowed, explore: true, epsilon: epsilon, generator: &generator)
             let transition = environment.step(actions(from: decisions))
             episodeReturn += transition.reward
             let nextState = environment.isFinished ? state : environment.state.map(Float.init)
             let nextAllowed = Self.allowed(environment)
             var experience = Experience(
-                state: state, actions: decisions, reward: Float(learningReward(transition) * config.rewardScale), nextState: nextState,
+                state: state, actions: decisions, reward: Float(learningReward(transition) * config.rewardScale),
+                nextState: nextState,
                 done: environment.isFinished, discount: Float(config.gamma), allowed: allowed, nextAllowed: nextAllowed,
                 previousReservoir: nil)
             if let predictor {
@@ -218,7 +230,9 @@ package final class MAASNTrainer {
             state = nextState
             allowed = nextAllowed
         }
-        for experience in Self.multiStep(collected, steps: config.nStep, gamma: Float(config.gamma)) { replay.append(experience) }
+        for experience in Self.multiStep(collected, steps: config.nStep, gamma: Float(config.gamma)) {
+            replay.append(experience)
+        }
         let synthetic = config.usesAugmentation ? augment(with: collected, episode: episode, generator: &generator) : 0
         if replay.count >= config.batchSize {
             for _ in 0..<config.updatesPerEpisode { update(generator: &generator) }
@@ -229,7 +243,9 @@ package final class MAASNTrainer {
             qosMetRatio: outcome.qosMetRatio, syntheticSamples: synthetic,
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         curve.append(record)
-        if (episode + 1) % config.evaluateEvery == 0 || episode + 1 == config.episodes { evaluateGreedy(after: episode) }
+        if (episode + 1) % config.evaluateEvery == 0 || episode + 1 == config.episodes {
+            evaluateGreedy(after: episode)
+        }
         return record
     }
 
@@ -253,7 +269,8 @@ package final class MAASNTrainer {
         return steps.indices.map { k in
             var tuple = steps[k]
             let last = min(k + n - 1, steps.count - 1)
-            var total: Float = 0, factor: Float = 1
+            var total: Float = 0
+            var factor: Float = 1
             for i in k...last {
                 total += factor * steps[i].reward
                 factor *= gamma
@@ -275,7 +292,8 @@ package final class MAASNTrainer {
         guard let predictor, !collected.isEmpty else { return 0 }
         let realCollected = collected.filter { $0.previousReservoir != nil }
         predictor.learn(
-            inputs: realCollected.map { $0.state + $0.actions }, previousStates: realCollected.map { $0.previousReservoir! },
+            inputs: realCollected.map { $0.state + $0.actions },
+            previousStates: realCollected.map { $0.previousReservoir! },
             targets: realCollected.map { [$0.reward] + $0.nextState }, generator: &generator)
         let budget = config.syntheticBudget(episode: episode, blocks: environment.blockCount)
         var added = 0
@@ -283,7 +301,8 @@ package final class MAASNTrainer {
         while added < budget && attempts < 4 * budget && !realCollected.isEmpty {
             attempts += 1
             let source = realCollected[Int(generator.next() % UInt64(realCollected.count))]
-            let prediction = predictor.predict(input: source.state + source.actions, previous: source.previousReservoir!)
+            let prediction = predictor.predict(
+                input: source.state + source.actions, previous: source.previousReservoir!)
             let truth = [source.reward] + source.nextState
             let distance = zip(prediction, truth).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
             guard Double(distance) <= config.xi else { continue }

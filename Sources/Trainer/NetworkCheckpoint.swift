@@ -6,7 +6,9 @@ import TensorFiles
 /// the parameter (`actor0.embed.0.weight`, ...), shape [rows, columns]; string metadata alongside. A trained policy is
 /// then a checkpoint like any other (`pbrepo inspect` reads it, `safetensors.torch.load_file` too).
 package enum NetworkCheckpoint {
-    package static func save(_ parameters: [Parameter], metadata: [(key: String, value: String)] = [], to path: String) throws {
+    package static func save(_ parameters: [Parameter], metadata: [(key: String, value: String)] = [], to path: String)
+        throws
+    {
         var seen = Set<String>()
         for parameter in parameters where !seen.insert(parameter.name).inserted {
             throw TensorFileError(.duplicateName, path: path, "two parameters are named \(parameter.name)")
@@ -15,7 +17,8 @@ package enum NetworkCheckpoint {
             path: path,
             tensors: parameters.map { parameter in
                 (
-                    name: parameter.name, dtype: .F32, shape: [UInt64(parameter.value.rows), UInt64(parameter.value.columns)],
+                    name: parameter.name, dtype: .F32,
+                    shape: [UInt64(parameter.value.rows), UInt64(parameter.value.columns)],
                     bytes: parameter.value.values.withUnsafeBytes { Array($0) }
                 )
             },
@@ -38,7 +41,8 @@ package enum NetworkCheckpoint {
             guard tensor.dtype == .F32, tensor.shape == shape else {
                 throw TensorFileError(
                     .sizeMismatch, path: path,
-                    "tensor \(parameter.name) is \(tensor.dtype.rawValue) \(tensor.shape), the network wants F32 \(shape)")
+                    "tensor \(parameter.name) is \(tensor.dtype.rawValue) \(tensor.shape), the network wants F32 \(shape)"
+                )
             }
             let bytes = file.bytes(of: tensor)
             parameter.value.values = (0..<(parameter.value.rows * parameter.value.columns)).map {

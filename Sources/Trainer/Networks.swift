@@ -21,12 +21,15 @@ package final class ActionSemanticsActor: AgentActor {
 
     /// - Parameter features: numbers per node in an observation (the own part first, then one part per other node).
     package init(
-        nodes: Int, features: Int = 3, hidden: Int, embedding: Int, name: String, using generator: inout some RandomNumberGenerator
+        nodes: Int, features: Int = 3, hidden: Int, embedding: Int, name: String,
+        using generator: inout some RandomNumberGenerator
     ) {
         let inputs = features * nodes
         embed = MLP(sizes: [inputs, hidden, embedding], name: name + ".embed", using: &generator)
         cache = MLP(sizes: [inputs, hidden, 1], name: name + ".cache", using: &generator)
-        others = (0..<(nodes - 1)).map { MLP(sizes: [features, hidden, embedding], name: name + ".other\($0)", using: &generator) }
+        others = (0..<(nodes - 1)).map {
+            MLP(sizes: [features, hidden, embedding], name: name + ".other\($0)", using: &generator)
+        }
         self.embedding = embedding
         self.features = features
     }
@@ -96,7 +99,9 @@ package final class MixingNetwork {
     let agents: Int
     let hidden: Int
 
-    package init(agents: Int, stateSize: Int, hidden: Int, name: String, using generator: inout some RandomNumberGenerator) {
+    package init(
+        agents: Int, stateSize: Int, hidden: Int, name: String, using generator: inout some RandomNumberGenerator
+    ) {
         hyperW1 = MLP(sizes: [stateSize, agents * hidden], output: .abs, name: name + ".hyper_w1", using: &generator)
         hyperB1 = MLP(sizes: [stateSize, hidden], name: name + ".hyper_b1", using: &generator)
         hyperW2 = MLP(sizes: [stateSize, hidden], output: .abs, name: name + ".hyper_w2", using: &generator)
@@ -105,7 +110,9 @@ package final class MixingNetwork {
         self.hidden = hidden
     }
 
-    package var parameters: [Parameter] { hyperW1.parameters + hyperB1.parameters + hyperW2.parameters + hyperB2.parameters }
+    package var parameters: [Parameter] {
+        hyperW1.parameters + hyperB1.parameters + hyperW2.parameters + hyperB2.parameters
+    }
 
     /// Q_tot per sample (B × 1) from the agents' Q-values (B × N) and the states (B × |s|); `backward` takes dL/dQ_tot
     /// and returns dL/dQ_n (B × N), accumulating the hypernetworks' gradients.

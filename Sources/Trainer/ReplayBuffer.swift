@@ -39,7 +39,8 @@ package struct ReplayBuffer: Sendable {
 
     /// A buffer as saved by a checkpoint.
     package init(capacity: Int, items: [Experience], next: Int) {
-        precondition(capacity > 0 && items.count <= capacity && next >= 0 && next < capacity, "inconsistent replay buffer")
+        precondition(
+            capacity > 0 && items.count <= capacity && next >= 0 && next < capacity, "inconsistent replay buffer")
         self.capacity = capacity
         self.items = items
         self.next = next

@@ -37,7 +37,8 @@ package final class TrainingSession {
         try config.validate()
         try scenario.validate()
         let repository = try ModelCatalog.load(manifest: manifest)
-        let trainer = MAASNTrainer(network: EdgeNetwork(scenario: scenario, repository: repository, seed: seed), config: config, seed: seed)
+        let trainer = MAASNTrainer(
+            network: EdgeNetwork(scenario: scenario, repository: repository, seed: seed), config: config, seed: seed)
         let session = TrainingSession(trainer: trainer, directory: directory, manifest: manifest, scenario: scenario)
         let record = directory + "/policy.json"
         if FileManager.default.fileExists(atPath: record) {
@@ -48,7 +49,9 @@ package final class TrainingSession {
                 (manifest as NSString).lastPathComponent == (saved.manifest as NSString).lastPathComponent
             else {
                 throw TrainingError(
-                    .settingsMismatch, "\(directory) holds a policy trained with other settings (variant \(saved.config.variant.rawValue), seed \(saved.seed)); choose another -o")
+                    .settingsMismatch,
+                    "\(directory) holds a policy trained with other settings (variant \(saved.config.variant.rawValue), seed \(saved.seed)); choose another -o"
+                )
             }
             try session.restore(saved)
         } else {
@@ -66,7 +69,8 @@ package final class TrainingSession {
             let snapshot = zip(trainer.decisionParameters, best.values).map { Parameter(name: $0.name, value: $1) }
             try NetworkCheckpoint.save(snapshot, metadata: tag, to: directory + "/best.safetensors")
         }
-        try SafetensorsWriter.write(path: directory + "/training-state.safetensors", tensors: trainer.stateTensors(), metadata: tag)
+        try SafetensorsWriter.write(
+            path: directory + "/training-state.safetensors", tensors: trainer.stateTensors(), metadata: tag)
         try FileSystem.writeAtomically(curveCSV(trainer.curve), to: directory + "/curve.csv")
         let record = PolicyRecord(
             schema: Self.schemaID, config: trainer.config, seed: trainer.seed, scenario: scenario, manifest: manifest,
@@ -74,7 +78,8 @@ package final class TrainingSession {
             bestCost: trainer.best?.cost, bestEpisode: trainer.best?.episode)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileSystem.writeAtomically(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: directory + "/policy.json")
+        try FileSystem.writeAtomically(
+            String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: directory + "/policy.json")
     }
 
     func restore(_ record: PolicyRecord) throws {
@@ -82,11 +87,16 @@ package final class TrainingSession {
         for name in ["policy.safetensors", "training-state.safetensors"] {
             let metadata = try SafetensorsFile(path: directory + "/" + name).header.metadata ?? []
             guard metadata.first(where: { $0.key == "checkpoint_episodes" })?.value == expected else {
-                throw TrainingError(.invalidPolicy, "\(directory)/\(name) is not from the checkpoint policy.json describes (episode \(expected)); the last save was interrupted")
+                throw TrainingError(
+                    .invalidPolicy,
+                    "\(directory)/\(name) is not from the checkpoint policy.json describes (episode \(expected)); the last save was interrupted"
+                )
             }
         }
         try NetworkCheckpoint.load(trainer.allParameters, from: directory + "/policy.safetensors")
-        try trainer.restoreState(from: SafetensorsFile(path: directory + "/training-state.safetensors"), optimizerSteps: record.optimizerSteps)
+        try trainer.restoreState(
+            from: SafetensorsFile(path: directory + "/training-state.safetensors"),
+            optimizerSteps: record.optimizerSteps)
         trainer.restoreCurve(record.curve)
         if let cost = record.bestCost, let episode = record.bestEpisode {
             let snapshot = trainer.decisionParameters.map { Parameter(name: $0.name, value: $0.value) }
@@ -99,7 +109,9 @@ package final class TrainingSession {
 /// The learning curve as CSV, one row per episode.
 package func curveCSV(_ curve: [EpisodeRecord]) -> String {
     (["episode,return,total_delay_s,qos_met_ratio,synthetic_samples,seconds"]
-        + curve.map { "\($0.episode),\($0.episodeReturn),\($0.totalDelaySeconds),\($0.qosMetRatio),\($0.syntheticSamples),\($0.seconds)" })
+        + curve.map {
+            "\($0.episode),\($0.episodeReturn),\($0.totalDelaySeconds),\($0.qosMetRatio),\($0.syntheticSamples),\($0.seconds)"
+        })
         .joined(separator: "\n") + "\n"
 }
 
@@ -118,7 +130,9 @@ struct PolicyRecord: Codable {
     var bestEpisode: Int?
 
     static func read(_ path: String) throws -> PolicyRecord {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError(.unreadable, "cannot read \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError(.unreadable, "cannot read \(path)")
+        }
         do {
             let record = try JSONDecoder().decode(PolicyRecord.self, from: data)
             guard record.schema == TrainingSession.schemaID else {
@@ -136,17 +150,24 @@ struct PolicyRecord: Codable {
 /// A trained policy loaded for planning (`pbrepo plan`, `simulate --scheme maasn-da --policy`).
 package enum TrainedPolicy {
     /// The policy's trainer on the network of `scenario`/`seed` (defaults: those it was trained on), networks loaded.
-    package static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws -> MAASNTrainer {
+    package static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws
+        -> MAASNTrainer
+    {
         let record = try PolicyRecord.read(directory + "/policy.json")
-        let network = EdgeNetwork(scenario: scenario ?? record.scenario, repository: try ModelCatalog.load(manifest: manifest), seed: seed ?? record.seed)
+        let network = EdgeNetwork(
+            scenario: scenario ?? record.scenario, repository: try ModelCatalog.load(manifest: manifest),
+            seed: seed ?? record.seed)
         guard network.scenario.nodes == record.scenario.nodes else {
-            throw TrainingError(.settingsMismatch, "the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
+            throw TrainingError(
+                .settingsMismatch,
+                "the policy was trained for \(record.scenario.nodes) nodes; the scenario has \(network.scenario.nodes)")
         }
         let trainer = MAASNTrainer(network: network, config: record.config, seed: record.seed)
         // The kept best greedy policy when there is one, else the last networks.
         let best = directory + "/best.safetensors"
         try NetworkCheckpoint.load(
-            trainer.decisionParameters, from: FileManager.default.fileExists(atPath: best) ? best : directory + "/policy.safetensors")
+            trainer.decisionParameters,
+            from: FileManager.default.fileExists(atPath: best) ? best : directory + "/policy.safetensors")
         return trainer
     }
 

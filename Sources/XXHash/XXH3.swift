@@ -41,12 +41,15 @@ public struct XXH3Digest: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// XXH3-128 of one contiguous buffer.
 ///
 /// The corresponding C function is `XXH3_128bits_dispatch` (x86) or `XXH3_128bits`.
+// swift-format-ignore: AlwaysUseLowerCamelCase
+// The algorithm's name, as xxhsum spells it.
 public func xxh3_128(_ bytes: UnsafeRawBufferPointer) -> XXH3Digest {
     let hash = cxxhash_xxh3_128(bytes.baseAddress, bytes.count)
     return XXH3Digest(high: hash.high64, low: hash.low64)
 }
 
 /// XXH3-128 of a byte array.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public func xxh3_128(_ bytes: [UInt8]) -> XXH3Digest {
     bytes.withUnsafeBytes { xxh3_128($0) }
 }

@@ -20,7 +20,9 @@ package enum Zstd {
     /// Compresses `input` into one frame that records its content size.
     ///
     /// The corresponding C function is `ZSTD_compress2`.
-    package static func compress(_ input: UnsafeRawBufferPointer, level: Int = defaultLevel) throws(ZstdError) -> [UInt8] {
+    package static func compress(_ input: UnsafeRawBufferPointer, level: Int = defaultLevel) throws(ZstdError)
+        -> [UInt8]
+    {
         guard let context = ZSTD_createCCtx() else { throw ZstdError("out of memory") }
         defer { ZSTD_freeCCtx(context) }
         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
@@ -91,7 +93,9 @@ package enum Zstd {
 
     /// Decompresses one frame into `output`, which it must fill exactly: a frame that records another content size,
     /// or decodes to fewer or more bytes, is an error.
-    package static func decompress(_ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(ZstdError) {
+    package static func decompress(_ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
+        throws(ZstdError)
+    {
         let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
         guard size == UInt64(output.count) else {
             throw ZstdError("frame content size is unknown, invalid or not the expected \(output.count) bytes")

@@ -7,9 +7,13 @@ struct PBRepo: ParsableCommand {
         abstract: "A repository of AI model checkpoints, deduplicated by parameter block.",
         version: "0.1.0",
         subcommands: [
-            Inspect.self, PartitionCommand.self, IngestCommand.self, ListCommand.self, ShowCommand.self, ReportCommand.self,
-            ExportManifestCommand.self, SynthesizeManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self, VerifyCommand.self,
-            CollectGarbageCommand.self, RemoveCommand.self, BeamformCommand.self, SimulateCommand.self, SweepCommand.self, RobustnessCommand.self, TrainCommand.self, PlanCommand.self, PlotCommand.self, BoundCommand.self, Bench.self, CheckHDF5.self,
+            Inspect.self, PartitionCommand.self, IngestCommand.self, ListCommand.self, ShowCommand.self,
+            ReportCommand.self,
+            ExportManifestCommand.self, SynthesizeManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self,
+            VerifyCommand.self,
+            CollectGarbageCommand.self, RemoveCommand.self, BeamformCommand.self, SimulateCommand.self,
+            SweepCommand.self, RobustnessCommand.self, TrainCommand.self, PlanCommand.self, PlotCommand.self,
+            BoundCommand.self, Bench.self, CheckHDF5.self,
         ]
     )
 

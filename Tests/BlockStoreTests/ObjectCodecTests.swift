@@ -14,12 +14,14 @@ import XXHash
         return values.withUnsafeBytes { Array($0) }
     }
 
-    func roundTrip(_ content: [UInt8], elementSize: Int, base: [UInt8]? = nil) throws -> (size: Int, codec: ObjectCodec) {
+    func roundTrip(_ content: [UInt8], elementSize: Int, base: [UInt8]? = nil) throws -> (size: Int, codec: ObjectCodec)
+    {
         let digest = xxh3_128(content)
         let encoded = try content.withUnsafeBytes { raw in
             try base.map { base in
                 try base.withUnsafeBytes { b in
-                    try StoredObject.encode(raw, digest: digest, elementSize: elementSize, base: (xxh3_128(base), b), level: 3)
+                    try StoredObject.encode(
+                        raw, digest: digest, elementSize: elementSize, base: (xxh3_128(base), b), level: 3)
                 }
             } ?? StoredObject.encode(raw, digest: digest, elementSize: elementSize, base: nil, level: 3)
         }
@@ -65,7 +67,9 @@ import XXHash
                 try damaged.withUnsafeBytes { try StoredObject.decode($0, name: "test") }
             }
         }
-        #expect(throws: StoreError.self) { try [UInt8](repeating: 0, count: 10).withUnsafeBytes { try StoredObject.decode($0, name: "short") } }
+        #expect(throws: StoreError.self) {
+            try [UInt8](repeating: 0, count: 10).withUnsafeBytes { try StoredObject.decode($0, name: "short") }
+        }
     }
 }
 
@@ -87,10 +91,13 @@ import XXHash
         try content.withUnsafeBytes { raw in
             if let base {
                 return try base.withUnsafeBytes { b in
-                    try StoredObject.encode(raw, digest: xxh3_128(content), elementSize: width, base: (xxh3_128(base), b), level: 1).object
+                    try StoredObject.encode(
+                        raw, digest: xxh3_128(content), elementSize: width, base: (xxh3_128(base), b), level: 1
+                    ).object
                 }
             }
-            return try StoredObject.encode(raw, digest: xxh3_128(content), elementSize: width, base: nil, level: 1).object
+            return try StoredObject.encode(raw, digest: xxh3_128(content), elementSize: width, base: nil, level: 1)
+                .object
         }
     }
 
@@ -101,10 +108,14 @@ import XXHash
             let base = content(elements: elements, width: width, seed: UInt64(elements))
             var tuned = base
             var generator = SplitMix64(seed: 99)
-            for index in stride(from: 0, to: tuned.count, by: width) where generator.next() % 3 == 0 { tuned[index] ^= 0x05 }
+            for index in stride(from: 0, to: tuned.count, by: width) where generator.next() % 3 == 0 {
+                tuned[index] ^= 0x05
+            }
             let plain = try encode(base, width: width, base: nil)
             let delta = try encode(tuned, width: width, base: base)
-            #expect(try plain.withUnsafeBytes { try StoredObject.decode($0, name: "plain") } == base, "\(width)×\(elements)")
+            #expect(
+                try plain.withUnsafeBytes { try StoredObject.decode($0, name: "plain") } == base, "\(width)×\(elements)"
+            )
             #expect(try delta.withUnsafeBytes { try StoredObject.decode($0, name: "delta", base: base) } == tuned)
             // The plane-domain path (base given as an object) agrees with the content path.
             var viaObject = [UInt8](repeating: 0, count: tuned.count)
@@ -126,9 +137,12 @@ import XXHash
         #expect(object[5] == ObjectCodec.planes.rawValue && object[6] == 4)
         // The three noisy planes are kept raw, so the payload shows them as they are.
         let table = (0..<4).map { plane in
-            (0..<8).reduce(UInt64(0)) { $0 | UInt64(object[StoredObject.headerLength + 8 * plane + $1]) << (8 * UInt64($1)) }
+            (0..<8).reduce(UInt64(0)) {
+                $0 | UInt64(object[StoredObject.headerLength + 8 * plane + $1]) << (8 * UInt64($1))
+            }
         }
-        #expect(table[0] == UInt64(elements) << 1 && table[1] == UInt64(elements) << 1 && table[2] == UInt64(elements) << 1)
+        #expect(
+            table[0] == UInt64(elements) << 1 && table[1] == UInt64(elements) << 1 && table[2] == UInt64(elements) << 1)
         #expect(table[3] & 1 == 1 && table[3] >> 1 < UInt64(elements) / 4)
         let start = StoredObject.headerLength + 32
         for plane in 0..<3 {
@@ -141,7 +155,9 @@ import XXHash
     @Test func damagedPlaneTablesAndOldCodecsAreRefused() throws {
         let object = try encode(content(elements: 3000, width: 4, seed: 8), width: 4, base: nil)
         func refused(_ bytes: [UInt8], _ what: String) {
-            #expect(throws: StoreError.self, "\(what)") { try bytes.withUnsafeBytes { try StoredObject.decode($0, name: "x") } }
+            #expect(throws: StoreError.self, "\(what)") {
+                try bytes.withUnsafeBytes { try StoredObject.decode($0, name: "x") }
+            }
         }
         var lying = object
         lying[StoredObject.headerLength + 1] ^= 0x01  // plane 0 claims 512 more bytes

@@ -1,7 +1,7 @@
-import PBManifest
-import PBRCore
 import BlockStore
 import Foundation
+import PBManifest
+import PBRCore
 import TensorFiles
 import TestSupport
 import Testing
@@ -38,7 +38,9 @@ import Testing
         let truth = Self.truth()
         let models = SampleModels.mlpSafetensors
         func layerBytes(_ model: String, _ layer: String) -> UInt64 {
-            truth.tensors[model, default: [:]].filter { $0.key.hasPrefix(layer + ".") }.reduce(0) { $0 + $1.value.bytes }
+            truth.tensors[model, default: [:]].filter { $0.key.hasPrefix(layer + ".") }.reduce(0) {
+                $0 + $1.value.bytes
+            }
         }
         // Which layers two models share: a fine-tune shares its frozen layers with the base, two fine-tunes share the
         // layers both froze (copies of the same base layers).
@@ -55,7 +57,9 @@ import Testing
             let reusedLayers = Set(others.flatMap { shared(model, $0) })
             let reusedBlockBytes = reusedLayers.reduce(0) { $0 + layerBytes(model, $1) }
             let otherDigests = Set(others.flatMap { truth.tensors[$0]?.values.map(\.digest) ?? [] })
-            let reusedTensorBytes = tensors.values.filter { otherDigests.contains($0.digest) }.reduce(0) { $0 + $1.bytes }
+            let reusedTensorBytes = tensors.values.filter { otherDigests.contains($0.digest) }.reduce(0) {
+                $0 + $1.bytes
+            }
             let entry = try #require(report.models.first { $0.name == model })
             #expect(entry.bytes == bytes, "\(model)")
             #expect(entry.blocks == 5, "\(model)")
@@ -69,7 +73,9 @@ import Testing
                 #expect(pair.sharedBytes == expected, "\(model) → \(other)")
             }
         }
-        let logical = models.reduce(0) { total, model in total + (truth.tensors[model] ?? [:]).values.reduce(0) { $0 + $1.bytes } }
+        let logical = models.reduce(0) { total, model in
+            total + (truth.tensors[model] ?? [:]).values.reduce(0) { $0 + $1.bytes }
+        }
         #expect(report.logicalBytes == logical)
         #expect(report.uniqueTensorBytes == allDigests.values.reduce(0, +))
         #expect(report.pairs.count == 20)

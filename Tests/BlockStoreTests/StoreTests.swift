@@ -1,18 +1,22 @@
 import BlockStore
-import PBRCore
-import XXHash
 import Foundation
+import PBRCore
 import TensorFiles
 import TestSupport
 import Testing
+import XXHash
 
 /// Sample models as `make demo` ingests them: name → path.
 enum SampleModels {
     static let mlpSafetensors = ["mlp-base", "mlp-ft-freeze1", "mlp-ft-freeze2", "mlp-ft-freeze3", "mlp-ft-freeze4"]
     static var all: [String] {
-        mlpSafetensors.map { "mlp/\($0).safetensors" } + mlpSafetensors.flatMap { ["mlp/\($0).h5", "mlp/\($0).weights.h5"] }
-            + ["transformer/tiny-llama-base", "transformer/tiny-llama-ft-sharded", "transformer/tiny-llama-ft-top",
-                "transformer/tiny-llama-tied-bf16", "lora/digits-5-9", "lora/digits-rotated", "hdf5/dtypes-and-layouts.h5"]
+        mlpSafetensors.map { "mlp/\($0).safetensors" }
+            + mlpSafetensors.flatMap { ["mlp/\($0).h5", "mlp/\($0).weights.h5"] }
+            + [
+                "transformer/tiny-llama-base", "transformer/tiny-llama-ft-sharded", "transformer/tiny-llama-ft-top",
+                "transformer/tiny-llama-tied-bf16", "lora/digits-5-9", "lora/digits-rotated",
+                "hdf5/dtypes-and-layouts.h5",
+            ]
     }
 }
 
@@ -64,7 +68,8 @@ enum SampleModels {
         #expect(store.objects.allObjects().count == objects)
         #expect(try store.list().count == 1)
         do {
-            _ = try store.ingest(Samples.path("mlp/mlp-ft-freeze3.safetensors"), options: IngestOptions(name: first.model))
+            _ = try store.ingest(
+                Samples.path("mlp/mlp-ft-freeze3.safetensors"), options: IngestOptions(name: first.model))
             Issue.record("a different model under an existing name was accepted")
         } catch let error as StoreError {
             #expect(error.code == .conflict)
@@ -107,7 +112,9 @@ enum SampleModels {
             (0..<count).flatMap { _ -> [UInt8] in
                 let value = Float(Int(generator.next() % 2001) - 1000) / 40_000
                 let bits = value.bitPattern
-                return width == 4 ? withUnsafeBytes(of: bits.littleEndian) { Array($0) } : [UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)]
+                return width == 4
+                    ? withUnsafeBytes(of: bits.littleEndian) { Array($0) }
+                    : [UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)]
             }
         }
         let shapes: [(String, DType, [UInt64])] = [
@@ -118,12 +125,15 @@ enum SampleModels {
         let tuned = base.map { tensor -> (String, DType, [UInt64], [UInt8]) in
             guard tensor.0.contains("layers") else { return tensor }
             var bytes = tensor.3
-            for index in stride(from: 0, to: bytes.count, by: 2) where generator.next() % 4 == 0 { bytes[index] ^= 0x01 }
+            for index in stride(from: 0, to: bytes.count, by: 2) where generator.next() % 4 == 0 {
+                bytes[index] ^= 0x01
+            }
             return (tensor.0, tensor.1, tensor.2, bytes)
         }
         for (name, tensors) in [("base", base), ("tuned", tuned)] {
             try SafetensorsWriter.write(
-                path: directory + "/\(name).safetensors", tensors: tensors.map { (name: $0.0, dtype: $0.1, shape: $0.2, bytes: $0.3) })
+                path: directory + "/\(name).safetensors",
+                tensors: tensors.map { (name: $0.0, dtype: $0.1, shape: $0.2, bytes: $0.3) })
         }
         let store = try freshStore()
         for name in ["base", "tuned"] { _ = try store.ingest(directory + "/\(name).safetensors") }
@@ -137,7 +147,8 @@ enum SampleModels {
             let result = try store.assemble(name, to: output, options: .init(sha256: true))
             #expect(result.sha256Verified)
             #expect(
-                try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: directory + "/\(name).safetensors")))
+                try Data(contentsOf: URL(fileURLWithPath: output))
+                    == Data(contentsOf: URL(fileURLWithPath: directory + "/\(name).safetensors")))
         }
 
         // A client's copy whose recipe lies about the file: the whole-file XXH3 catches it, and the SHA-256 when asked.
@@ -148,7 +159,8 @@ enum SampleModels {
             change(&lying.files[0])
             let output = directory + "/lying-\(UUID().uuidString)"
             do {
-                _ = try Assembler.assemble(lying, objects: ObjectDirectory(root: client), to: output, options: .init(sha256: sha256))
+                _ = try Assembler.assemble(
+                    lying, objects: ObjectDirectory(root: client), to: output, options: .init(sha256: sha256))
             } catch let error as StoreError {
                 #expect(!FileManager.default.fileExists(atPath: output))
                 return error
@@ -169,7 +181,10 @@ enum SampleModels {
         _ = try store.exportBlocks(model, to: client)
         let recipe = try Assembler.recipe(from: client, model: model)
         let gone = Array(recipe.objects.suffix(3))
-        for hex in gone { try FileManager.default.removeItem(atPath: ObjectDirectory(root: client).path(of: try #require(XXH3Digest(hex: hex)))) }
+        for hex in gone {
+            try FileManager.default.removeItem(
+                atPath: ObjectDirectory(root: client).path(of: try #require(XXH3Digest(hex: hex))))
+        }
         let output = Samples.temporaryDirectory() + "/model"
         do {
             _ = try Assembler.assemble(recipe, objects: ObjectDirectory(root: client), to: output)
@@ -202,7 +217,9 @@ enum SampleModels {
         #expect(collected.objectsRemoved > 0)
         let output = Samples.temporaryDirectory() + "/base.safetensors"
         _ = try store.assemble("mlp-base", to: output)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: Samples.path("mlp/mlp-base.safetensors"))))
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: output))
+                == Data(contentsOf: URL(fileURLWithPath: Samples.path("mlp/mlp-base.safetensors"))))
         #expect(try store.verify().isHealthy)
         #expect(throws: StoreError.self) { try store.remove("mlp-ft-freeze3") }
     }

@@ -48,7 +48,9 @@ import Zstd
         // Too small an output buffer for the frame is an error, not an overrun.
         var tiny = [UInt8](repeating: 0, count: 16)
         #expect(throws: ZstdError.self) {
-            try input.withUnsafeBytes { source in try tiny.withUnsafeMutableBytes { try Zstd.compress(source, into: $0) } }
+            try input.withUnsafeBytes { source in
+                try tiny.withUnsafeMutableBytes { try Zstd.compress(source, into: $0) }
+            }
         }
     }
 }

@@ -22,9 +22,12 @@ import Testing
 
     @Test func worstCaseIsALowerBoundThatIsAttained() {
         var random = SimulationRandom(seed: 9)
-        func vector(_ m: Int, _ scale: Double) -> [C] { (0..<m).map { _ in C(random.normal() * scale, random.normal() * scale) } }
+        func vector(_ m: Int, _ scale: Double) -> [C] {
+            (0..<m).map { _ in C(random.normal() * scale, random.normal() * scale) }
+        }
         for _ in 0..<50 {
-            let nodes = 3, antennas = 4
+            let nodes = 3
+            let antennas = 4
             let h = (0..<nodes).map { _ in vector(antennas, 1e-5) }
             let w = (0..<nodes).map { _ in vector(antennas, 1) }
             let eps = (0..<nodes).map { _ in 1e-6 * random.unit() }

@@ -16,12 +16,15 @@ import Testing
 
     @Test func forcedZeroRulesKeepConstraintsOneAndTwo() {
         let environment = Self.environment(capacity: 3.5e8)  // PB 0 has 4e8 bytes: nobody can cache it
-        let everything = (0..<environment.nodes).map { _ in EdgeEnvironment.Action(cache: true, migrateTo: [true, true, true, true]) }
+        let everything = (0..<environment.nodes).map { _ in
+            EdgeEnvironment.Action(cache: true, migrateTo: [true, true, true, true])
+        }
         let taken = environment.admissible(everything)
         #expect(taken.allSatisfy { !$0.cache && !$0.migrateTo.contains(true) })
         var roomy = Self.environment()
         let mixed = [
-            EdgeEnvironment.Action(cache: false, migrateTo: [false, true, false, false]),  // migrates what it does not cache
+            // Migrates what it does not cache.
+            EdgeEnvironment.Action(cache: false, migrateTo: [false, true, false, false]),
             EdgeEnvironment.Action(cache: true, migrateTo: [true, true, false, true]),  // includes itself
             .idle(nodes: 4), .idle(nodes: 4),
         ]
@@ -45,7 +48,9 @@ import Testing
         ]
         for seed in [UInt64(1), 2, 3] {
             let literal = Self.environment(seed: seed).admissible(actions)
-            #expect(literal[0].migrateTo == [false, true, true, false] && literal[1].migrateTo == [true, false, true, false])
+            #expect(
+                literal[0].migrateTo == [false, true, true, false]
+                    && literal[1].migrateTo == [true, false, true, false])
             let base = Self.environment(seed: seed)
             let environment = EdgeEnvironment(simulator: base.simulator, dropsRedundantTransfers: true)
             let taken = environment.admissible(actions)
@@ -53,7 +58,9 @@ import Testing
             #expect(taken[3] == .idle(nodes: 4))
             let rates = environment.simulator.network.backhaulRates(block: environment.block)
             let sender = rates[0][2] >= rates[1][2] ? 0 : 1
-            #expect(taken[sender].migrateTo[2] && !taken[1 - sender].migrateTo[2], "seed \(seed): node 2 gets one copy, from the faster link")
+            #expect(
+                taken[sender].migrateTo[2] && !taken[1 - sender].migrateTo[2],
+                "seed \(seed): node 2 gets one copy, from the faster link")
             // Dropping them changes no participant and shortens T(k).
             var kept = CachePlan(nodes: 4, blocks: SchemeTests.repository.blockCount)
             var all = kept
@@ -63,7 +70,9 @@ import Testing
                 for m in 0..<4 where taken[n].migrateTo[m] { kept.migrations[0].append(.init(from: n, to: m)) }
                 for m in 0..<4 where literal[n].migrateTo[m] { all.migrations[0].append(.init(from: n, to: m)) }
             }
-            let (a, b) = (environment.simulator.outcome(of: kept, block: 0), environment.simulator.outcome(of: all, block: 0))
+            let (a, b) = (
+                environment.simulator.outcome(of: kept, block: 0), environment.simulator.outcome(of: all, block: 0)
+            )
             #expect(a.participants == b.participants && a.delaySeconds < b.delaySeconds)
         }
     }
@@ -76,7 +85,8 @@ import Testing
             while !environment.isFinished {
                 let actions = (0..<environment.nodes).map { _ in
                     EdgeEnvironment.Action(
-                        cache: generator.next() % 2 == 0, migrateTo: (0..<environment.nodes).map { _ in generator.next() % 3 == 0 })
+                        cache: generator.next() % 2 == 0,
+                        migrateTo: (0..<environment.nodes).map { _ in generator.next() % 3 == 0 })
                 }
                 _ = environment.step(actions)
                 #expect(environment.remaining.allSatisfy { $0 >= 0 })
@@ -98,20 +108,23 @@ import Testing
         let missed = nobody.step((0..<probe.nodes).map { _ in .idle(nodes: probe.nodes) })
         #expect(missed.reward == -scenario.r2 && missed.outcome.missed)
         var everyone = probe
-        let served = everyone.step((0..<probe.nodes).map { _ in EdgeEnvironment.Action(cache: true, migrateTo: [false, false, false, false]) })
+        let served = everyone.step(
+            (0..<probe.nodes).map { _ in EdgeEnvironment.Action(cache: true, migrateTo: [false, false, false, false]) })
         #expect(!served.outcome.participants.isEmpty)
         #expect(served.reward == -served.outcome.delaySeconds - (served.outcome.feasible ? 0 : scenario.r1))
         // An unrequested PB (one user requests one model, so other models' own blocks are unrequested) costs only
         // the migrations ordered for it.
         var lone = scenario
         lone.users = 1
-        var idle = EdgeEnvironment(simulator: Simulator(network: EdgeNetwork(scenario: lone, repository: SchemeTests.repository, seed: 3)))
+        var idle = EdgeEnvironment(
+            simulator: Simulator(network: EdgeNetwork(scenario: lone, repository: SchemeTests.repository, seed: 3)))
         let unrequested = try #require((0..<idle.blockCount).first { idle.simulator.network.requesters[$0].isEmpty })
         for _ in 0..<unrequested { _ = idle.step((0..<idle.nodes).map { _ in .idle(nodes: idle.nodes) }) }
         var migrating = idle
         #expect(idle.step((0..<idle.nodes).map { _ in .idle(nodes: idle.nodes) }).reward == 0)
         let wasted = migrating.step(
-            [EdgeEnvironment.Action(cache: true, migrateTo: [false, true, false, false])] + (1..<4).map { _ in .idle(nodes: 4) })
+            [EdgeEnvironment.Action(cache: true, migrateTo: [false, true, false, false])]
+                + (1..<4).map { _ in .idle(nodes: 4) })
         #expect(wasted.reward < 0 && wasted.reward == -wasted.outcome.delaySeconds)
     }
 
@@ -159,7 +172,8 @@ import Testing
         var scenario = SchemeTests.scenario()
         scenario.observeRadiusMeters = 2000
         let network = EdgeNetwork(scenario: scenario, repository: SchemeTests.repository, seed: 3)
-        var environment = EdgeEnvironment(simulator: Simulator(network: network), observesDemand: true, stepOrder: order)
+        var environment = EdgeEnvironment(
+            simulator: Simulator(network: network), observesDemand: true, stepOrder: order)
         #expect(environment.observationSize == 4 * environment.nodes)
         var visited: [Int] = []
         for _ in 0..<3 {
@@ -170,11 +184,14 @@ import Testing
                 var expected = 0.0
                 for later in 0..<SchemeTests.repository.blockCount where !visited.contains(later) {
                     let wanted = network.requests.indices.contains { user in
-                        network.association[user] == n && SchemeTests.repository.models[network.requests[user]].blocks.contains(later)
+                        network.association[user] == n
+                            && SchemeTests.repository.models[network.requests[user]].blocks.contains(later)
                     }
                     if wanted { expected += SchemeTests.repository.blockBytes[later] }
                 }
-                #expect(abs(observation[3] - expected / scenario.capacity(of: n)) < 1e-12, "\(order), PB \(visited.last!), node \(n)")
+                #expect(
+                    abs(observation[3] - expected / scenario.capacity(of: n)) < 1e-12,
+                    "\(order), PB \(visited.last!), node \(n)")
             }
             _ = environment.step((0..<environment.nodes).map { _ in .idle(nodes: environment.nodes) })
         }

@@ -8,13 +8,16 @@ import Testing
 @Suite struct RobustBeamformingTests {
     typealias C = Complex<Double>
 
-    func randomInstance(users: Int, nodes: Int, antennas: Int, seed: UInt64, eps: Double = 3e-6) -> BeamformingInstance {
+    func randomInstance(users: Int, nodes: Int, antennas: Int, seed: UInt64, eps: Double = 3e-6) -> BeamformingInstance
+    {
         var random = SimulationRandom(seed: seed)
         // Channel magnitudes as in the default scenario: ~1e-5 per antenna at a few hundred metres.
         let channels = (0..<users).map { _ in
             (0..<nodes).map { _ in
                 let gain = 1e-5 * (0.3 + random.unit())
-                return (0..<antennas).map { _ in C(random.normal(), random.normal()).multiplied(by: gain * (0.5).squareRoot()) }
+                return (0..<antennas).map { _ in
+                    C(random.normal(), random.normal()).multiplied(by: gain * (0.5).squareRoot())
+                }
             }
         }
         return BeamformingInstance(
@@ -24,14 +27,16 @@ import Testing
     }
 
     func amplitude(_ solution: BeamformingSolution, _ instance: BeamformingInstance, user: Int) -> Double {
-        Delivery.worstCaseAmplitude(channels: instance.channels[user], beamformers: solution.beamformers, errorRadii: instance.errorEps[user])
+        Delivery.worstCaseAmplitude(
+            channels: instance.channels[user], beamformers: solution.beamformers, errorRadii: instance.errorEps[user])
     }
 
     @Test func oneUserOneNodeReachesTheAnalyticOptimum() {
         let instance = randomInstance(users: 1, nodes: 1, antennas: 8, seed: 1)
         let solution = RobustBeamformer.solve(instance)
         // w = √P h/‖h‖ gives √P (‖h‖ − ε), and nothing does better.
-        let optimum = instance.pMaxWatts.squareRoot() * (Delivery.norm(instance.channels[0][0]) - instance.errorEps[0][0])
+        let optimum =
+            instance.pMaxWatts.squareRoot() * (Delivery.norm(instance.channels[0][0]) - instance.errorEps[0][0])
         #expect(abs(amplitude(solution, instance, user: 0) - optimum) <= 1e-6 * optimum)
     }
 
@@ -48,9 +53,12 @@ import Testing
 
     @Test(arguments: 0..<12)
     func powerBudgetHoldsAndRandomErrorsNeverDoWorse(seed: Int) {
-        let instance = randomInstance(users: 1 + seed % 5, nodes: 1 + seed % 3, antennas: 4 + seed % 5, seed: UInt64(seed))
+        let instance = randomInstance(
+            users: 1 + seed % 5, nodes: 1 + seed % 3, antennas: 4 + seed % 5, seed: UInt64(seed))
         let solution = RobustBeamformer.solve(instance)
-        for w in solution.beamformers { #expect(Delivery.norm(w) * Delivery.norm(w) <= instance.pMaxWatts * (1 + 1e-9)) }
+        for w in solution.beamformers {
+            #expect(Delivery.norm(w) * Delivery.norm(w) <= instance.pMaxWatts * (1 + 1e-9))
+        }
         var random = SimulationRandom(seed: 1000 + UInt64(seed))
         for _ in 0..<200 {
             for u in 0..<instance.users {
@@ -80,7 +88,9 @@ import Testing
             }
             bestRandom = max(bestRandom, RobustBeamformer.evaluate(instance, beamformers: w).minimumWorstCaseRate)
         }
-        #expect(solution.minimumWorstCaseRate >= bestRandom, "solver \(solution.minimumWorstCaseRate), random search \(bestRandom)")
+        #expect(
+            solution.minimumWorstCaseRate >= bestRandom,
+            "solver \(solution.minimumWorstCaseRate), random search \(bestRandom)")
     }
 
     @Test func robustDesignGuaranteesMoreThanTheNonRobustOne() {
@@ -100,10 +110,12 @@ import Testing
         var scenario = SchemeTests.scenario()
         scenario.qosBps = [2e8, 4e8]  // low enough for the robust design to be feasible here
         let study = try RobustnessStudy.run(
-            scenario: scenario, repository: SchemeTests.repository, seed: 5, errorRadii: [1e-5, 3e-5], blocks: 3, draws: 40)
+            scenario: scenario, repository: SchemeTests.repository, seed: 5, errorRadii: [1e-5, 3e-5], blocks: 3,
+            draws: 40)
         #expect(!study.samples.isEmpty)
         #expect(study.samples.allSatisfy { $0.rateBps >= $0.worstCaseBps * (1 - 1e-9) })
-        #expect(study.samples.contains { $0.robust && $0.worstCaseBps >= $0.qosBps }, "no feasible robust design to check")
+        #expect(
+            study.samples.contains { $0.robust && $0.worstCaseBps >= $0.qosBps }, "no feasible robust design to check")
         for sample in study.samples where sample.robust && sample.worstCaseBps >= sample.qosBps {
             #expect(sample.rateBps >= sample.qosBps)
         }

@@ -1,5 +1,5 @@
-import Foundation
 import EdgeSim
+import Foundation
 import TestSupport
 import Testing
 
@@ -51,8 +51,10 @@ import Testing
 @Suite struct NetworkTests {
     static let repository = ModelCatalog(
         blockIDs: ["a", "b", "c", "d"], blockBytes: [10, 20, 30, 40],
-        models: [.init(id: "m0", family: "f", blocks: [0, 1]), .init(id: "m1", family: "f", blocks: [0, 2]),
-            .init(id: "m2", family: "f", blocks: [3])])
+        models: [
+            .init(id: "m0", family: "f", blocks: [0, 1]), .init(id: "m1", family: "f", blocks: [0, 2]),
+            .init(id: "m2", family: "f", blocks: [3]),
+        ])
 
     @Test func sameSeedSameNetworkAndChannels() throws {
         let scenario = Scenario()

@@ -29,21 +29,26 @@ import Testing
     func plansRespectCapacityMigrationAndPower(name: String) throws {
         let scheme = try #require(SchemeRegistry.scheme(named: name))
         for seed in [UInt64(1), 2, 3] {
-            let report = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            let report = try SimulationReport.run(
+                scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: seed)
             #expect(report.plan.violation(scenario: Self.scenario(), repository: Self.repository) == nil)
             for n in 0..<4 { #expect(report.plan.storedBytes(node: n, repository: Self.repository) <= 9e8) }
             // Participation follows (3); a PB nobody requests costs no broadcast.
             for block in report.outcome.blocks {
                 #expect(block.participants == report.plan.participants(block: block.block))
-                if block.requestingUsers.isEmpty { #expect(block.delaySeconds == block.migrations.reduce(0) { $0 + $1.seconds }) }
+                if block.requestingUsers.isEmpty {
+                    #expect(block.delaySeconds == block.migrations.reduce(0) { $0 + $1.seconds })
+                }
             }
         }
     }
 
     @Test func sameSeedSameOutput() throws {
         for scheme in Self.scalable {
-            let a = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
-            let b = try SimulationReport.run(scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
+            let a = try SimulationReport.run(
+                scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
+            let b = try SimulationReport.run(
+                scheme: scheme, scenario: Self.scenario(), repository: Self.repository, seed: 42)
             #expect(a.jsonText == b.jsonText, "\(scheme.name)")
         }
     }
@@ -53,9 +58,14 @@ import Testing
             for capacity in [3e8, 9e8] {
                 var scenario = Self.scenario()
                 scenario.capacityBytes = [capacity]
-                let heuristic = try SimulationReport.run(scheme: .heuristic, scenario: scenario, repository: Self.repository, seed: seed)
-                let trim = try SimulationReport.run(scheme: .trimcaching, scenario: scenario, repository: Self.repository, seed: seed)
-                let (a, b) = (heuristic.outcome.cost(r1: scenario.r1, r2: scenario.r2), trim.outcome.cost(r1: scenario.r1, r2: scenario.r2))
+                let heuristic = try SimulationReport.run(
+                    scheme: .heuristic, scenario: scenario, repository: Self.repository, seed: seed)
+                let trim = try SimulationReport.run(
+                    scheme: .trimcaching, scenario: scenario, repository: Self.repository, seed: seed)
+                let (a, b) = (
+                    heuristic.outcome.cost(r1: scenario.r1, r2: scenario.r2),
+                    trim.outcome.cost(r1: scenario.r1, r2: scenario.r2)
+                )
                 #expect(a <= b * (1 + 1e-9), "seed \(seed), capacity \(capacity): heuristic \(a), trimcaching \(b)")
             }
         }
@@ -75,8 +85,12 @@ import Testing
                         var more = plan
                         more.cached[extra][k] = true
                         let after = simulator.outcome(of: more, block: k)
-                        #expect(after.delaySeconds <= before.delaySeconds * (1 + 1e-6), "seed \(seed), PB \(k), holders \(holders) + node \(extra)")
-                        #expect(after.feasible || !before.feasible, "seed \(seed), PB \(k): node \(extra) lost the QoS guarantee")
+                        #expect(
+                            after.delaySeconds <= before.delaySeconds * (1 + 1e-6),
+                            "seed \(seed), PB \(k), holders \(holders) + node \(extra)")
+                        #expect(
+                            after.feasible || !before.feasible,
+                            "seed \(seed), PB \(k): node \(extra) lost the QoS guarantee")
                     }
                 }
             }
@@ -90,7 +104,8 @@ import Testing
         scenario.antennas = 16
         scenario.capacityBytes = [Self.repository.blockBytes.reduce(0, +)]
         for seed in [UInt64(1), 2, 3] {
-            let report = try SimulationReport.run(scheme: .heuristic, scenario: scenario, repository: Self.repository, seed: seed)
+            let report = try SimulationReport.run(
+                scheme: .heuristic, scenario: scenario, repository: Self.repository, seed: seed)
             let network = EdgeNetwork(scenario: scenario, repository: Self.repository, seed: seed)
             var everywhere = CachePlan(nodes: 4, blocks: Self.repository.blockCount)
             for k in 0..<Self.repository.blockCount where !network.requesters[k].isEmpty {
@@ -98,14 +113,18 @@ import Testing
             }
             let bound = Simulator(network: network).outcome(of: everywhere).cost(r1: scenario.r1, r2: scenario.r2)
             let heuristic = report.outcome.cost(r1: scenario.r1, r2: scenario.r2)
-            #expect(heuristic <= bound * (1 + 1e-9), "seed \(seed): heuristic \(heuristic), every requested PB everywhere \(bound)")
+            #expect(
+                heuristic <= bound * (1 + 1e-9),
+                "seed \(seed): heuristic \(heuristic), every requested PB everywhere \(bound)")
         }
     }
 
     @Test func coarseCachingStoresNoMoreModelsThanSharing() throws {
         for seed in [UInt64(5), 6, 7] {
-            let coarse = try SimulationReport.run(scheme: .coarse, scenario: Self.scenario(), repository: Self.repository, seed: seed)
-            let trim = try SimulationReport.run(scheme: .trimcaching, scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            let coarse = try SimulationReport.run(
+                scheme: .coarse, scenario: Self.scenario(), repository: Self.repository, seed: seed)
+            let trim = try SimulationReport.run(
+                scheme: .trimcaching, scenario: Self.scenario(), repository: Self.repository, seed: seed)
             #expect(trim.outcome.hitRatio >= coarse.outcome.hitRatio)
         }
     }
@@ -116,7 +135,8 @@ import Testing
         scenario.users = 1
         scenario.antennas = 3
         scenario.errorEps = 0
-        let repository = ModelCatalog(blockIDs: ["x"], blockBytes: [1e8], models: [.init(id: "m", family: "f", blocks: [0])])
+        let repository = ModelCatalog(
+            blockIDs: ["x"], blockBytes: [1e8], models: [.init(id: "m", family: "f", blocks: [0])])
         let network = EdgeNetwork(scenario: scenario, repository: repository, seed: 9)
         var plan = CachePlan(nodes: 1, blocks: 1)
         plan.cached[0][0] = true
@@ -143,7 +163,8 @@ import Testing
         // With a cloud slower than the edge's guaranteed rate, the edge serves: the cloud only ever shortens T(k).
         var slowCloud = scenario
         slowCloud.cloudBps = rate / 10
-        let edge = Simulator(network: EdgeNetwork(scenario: slowCloud, repository: repository, seed: 9)).outcome(of: plan, block: 0)
+        let edge = Simulator(network: EdgeNetwork(scenario: slowCloud, repository: repository, seed: 9)).outcome(
+            of: plan, block: 0)
         #expect(abs(edge.delaySeconds - 8e8 / rate) <= 1e-6 * edge.delaySeconds)
     }
 }
@@ -162,7 +183,8 @@ import Testing
             models: [.init(id: "m0", family: "f", blocks: [0, 1]), .init(id: "m1", family: "f", blocks: [0, 2])])
         let exact = try SimulationReport.run(scheme: .exact, scenario: scenario, repository: repository, seed: seed)
         let cost = { (outcome: PlanOutcome) in outcome.cost(r1: scenario.r1, r2: scenario.r2) }
-        for scheme in SchemeRegistry.all where !["exact", "no-cooperation", "tdma-unicast", "hybrid"].contains(scheme.name) {
+        for scheme in SchemeRegistry.all
+        where !["exact", "no-cooperation", "tdma-unicast", "hybrid"].contains(scheme.name) {
             // Same delivery model (CoMP broadcast): the exhaustive search must do at least as well on the cost.
             let other = try SimulationReport.run(scheme: scheme, scenario: scenario, repository: repository, seed: seed)
             let (a, b) = (cost(exact.outcome), cost(other.outcome))

@@ -13,14 +13,21 @@ import Testing
             ("bf16", .float(.bfloat16, bytes: 2), [0x80, 0x3F, 0x00, 0x40]),  // 1.0, 2.0
             ("f32be", .float(.ieeeSingle, bytes: 4, byteOrder: .bigEndian), [0x3F, 0x80, 0, 0, 0x40, 0, 0, 0]),
             ("u16", .integer(bytes: 2, signed: false), [1, 0, 0xFF, 0xFF]),
-            ("i64", .integer(bytes: 8, signed: true), [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] + [2, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                "i64", .integer(bytes: 8, signed: true),
+                [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] + [2, 0, 0, 0, 0, 0, 0, 0]
+            ),
             ("bool", .h5pyBool, [1, 0]),
-            ("opaque", HDF5Datatype(typeClass: .opaque, size: 2, byteOrder: .none, opaqueTag: "bf16-bits"), [1, 2, 3, 4]),
+            (
+                "opaque", HDF5Datatype(typeClass: .opaque, size: 2, byteOrder: .none, opaqueTag: "bf16-bits"),
+                [1, 2, 3, 4]
+            ),
         ]
         let utf8 = HDF5Datatype(
             typeClass: .string, size: 8, byteOrder: .none, string: .init(variableLength: true, utf8: true, padding: 0))
         let fixed = HDF5Datatype(
-            typeClass: .string, size: 2, byteOrder: .none, string: .init(variableLength: false, utf8: false, padding: 1))
+            typeClass: .string, size: 2, byteOrder: .none, string: .init(variableLength: false, utf8: false, padding: 1)
+        )
         // In name order: the order libhdf5 lists attributes in.
         let attributes = [
             HDF5Attribute(name: "fixed", datatype: fixed, dataspace: .simple([2]), value: .raw(Array("abc\0".utf8))),
@@ -52,7 +59,8 @@ import Testing
             #expect(info.fileOffset != nil && info.storageSize == UInt64(expected.2.count))
         }
         // Reading big-endian data as little-endian swaps each element.
-        let bigEndian = try #require(nodes.compactMap { if case .dataset(let i) = $0, i.path == "g/f32be" { i } else { nil } }.first)
+        let bigEndian = try #require(
+            nodes.compactMap { if case .dataset(let i) = $0, i.path == "g/f32be" { i } else { nil } }.first)
         var little = bigEndian.datatype
         little.byteOrder = .littleEndian
         #expect(try file.readDataset(bigEndian, as: little) == [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40])

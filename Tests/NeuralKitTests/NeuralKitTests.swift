@@ -44,7 +44,9 @@ import Testing
     @Test(arguments: Activation.allCases)
     func mlpGradientsMatchFiniteDifferences(activation: Activation) {
         var generator = SplitMix64(seed: 7)
-        let network = MLP(sizes: [5, 7, 6, 3], hidden: activation, output: activation == .relu ? .tanh : activation, name: "net", using: &generator)
+        let network = MLP(
+            sizes: [5, 7, 6, 3], hidden: activation, output: activation == .relu ? .tanh : activation, name: "net",
+            using: &generator)
         // Inputs away from the kinks of relu/abs, where a difference quotient straddles two slopes.
         let input = Matrix(
             rows: 4, columns: 5,
@@ -72,7 +74,8 @@ import Testing
             adam.step()
         }
         let layer = network.layers[0]
-        for (learned, expected) in zip(layer.weight.value.values + layer.bias.value.values, truth.values + bias.values) {
+        for (learned, expected) in zip(layer.weight.value.values + layer.bias.value.values, truth.values + bias.values)
+        {
             #expect(abs(learned - expected) < 1e-2, "\(learned) vs \(expected)")
         }
     }
@@ -93,7 +96,8 @@ import Testing
     }
 
     @Test func sameSeedSameNetwork() {
-        var a = SplitMix64(seed: 11), b = SplitMix64(seed: 11)
+        var a = SplitMix64(seed: 11)
+        var b = SplitMix64(seed: 11)
         let first = MLP(sizes: [4, 8, 2], name: "n", using: &a)
         let second = MLP(sizes: [4, 8, 2], name: "n", using: &b)
         #expect(zip(first.parameters, second.parameters).allSatisfy { $0.value == $1.value })

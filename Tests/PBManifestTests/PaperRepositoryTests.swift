@@ -22,7 +22,8 @@ import Testing
         #expect(sizes.max() == 24_307_200)
         #expect(sizes.min() ?? 0 >= 3_500 && blocks.count >= 400 && blocks.count <= 460)
         // A child shares exactly its frozen lower blocks with its parent.
-        let byID = Dictionary(uniqueKeysWithValues: models.map { ($0["id"] as? String ?? "", $0["blocks"] as? [String] ?? []) })
+        let byID = Dictionary(
+            uniqueKeysWithValues: models.map { ($0["id"] as? String ?? "", $0["blocks"] as? [String] ?? []) })
         let parent = try #require(byID["inception_v3-stage1-2"])
         let child = try #require(byID["inception_v3-stage2-2-1"])
         #expect(zip(parent, child).prefix { $0 == $1 }.count == 13)

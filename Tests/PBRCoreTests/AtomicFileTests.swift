@@ -31,7 +31,9 @@ import Testing
             var offset = 0
             while offset < content.count {
                 let piece = min(content.count - offset, Int(generator.next() % (3 << 20)) + 1)
-                try content.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + piece)])) }
+                try content.withUnsafeBytes {
+                    try file.write(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + piece)]))
+                }
                 offset += piece
             }
             #expect(!FileManager.default.fileExists(atPath: path), "visible before commit")

@@ -41,7 +41,8 @@ import Testing
     }
 
     @Test func wholeNumbersInExponentFormAreIntegers() throws {
-        #expect(try JSONValueDecoder().decode([UInt64].self, from: Array("[3e8, 2.0E2, 7]".utf8)) == [300_000_000, 200, 7])
+        #expect(
+            try JSONValueDecoder().decode([UInt64].self, from: Array("[3e8, 2.0E2, 7]".utf8)) == [300_000_000, 200, 7])
         #expect(throws: DecodingError.self) { try JSONValueDecoder().decode(UInt64.self, from: Array("2.5".utf8)) }
         #expect(throws: DecodingError.self) { try JSONValueDecoder().decode(UInt8.self, from: Array("256".utf8)) }
         #expect(throws: DecodingError.self) { try JSONValueDecoder().decode(UInt64.self, from: Array("-1".utf8)) }
@@ -60,7 +61,9 @@ import Testing
             #expect(duplicate?.code == .invalidJSON)
             #expect((duplicate?.underlying as? JSONSyntaxError)?.duplicateKey == "name")
 
-            let missing = #expect(throws: FileError.self) { try FileSystem.readJSON(Inner.self, from: directory + "/none") }
+            let missing = #expect(throws: FileError.self) {
+                try FileSystem.readJSON(Inner.self, from: directory + "/none")
+            }
             #expect(missing?.code == .io)
             #expect(missing?.errno == ENOENT)
         }

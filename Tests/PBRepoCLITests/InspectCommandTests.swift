@@ -23,7 +23,8 @@ struct CommandRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -33,7 +34,8 @@ struct CommandRun {
         // A death by signal shows as 128 + signal, as a shell would say it.
         let signalled = process.terminationReason == .uncaughtSignal
         return CommandRun(
-            status: signalled ? 128 + process.terminationStatus : process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            status: signalled ? 128 + process.terminationStatus : process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
@@ -111,7 +113,9 @@ struct CommandRun {
 
 @Suite struct BeamformCommandTests {
     @Test func solvesTheDocumentedExample() throws {
-        let result = try CommandRun.run(["beamform", "--instance", Samples.root + "/docs/examples/beamform-instance.json", "--json"])
+        let result = try CommandRun.run([
+            "beamform", "--instance", Samples.root + "/docs/examples/beamform-instance.json", "--json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let rates = try #require(object["worst_case_rate_bps"] as? [Double])
@@ -125,8 +129,11 @@ struct CommandRun {
 
     @Test func badInstancesAreOneLineErrors() throws {
         let path = Samples.temporaryDirectory() + "/bad.json"
-        try Data(#"{"bandwidth_hz": 1, "noise_w": 1, "p_max_w": 1, "block_bits": 1, "qos_bps": [1], "error_eps": [[0]], "channels": [[[[1, 0], [2]]]]}"#.utf8)
-            .write(to: URL(fileURLWithPath: path))
+        try Data(
+            #"{"bandwidth_hz": 1, "noise_w": 1, "p_max_w": 1, "block_bits": 1, "qos_bps": [1], "error_eps": [[0]], "channels": [[[[1, 0], [2]]]]}"#
+                .utf8
+        )
+        .write(to: URL(fileURLWithPath: path))
         let result = try CommandRun.run(["beamform", "--instance", path])
         #expect(result.status == 1)
         #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains("[re, im]"))

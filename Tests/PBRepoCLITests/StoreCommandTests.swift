@@ -73,7 +73,9 @@ import Testing
         _ = try store.assemble("tiny-llama-ft-sharded", to: output)
         let original = Samples.path("transformer/tiny-llama-ft-sharded")
         for name in try FileManager.default.contentsOfDirectory(atPath: original) {
-            #expect(FileManager.default.contentsEqual(atPath: original + "/" + name, andPath: output + "/" + name), "\(name)")
+            #expect(
+                FileManager.default.contentsEqual(atPath: original + "/" + name, andPath: output + "/" + name),
+                "\(name)")
         }
     }
 
@@ -81,7 +83,9 @@ import Testing
         let root = Samples.temporaryDirectory() + "/store"
         // Seed the store so both runs find the index, then race: different models, and the same model twice.
         _ = try Store(root: root)
-        let runs = try (Self.models + ["mlp/mlp-base.safetensors"]).map { try start(["ingest", "--store", root, Samples.path($0)]) }
+        let runs = try (Self.models + ["mlp/mlp-base.safetensors"]).map {
+            try start(["ingest", "--store", root, Samples.path($0)])
+        }
         for run in runs {
             run.waitUntilExit()
             #expect(run.terminationStatus == 0)
@@ -100,18 +104,23 @@ import Testing
         let ingest = try CommandRun.run(["ingest", "--store", store, original, "--json"])
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let client = root + "/client"
-        #expect(try CommandRun.run(["export-blocks", "--store", store, "tiny-llama-ft-sharded", "-o", client]).status == 0)
+        #expect(
+            try CommandRun.run(["export-blocks", "--store", store, "tiny-llama-ft-sharded", "-o", client]).status == 0)
         for (index, source) in [["--store", store], ["--from", client]].enumerated() {
             for sha256 in [false, true] {
                 let output = root + "/out-\(index)-\(sha256)"
                 let run = try CommandRun.run(
-                    ["assemble", "tiny-llama-ft-sharded", "-o", output, "--json"] + source + (sha256 ? ["--sha256"] : []))
+                    ["assemble", "tiny-llama-ft-sharded", "-o", output, "--json"] + source
+                        + (sha256 ? ["--sha256"] : []))
                 #expect(run.status == 0, "\(run.stderr)")
-                let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+                let report = try #require(
+                    try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
                 #expect(report["xxh3_verified"] as? Bool == true)
                 #expect(report["sha256_verified"] as? Bool == sha256)
                 for name in try FileManager.default.contentsOfDirectory(atPath: original) {
-                    #expect(FileManager.default.contentsEqual(atPath: original + "/" + name, andPath: output + "/" + name), "\(name)")
+                    #expect(
+                        FileManager.default.contentsEqual(atPath: original + "/" + name, andPath: output + "/" + name),
+                        "\(name)")
                 }
             }
         }
@@ -140,7 +149,9 @@ import Testing
         #expect(curve.split(separator: "\n").count == 4)
         let plan = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", manifest])
         #expect(plan.status == 0, "\(plan.stderr)")
-        let simulate = try CommandRun.run(["simulate", "--manifest", manifest, "--scheme", "maasn-da", "--policy", root + "/policy", "--json"])
+        let simulate = try CommandRun.run([
+            "simulate", "--manifest", manifest, "--scheme", "maasn-da", "--policy", root + "/policy", "--json",
+        ])
         #expect(simulate.stdout == plan.stdout)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
         #expect(report["scheme"] as? String == "maasn-da" && report["seed"] as? Int == 2)
@@ -148,21 +159,29 @@ import Testing
         let missing = try CommandRun.run(["simulate", "--manifest", manifest, "--scheme", "maasn-da"])
         #expect(missing.status != 0 && missing.stderr.contains("--policy"))
         try #"{"batchSize": 0}"#.write(toFile: root + "/bad.json", atomically: true, encoding: .utf8)
-        let bad = try CommandRun.run(["train", "--manifest", manifest, "--config", root + "/bad.json", "-o", root + "/other"])
+        let bad = try CommandRun.run([
+            "train", "--manifest", manifest, "--config", root + "/bad.json", "-o", root + "/other",
+        ])
         #expect(bad.status == 1 && bad.stderr.contains("batchSize"), "\(bad.stderr)")
         // A sweep trains the learner on every point; the CSV names it next to the baselines.
         let sweep = try CommandRun.run([
             "sweep", "--manifest", manifest, "--scenario", root + "/scenario.json", "--vary", "capacity=3e8,5e8",
-            "--schemes", "trimcaching,maasn-da", "--seeds", "1", "--train-episodes", "2", "--train-config", root + "/config.json",
+            "--schemes", "trimcaching,maasn-da", "--seeds", "1", "--train-episodes", "2", "--train-config",
+            root + "/config.json",
             "-o", root + "/sweep",
         ])
         #expect(sweep.status == 0, "\(sweep.stderr)")
-        let rows = try String(contentsOfFile: root + "/sweep/sweep.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let rows = try String(contentsOfFile: root + "/sweep/sweep.csv", encoding: .utf8).split(separator: "\n")
+            .dropFirst()
         #expect(rows.map { $0.split(separator: ",")[2] } == ["trimcaching", "maasn-da", "trimcaching", "maasn-da"])
-        let idle = try CommandRun.run(["sweep", "--manifest", manifest, "--vary", "capacity=3e8", "--schemes", "heuristic", "--train-episodes", "2", "-o", root + "/idle"])
+        let idle = try CommandRun.run([
+            "sweep", "--manifest", manifest, "--vary", "capacity=3e8", "--schemes", "heuristic", "--train-episodes",
+            "2", "-o", root + "/idle",
+        ])
         #expect(idle.status != 0 && idle.stderr.contains("learners"), "\(idle.stderr)")
         let badLearner = try CommandRun.run([
-            "sweep", "--manifest", manifest, "--vary", "capacity=3e8", "--schemes", "maasn-da", "--train-config", root + "/bad.json", "-o", root + "/bad-sweep",
+            "sweep", "--manifest", manifest, "--vary", "capacity=3e8", "--schemes", "maasn-da", "--train-config",
+            root + "/bad.json", "-o", root + "/bad-sweep",
         ])
         #expect(badLearner.status == 1 && badLearner.stderr.contains("batchSize"), "\(badLearner.stderr)")
     }

@@ -17,9 +17,15 @@ import Testing
             "model.layers.2.input_layernorm.weight", "model.layers.10.input_layernorm.weight",
         ]
         let partition = Partition.make(names: names, separator: ".")
-        #expect(partition.blocks.map(\.name) == ["model.embed_tokens", "model.layers.2", "model.layers.10", "model.norm", "lm_head"])
+        #expect(
+            partition.blocks.map(\.name) == [
+                "model.embed_tokens", "model.layers.2", "model.layers.10", "model.norm", "lm_head",
+            ])
         #expect(partition.blocks.map(\.kind) == [.embedding, .layer, .layer, .norm, .head])
-        #expect(blocks(names)["model.layers.2"] == ["model.layers.2.input_layernorm.weight", "model.layers.2.self_attn.q_proj.weight"])
+        #expect(
+            blocks(names)["model.layers.2"] == [
+                "model.layers.2.input_layernorm.weight", "model.layers.2.self_attn.q_proj.weight",
+            ])
     }
 
     @Test(arguments: [
@@ -65,8 +71,14 @@ import Testing
             .init(match: #"^model\.layers\.(\d+)\.mlp\."#, block: "mlp.$1", kind: .layer),
             .init(match: #"^(lm_head|model\.norm)\."#, block: "output", kind: .head),
         ])
-        let names = ["model.layers.0.mlp.up_proj.weight", "model.layers.0.self_attn.q_proj.weight", "lm_head.weight", "model.norm.weight"]
-        let result = Dictionary(uniqueKeysWithValues: Partition.make(names: names, separator: ".", rules: rules).blocks.map { ($0.name, $0) })
+        let names = [
+            "model.layers.0.mlp.up_proj.weight", "model.layers.0.self_attn.q_proj.weight", "lm_head.weight",
+            "model.norm.weight",
+        ]
+        let result = Dictionary(
+            uniqueKeysWithValues: Partition.make(names: names, separator: ".", rules: rules).blocks.map {
+                ($0.name, $0)
+            })
         #expect(result["mlp.0"]?.tensors == [0])
         #expect(result["model.layers.0"]?.tensors == [1])
         #expect(result["output"]?.tensors.sorted() == [2, 3])
@@ -79,7 +91,8 @@ import Testing
     @Test func rulesFilesAreReadAndRefusedWithTheirCode() throws {
         try Samples.withTemporaryDirectory { directory in
             let path = directory + "/rules.json"
-            try #"{"rules": [{"match": "^model\\.layers\\.(\\d+)\\.", "block": "layer.$1"}, {"match": "^lm_head\\.", "block": "head", "kind": "head"}]}"#
+            try
+                #"{"rules": [{"match": "^model\\.layers\\.(\\d+)\\.", "block": "layer.$1"}, {"match": "^lm_head\\.", "block": "head", "kind": "head"}]}"#
                 .write(toFile: path, atomically: true, encoding: .utf8)
             let rules = try PartitionRules.load(path)
             #expect(rules.rules.count == 2 && rules.rules[1].kind == .head)
@@ -90,7 +103,10 @@ import Testing
             #expect(rules.source.contains("layer.$1"))
             let cases: [(String, PartitionError.Code, Int?)] = [
                 (#"{"rules": [{"match": "x"}]}"#, .invalidRule, 0),
-                (#"{"rules": [{"match": "x", "block": "b"}, {"match": "y", "block": "c", "kind": "bogus"}]}"#, .invalidRule, 1),
+                (
+                    #"{"rules": [{"match": "x", "block": "b"}, {"match": "y", "block": "c", "kind": "bogus"}]}"#,
+                    .invalidRule, 1
+                ),
                 (#"{"rules": [{"match": "(", "block": "b"}]}"#, .invalidRule, 0),
                 (#"{"rule": []}"#, .invalidRule, nil),
                 (#"{"rules": [}"#, .invalidJSON, nil),
@@ -118,7 +134,10 @@ import Testing
 
     @Test func transformerLayersAreOneBlockEachAndFrozenOnesAreShared() throws {
         let base = try report("transformer/tiny-llama-base")
-        #expect(base.blocks.map(\.block.name) == ["model.embed_tokens"] + (0..<4).map { "model.layers.\($0)" } + ["model.norm", "lm_head"])
+        #expect(
+            base.blocks.map(\.block.name) == ["model.embed_tokens"] + (0..<4).map { "model.layers.\($0)" } + [
+                "model.norm", "lm_head",
+            ])
         #expect(base.blocks.filter { $0.block.kind == .layer }.allSatisfy { $0.block.tensors.count == 9 })
         let tuned = try report("transformer/tiny-llama-ft-sharded")
         let shared = Set(base.blocks.map(\.digest)).intersection(tuned.blocks.map(\.digest))

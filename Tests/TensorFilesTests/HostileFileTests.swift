@@ -49,18 +49,19 @@ import Testing
         #expect(try Self.parse(#"{"q":{"dtype":"F4","shape":[6],"data_offsets":[0,3]}}"#, data: 3).dataLength == 3)
     }
 
-    @Test(arguments: [
-        (#"{"q":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#, "size_mismatch"),  // 12 bits: not whole bytes
-        (#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, "invalid_header"),
-        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}"#, "invalid_header"),
-        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1,"x":2}}"#, "duplicate_name"),
-        (#"{"a":{"dtype":32,"shape":[1],"data_offsets":[0,4]}}"#, "invalid_header"),
-        (#"{"a":[]}"#, "invalid_header"),
-        (#"{"__metadata__":[],"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, "invalid_header"),
-        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} x"#, "invalid_json"),
-        (#"{"a\u0000":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, nil),
-        (#"{"\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, "invalid_json"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            (#"{"q":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#, "size_mismatch"),  // 12 bits: not whole bytes
+            (#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, "invalid_header"),
+            (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}"#, "invalid_header"),
+            (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1,"x":2}}"#, "duplicate_name"),
+            (#"{"a":{"dtype":32,"shape":[1],"data_offsets":[0,4]}}"#, "invalid_header"),
+            (#"{"a":[]}"#, "invalid_header"),
+            (#"{"__metadata__":[],"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, "invalid_header"),
+            (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} x"#, "invalid_json"),
+            (#"{"a\u0000":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, nil),
+            (#"{"\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, "invalid_json"),
+        ] as [(String, String?)])
     func headerRules(json: String, expected: String?) {
         #expect(Self.code(json, data: 4) == expected, "\(json)")
     }

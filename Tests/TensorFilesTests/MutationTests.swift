@@ -9,7 +9,9 @@ import Testing
 /// lengths. (HDF5 files go through libhdf5, which can crash on corrupt input; the CLI runs it in a child process, and
 /// `HDF5MutationTests` in PBRepoCLITests checks that path.)
 @Suite struct MutationTests {
-    @Test(arguments: ["lora/digits-5-9/adapter_model.safetensors", "transformer/tiny-llama-tied-bf16/model.safetensors"])
+    @Test(arguments: [
+        "lora/digits-5-9/adapter_model.safetensors", "transformer/tiny-llama-tied-bf16/model.safetensors",
+    ])
     func mutatedSamplesNeverCrash(relative: String) throws {
         let original = try #require(FileManager.default.contents(atPath: Samples.path(relative)))
         let directory = Samples.temporaryDirectory()

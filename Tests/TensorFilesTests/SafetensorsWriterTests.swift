@@ -71,7 +71,9 @@ import Testing
     @Test func refusesInvalidHeadersAndMismatchedTensors() throws {
         let directory = Samples.temporaryDirectory()
         #expect(throws: TensorFileError.self) {
-            try SafetensorsWriter(path: directory + "/x.safetensors", headerJSON: Array(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,15]}}"#.utf8))
+            try SafetensorsWriter(
+                path: directory + "/x.safetensors",
+                headerJSON: Array(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,15]}}"#.utf8))
         }
         #expect(throws: TensorFileError.self) {
             try SafetensorsWriter.write(path: directory + "/y.safetensors", tensors: [("a", .F32, [4], [0, 0, 0])])
@@ -82,10 +84,15 @@ import Testing
     @Test func encodesLikeTheReferenceWriter() throws {
         // Descending dtype order, then byte-wise names ("layers.10" < "layers.2"), padding to 8 with spaces.
         let header = try SafetensorsHeader.encode(
-            tensors: [("b", .F16, [1]), ("layers.2", .F32, [1]), ("layers.10", .F32, [1]), ("m", .BOOL, [1]), ("i", .I64, [1])],
+            tensors: [
+                ("b", .F16, [1]), ("layers.2", .F32, [1]), ("layers.10", .F32, [1]), ("m", .BOOL, [1]),
+                ("i", .I64, [1]),
+            ],
             metadata: [("format", "pt")])
         #expect(header.tensorsInDataOrder.map(\.name) == ["i", "layers.10", "layers.2", "b", "m"])
         #expect(header.json.count % 8 == 0)
-        #expect(String(decoding: header.json, as: UTF8.self).hasPrefix(#"{"__metadata__":{"format":"pt"},"i":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}"#))
+        #expect(
+            String(decoding: header.json, as: UTF8.self).hasPrefix(
+                #"{"__metadata__":{"format":"pt"},"i":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}"#))
     }
 }

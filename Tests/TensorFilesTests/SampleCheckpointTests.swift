@@ -33,7 +33,8 @@ import XXHash
         func digestsOf(_ relative: String) throws -> [String: String] {
             if let known = digests[relative] { return known }
             let inspection = try Inspection.run(path: Samples.path(relative))
-            let table = Dictionary(uniqueKeysWithValues: inspection.tensors.map { ($0.descriptor.name, $0.digest.description) })
+            let table = Dictionary(
+                uniqueKeysWithValues: inspection.tensors.map { ($0.descriptor.name, $0.digest.description) })
             digests[relative] = table
             return table
         }
@@ -43,7 +44,8 @@ import XXHash
             let pairs = entry["tensors"] as? [[String: String]] ?? []
             #expect(!pairs.isEmpty)
             for pair in pairs {
-                let tensor = try #require(pair["tensor"]), baseTensor = try #require(pair["base_tensor"])
+                let tensor = try #require(pair["tensor"])
+                let baseTensor = try #require(pair["base_tensor"])
                 #expect(model[tensor] != nil && model[tensor] == base[baseTensor], "\(relative): \(tensor)")
             }
         }
@@ -60,7 +62,8 @@ import XXHash
         #expect(model.shards.count == 2)
         #expect(model.index != nil)
         #expect(viaDirectory.tensors == viaIndex.tensors)
-        #expect(viaDirectory.metadata.contains { $0.key == "total_size" && $0.value == String(viaDirectory.totalBytes) })
+        #expect(
+            viaDirectory.metadata.contains { $0.key == "total_size" && $0.value == String(viaDirectory.totalBytes) })
     }
 
     @Test func kerasLegacyLayoutListsLayersInModelOrder() throws {
@@ -71,9 +74,11 @@ import XXHash
         let layout = try #require(KerasLayout.detect(checkpoint))
         #expect(layout.kind == .legacyH5)
         #expect(layout.layers.map(\.name) == ["dense_10", "dense_11", "dense_12", "dense_13", "dropout_2", "dense_14"])
-        #expect(layout.layers[0].weights == [
-            "model_weights/dense_10/sequential_2/dense_10/kernel", "model_weights/dense_10/sequential_2/dense_10/bias",
-        ])
+        #expect(
+            layout.layers[0].weights == [
+                "model_weights/dense_10/sequential_2/dense_10/kernel",
+                "model_weights/dense_10/sequential_2/dense_10/bias",
+            ])
         #expect(layout.layers[4].weights.isEmpty)
     }
 
@@ -122,7 +127,9 @@ import XXHash
             switch checkpoint.layout(ofFile: name, length: file.count) {
             case .safetensors(let header, let tensors):
                 #expect(Array(file.prefix(header.count)) == header)
-                #expect(tensors.reduce(header.count) { $0 + $1.length } == file.count, "\(relative): only header and tensors")
+                #expect(
+                    tensors.reduce(header.count) { $0 + $1.length } == file.count,
+                    "\(relative): only header and tensors")
                 try check(tensors, file: file, names: names, expected: expected, relative: relative)
                 covered.formUnion(tensors.map(\.tensor))
             case .embedded(let extents):
@@ -131,7 +138,9 @@ import XXHash
                 try check(extents, file: file, names: names, expected: expected, relative: relative)
                 covered.formUnion(names.indices)
             case .other:
-                #expect(isDirectory && !member.hasSuffix(".safetensors"), "\(relative)/\(member): a checkpoint file without tensors")
+                #expect(
+                    isDirectory && !member.hasSuffix(".safetensors"),
+                    "\(relative)/\(member): a checkpoint file without tensors")
             }
         }
         #expect(covered.count == names.count, "\(relative): every tensor lies in some file")

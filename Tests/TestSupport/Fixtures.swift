@@ -10,7 +10,8 @@ public enum Fixtures {
     /// Writes a valid `pbrepo.manifest/v1` file: blocks named by hex suffixes with their sizes, models as
     /// (id, family, block suffixes); returns its path.
     public static func writeManifest(
-        to path: String, blocks: [(suffix: String, bytes: UInt64)], models: [(id: String, family: String, blocks: [String])]
+        to path: String, blocks: [(suffix: String, bytes: UInt64)],
+        models: [(id: String, family: String, blocks: [String])]
     ) throws -> String {
         let blockLines = blocks.enumerated().map { position, block in
             let users = models.filter { $0.blocks.contains(block.suffix) }.map { "\"\($0.id)\"" }
@@ -37,7 +38,9 @@ public enum Fixtures {
     /// own, d (200 MB) alone in family g.
     public static func writeTinyManifest(to path: String, includingFamilyG: Bool = true) throws -> String {
         var blocks: [(suffix: String, bytes: UInt64)] = [("a", 300_000_000), ("b", 200_000_000), ("c", 100_000_000)]
-        var models: [(id: String, family: String, blocks: [String])] = [("m0", "f", ["a", "b"]), ("m1", "f", ["a", "c"])]
+        var models: [(id: String, family: String, blocks: [String])] = [
+            ("m0", "f", ["a", "b"]), ("m1", "f", ["a", "c"]),
+        ]
         if includingFamilyG {
             blocks.append(("d", 200_000_000))
             models.append(("m2", "g", ["d"]))

@@ -49,16 +49,21 @@ public enum Samples {
         case 0: bytes.removeLast(Int.random(in: 1..<bytes.count, using: &generator))
         case 1:
             for _ in 0..<8 {
-                bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(
+                    in: 1...255, using: &generator)
             }
         case 2:
-            bytes[Int.random(in: 0..<min(64, bytes.count), using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            bytes[Int.random(in: 0..<min(64, bytes.count), using: &generator)] = UInt8.random(
+                in: 0...255, using: &generator)
         case 3:
             let position = Int.random(in: 8..<min(400, bytes.count), using: &generator)
-            bytes[position] = [UInt8(ascii: "{"), UInt8(ascii: "]"), UInt8(ascii: "9"), UInt8(ascii: "\""), 0xFF]
+            bytes[position] =
+                [UInt8(ascii: "{"), UInt8(ascii: "]"), UInt8(ascii: "9"), UInt8(ascii: "\""), 0xFF]
                 .randomElement(using: &generator) ?? 0
         default:
-            bytes += (0..<Int.random(in: 1...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            bytes += (0..<Int.random(in: 1...64, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
         }
         return bytes
     }
@@ -89,7 +94,8 @@ final class TemporaryRoot: Sendable {
     private init() {
         let base = NSTemporaryDirectory()
         path = base + "pbrepo-test-\(getpid())"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("pbrepo-test-") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        where name.hasPrefix("pbrepo-test-") {
             if let pid = Int32(name.dropFirst("pbrepo-test-".count)), kill(pid, 0) != 0 && errno == ESRCH {
                 try? FileManager.default.removeItem(atPath: base + name)
             }

@@ -30,8 +30,12 @@ public struct SchemaValidator: @unchecked Sendable {
         return found
     }
 
-    private func check(_ value: Any, against schema: [String: Any], at path: String, into found: inout [SchemaViolation]) {
-        func fail(_ message: String) { found.append(SchemaViolation(path: path.isEmpty ? "(root)" : path, message: message)) }
+    private func check(
+        _ value: Any, against schema: [String: Any], at path: String, into found: inout [SchemaViolation]
+    ) {
+        func fail(_ message: String) {
+            found.append(SchemaViolation(path: path.isEmpty ? "(root)" : path, message: message))
+        }
         for key in schema.keys where !Self.known.contains(key) { fail("schema keyword \(key) is not supported") }
         if let type = schema["type"] as? String, !Self.has(value, type: type) { return fail("not of type \(type)") }
         if let constant = schema["const"], !Self.equal(value, constant) { fail("is not \(constant)") }
@@ -50,9 +54,13 @@ public struct SchemaValidator: @unchecked Sendable {
             }
         }
         if let array = value as? [Any], !(value is [String: Any]) {
-            if let minimum = schema["minItems"] as? Int, array.count < minimum { fail("has fewer than \(minimum) items") }
+            if let minimum = schema["minItems"] as? Int, array.count < minimum {
+                fail("has fewer than \(minimum) items")
+            }
             if let items = schema["items"] as? [String: Any] {
-                for (index, item) in array.enumerated() { check(item, against: items, at: path + "[\(index)]", into: &found) }
+                for (index, item) in array.enumerated() {
+                    check(item, against: items, at: path + "[\(index)]", into: &found)
+                }
             }
         }
         if let text = value as? String {

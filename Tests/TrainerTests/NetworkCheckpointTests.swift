@@ -1,8 +1,9 @@
 import NeuralKit
 import PBRCore
 import TensorFiles
-import Testing
 import TestSupport
+import Testing
+
 @testable import Trainer
 
 @Suite struct CheckpointTests {

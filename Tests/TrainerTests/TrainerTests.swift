@@ -4,6 +4,7 @@ import NeuralKit
 import PBRCore
 import TestSupport
 import Testing
+
 @testable import Trainer
 
 @Suite struct EchoStateNetworkTests {
@@ -16,7 +17,9 @@ import Testing
         let a: [[Float]] = [[0.5, -0.3, 0.2], [0.1, 0.4, -0.6]]
         let b: [[Float]] = [[-0.2, 0.1, 0.3], [0.3, 0.0, 0.2]]
         func run(_ steps: Int) -> (inputs: [[Float]], previous: [[Float]], targets: [[Float]]) {
-            var inputs: [[Float]] = [], previous: [[Float]] = [], targets: [[Float]] = []
+            var inputs: [[Float]] = []
+            var previous: [[Float]] = []
+            var targets: [[Float]] = []
             var last = [Float](repeating: 0, count: 3)
             esn.reset()
             for _ in 0..<steps {
@@ -34,9 +37,11 @@ import Testing
             return (inputs, previous, targets)
         }
         let training = run(3000)
-        esn.learn(inputs: training.inputs, previousStates: training.previous, targets: training.targets, generator: &draws)
+        esn.learn(
+            inputs: training.inputs, previousStates: training.previous, targets: training.targets, generator: &draws)
         let test = run(500)
-        var error: Float = 0, energy: Float = 0
+        var error: Float = 0
+        var energy: Float = 0
         for index in test.inputs.indices {
             let prediction = esn.predict(input: test.inputs[index], previous: test.previous[index])
             for o in 0..<2 {
@@ -100,15 +105,19 @@ import Testing
         for _ in 0..<4 { straight.trainer.trainEpisode() }
         let directory = Samples.temporaryDirectory() + "/resumed"
         let first = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: Self.config(variant, episodes: 4), seed: 3, directory: directory)
+            manifest: manifest, scenario: Self.scenario(), config: Self.config(variant, episodes: 4), seed: 3,
+            directory: directory)
         for _ in 0..<2 { first.trainer.trainEpisode() }
         try first.save()
         let second = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: Self.config(variant, episodes: 4), seed: 3, directory: directory)
+            manifest: manifest, scenario: Self.scenario(), config: Self.config(variant, episodes: 4), seed: 3,
+            directory: directory)
         #expect(second.trainer.curve.count == 2)
         for _ in 0..<2 { second.trainer.trainEpisode() }
         #expect(second.trainer.curve.map(\.episodeReturn) == straight.trainer.curve.map(\.episodeReturn))
-        #expect(second.trainer.best?.cost == straight.trainer.best?.cost && second.trainer.best?.episode == straight.trainer.best?.episode)
+        #expect(
+            second.trainer.best?.cost == straight.trainer.best?.cost
+                && second.trainer.best?.episode == straight.trainer.best?.episode)
         #expect(zip(second.trainer.allParameters, straight.trainer.allParameters).allSatisfy { $0.value == $1.value })
     }
 
@@ -137,15 +146,20 @@ import Testing
         let manifest = try Self.manifest()
         let directory = Samples.temporaryDirectory() + "/policy"
         let session = try TrainingSession.start(
-            manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 5, directory: directory)
+            manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 5,
+            directory: directory)
         session.trainer.trainEpisode()
         try session.save()
         let otherVariant = #expect(throws: TrainingError.self) {
-            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: Self.config(.noAS, episodes: 1), seed: 5, directory: directory)
+            try TrainingSession.start(
+                manifest: manifest, scenario: Self.scenario(), config: Self.config(.noAS, episodes: 1), seed: 5,
+                directory: directory)
         }
         #expect(otherVariant?.code == .settingsMismatch)
         let otherSeed = #expect(throws: TrainingError.self) {
-            try TrainingSession.start(manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 6, directory: directory)
+            try TrainingSession.start(
+                manifest: manifest, scenario: Self.scenario(), config: Self.config(.maasnDA, episodes: 1), seed: 6,
+                directory: directory)
         }
         #expect(otherSeed?.code == .settingsMismatch)
     }
@@ -159,7 +173,8 @@ import Testing
         let kPrime = 450 * (1 + 0.8 - 0.8 / 1.12 * spread)
         #expect(abs(bound.samplesPerEpisode(tau0: 0.8, xi: 1.12) - kPrime) < 1e-9)
         let v = 20.0
-        let nu = 4 * pow(20 - 4.62, 2) + (8 * (2 * kPrime).squareRoot() + 256 / v) * v * v * log(201) / kPrime
+        let nu =
+            4 * pow(20 - 4.62, 2) + (8 * (2 * kPrime).squareRoot() + 256 / v) * v * v * log(201) / kPrime
             + (4 * (2 * kPrime).squareRoot() + 52) * v * v * 0.1
         let expected = 4 * pow(0.95, 601) / 0.0025 + 2 * 0.95 / 0.0025 * nu.squareRoot() + 1.12 * (1 + 0.95 * 10 * 0.5)
         #expect(abs(try #require(bound.value(tau0: 0.8, xi: 1.12)) - expected) < 1e-6 * expected)
@@ -187,13 +202,20 @@ import Testing
         let changed = try TrainingConfig().applying(overrides: Data(#"{"gamma": 0.99, "batchSize": 16}"#.utf8))
         #expect(changed.gamma == 0.99 && changed.batchSize == 16 && changed.episodes == 600)
         let options = try TrainingConfig().applying(
-            overrides: Data(#"{"stepOrder": "requested-first", "dropRedundantTransfers": true, "delayWeight": 100, "migrationPrior": -3}"#.utf8))
-        #expect(options.stepOrder == .requestedFirst && options.dropRedundantTransfers && options.delayWeight == 100 && options.migrationPrior == -3)
+            overrides: Data(
+                #"{"stepOrder": "requested-first", "dropRedundantTransfers": true, "delayWeight": 100, "migrationPrior": -3}"#
+                    .utf8))
+        #expect(
+            options.stepOrder == .requestedFirst && options.dropRedundantTransfers && options.delayWeight == 100
+                && options.migrationPrior == -3)
         for bad in [
-            #"{"gama": 0.9}"#, #"{"batchSize": 0}"#, #"{"replayCapacity": 10, "batchSize": 64}"#, #"{"temperature": 0}"#, #"[1]"#,
+            #"{"gama": 0.9}"#, #"{"batchSize": 0}"#, #"{"replayCapacity": 10, "batchSize": 64}"#,
+            #"{"temperature": 0}"#, #"[1]"#,
             #"{"delayWeight": 0}"#, #"{"stepOrder": "sideways"}"#,
         ] {
-            let error = #expect(throws: TrainingError.self, "\(bad)") { try TrainingConfig().applying(overrides: Data(bad.utf8)) }
+            let error = #expect(throws: TrainingError.self, "\(bad)") {
+                try TrainingConfig().applying(overrides: Data(bad.utf8))
+            }
             #expect(error?.code == .invalidConfig, "\(bad)")
         }
     }
@@ -203,7 +225,8 @@ import Testing
     @Test func nStepReturnsByHand() {
         func tuple(_ k: Int, done: Bool = false) -> Experience {
             Experience(
-                state: [Float(k)], actions: [], reward: Float(k + 1), nextState: [Float(k + 1)], done: done, discount: 0.5,
+                state: [Float(k)], actions: [], reward: Float(k + 1), nextState: [Float(k + 1)], done: done,
+                discount: 0.5,
                 allowed: [1], nextAllowed: [Float(k + 1)], previousReservoir: nil)
         }
         let steps = (0..<4).map { tuple($0, done: $0 == 3) }
@@ -250,7 +273,8 @@ import Testing
         var reachedOptimum = false
         for seed in [UInt64(2), 3] {
             let session = try TrainingSession.start(
-                manifest: manifest, scenario: scenario, config: config, seed: seed, directory: directory + "/policy-\(seed)")
+                manifest: manifest, scenario: scenario, config: config, seed: seed,
+                directory: directory + "/policy-\(seed)")
             while session.trainer.curve.count < config.episodes { session.trainer.trainEpisode() }
             let learned = try #require(session.trainer.best).cost
             let cost = { (scheme: any CachingScheme) in
@@ -276,7 +300,10 @@ import Testing
         let sweep = try Sweep.run(
             repository: repository, scenario: scenario, parameter: .capacity, values: [3e8, 6e8],
             schemes: [TrimCaching(), LearnedScheme(config: config)], seeds: 2)
-        #expect(sweep.rows.map(\.scheme) == ["trimcaching", "trimcaching", "maasn-da", "maasn-da"] + ["trimcaching", "trimcaching", "maasn-da", "maasn-da"])
+        #expect(
+            sweep.rows.map(\.scheme) == ["trimcaching", "trimcaching", "maasn-da", "maasn-da"] + [
+                "trimcaching", "trimcaching", "maasn-da", "maasn-da",
+            ])
         for row in sweep.rows where row.scheme == "maasn-da" {
             var parameters = scenario
             parameters.capacityBytes = [row.value]
@@ -286,7 +313,9 @@ import Testing
             trainer.useBestPolicy()
             let plan = trainer.greedyEpisode().plan
             #expect(plan.violation(scenario: parameters, repository: repository) == nil)
-            #expect(row.totalDelaySeconds == Simulator(network: network).outcome(of: plan).totalDelaySeconds, "capacity \(row.value), seed \(row.seed)")
+            #expect(
+                row.totalDelaySeconds == Simulator(network: network).outcome(of: plan).totalDelaySeconds,
+                "capacity \(row.value), seed \(row.seed)")
             #expect(row.cost == (try #require(trainer.best)).cost, "the row is the kept policy's plan")
         }
     }
@@ -297,16 +326,21 @@ import Testing
     /// every caching agent sends the PB to every other node.
     @Test func thePriorDecidesAnUntrainedPolicysMigrations() throws {
         let network = EdgeNetwork(
-            scenario: TrainingSessionTests.scenario(), repository: try ModelCatalog.load(manifest: try TrainingSessionTests.manifest()), seed: 4)
+            scenario: TrainingSessionTests.scenario(),
+            repository: try ModelCatalog.load(manifest: try TrainingSessionTests.manifest()), seed: 4)
         for prior: Float in [-100, 100] {
             var config = TrainingSessionTests.config(.maasnDA, episodes: 1)
             config.migrationPrior = prior
             let plan = MAASNTrainer(network: network, config: config, seed: 4).greedyEpisode().plan
-            #expect(plan.cached.joined().contains(true), "the untrained policy caches nothing: the test would check nothing")
+            #expect(
+                plan.cached.joined().contains(true), "the untrained policy caches nothing: the test would check nothing"
+            )
             for k in 0..<network.repository.blockCount {
                 let holders = (0..<3).filter { plan.cached[$0][k] }
                 let expected = prior < 0 ? 0 : holders.count * 2
-                #expect(plan.migrations[k].count == expected, "prior \(prior), PB \(k): holders \(holders), \(plan.migrations[k])")
+                #expect(
+                    plan.migrations[k].count == expected,
+                    "prior \(prior), PB \(k): holders \(holders), \(plan.migrations[k])")
             }
         }
     }

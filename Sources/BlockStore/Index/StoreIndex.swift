@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-internal import ParameterBlocks
 internal import PBRCore
+internal import ParameterBlocks
 import TensorFiles
 internal import XXHash
 
@@ -55,7 +55,8 @@ final class StoreIndex: Sendable {
         var blockPosition: Int
 
         enum CodingKeys: String, CodingKey {
-            case digest, bytes, blockPosition = "block_position"
+            case digest, bytes
+            case blockPosition = "block_position"
         }
     }
 
@@ -68,7 +69,9 @@ final class StoreIndex: Sendable {
         var base: String?
 
         enum CodingKeys: String, CodingKey {
-            case blockPosition = "block_position", indexInBlock = "index_in_block", dtype, shape, object, base
+            case blockPosition = "block_position"
+            case indexInBlock = "index_in_block"
+            case dtype, shape, object, base
         }
     }
 
@@ -83,7 +86,11 @@ final class StoreIndex: Sendable {
         var tensors: Int
 
         enum CodingKeys: String, CodingKey {
-            case name, family, baseModel = "base_model", format, bytes, ingestedAt = "ingested_at", blocks, tensors
+            case name, family
+            case baseModel = "base_model"
+            case format, bytes
+            case ingestedAt = "ingested_at"
+            case blocks, tensors
         }
     }
 
@@ -118,7 +125,8 @@ final class StoreIndex: Sendable {
                 return nil
             }
             return try SourceRow.fetchAll(
-                db, sql: "SELECT path, sha256, size FROM source_file WHERE model_id = ? ORDER BY position", arguments: [id]
+                db, sql: "SELECT path, sha256, size FROM source_file WHERE model_id = ? ORDER BY position",
+                arguments: [id]
             ).map { "\($0.path)=\($0.sha256)" }
         }
     }
@@ -130,7 +138,9 @@ final class StoreIndex: Sendable {
             let row: Row?
             if let explicit {
                 row = try Row.fetchOne(db, sql: "SELECT id, name FROM model WHERE name = ?", arguments: [explicit])
-                guard row != nil else { throw StoreError(.unknownModel, "base model \"\(explicit)\" is not in the store") }
+                guard row != nil else {
+                    throw StoreError(.unknownModel, "base model \"\(explicit)\" is not in the store")
+                }
             } else {
                 row = try Row.fetchOne(
                     db, sql: "SELECT id, name FROM model WHERE family = ? AND name != ? ORDER BY id LIMIT 1",
@@ -186,7 +196,8 @@ final class StoreIndex: Sendable {
             }
             for object in plan.objects where object.isNew {
                 try db.execute(
-                    sql: "INSERT OR IGNORE INTO object (digest, codec, raw_bytes, stored_bytes, base) VALUES (?, ?, ?, ?, ?)",
+                    sql:
+                        "INSERT OR IGNORE INTO object (digest, codec, raw_bytes, stored_bytes, base) VALUES (?, ?, ?, ?, ?)",
                     arguments: [
                         object.digest.description, object.codec.name, Int64(object.rawBytes), Int64(object.storedBytes),
                         object.base?.description,
@@ -194,7 +205,9 @@ final class StoreIndex: Sendable {
             }
             var reused = 0
             for block in report.blocks {
-                if try Int64.fetchOne(db, sql: "SELECT 1 FROM block WHERE digest = ?", arguments: [block.digest.description]) != nil {
+                if try Int64.fetchOne(
+                    db, sql: "SELECT 1 FROM block WHERE digest = ?", arguments: [block.digest.description]) != nil
+                {
                     reused += 1
                 }
                 try db.execute(
@@ -207,7 +220,8 @@ final class StoreIndex: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    name, entry.family, entry.baseModel, report.inspection.format.rawValue, entry.source, entry.rules?.source,
+                    name, entry.family, entry.baseModel, report.inspection.format.rawValue, entry.source,
+                    entry.rules?.source,
                     recipeJSON, Int64(report.inspection.totalBytes), ISO8601DateFormatter().string(from: Date()),
                 ])
             let id = db.lastInsertedRowID
@@ -283,7 +297,8 @@ final class StoreIndex: Sendable {
                     arguments: [row.id]
                 ).map { (digest: $0.block, name: $0.name, kind: $0.kind) }
                 let tensors = try TensorRow.fetchAll(
-                    db, sql: "SELECT digest, bytes, block_position FROM model_tensor WHERE model_id = ? ORDER BY position",
+                    db,
+                    sql: "SELECT digest, bytes, block_position FROM model_tensor WHERE model_id = ? ORDER BY position",
                     arguments: [row.id]
                 ).map { (digest: $0.digest, bytes: UInt64($0.bytes), block: $0.blockPosition) }
                 let sources = try SourceRow.fetchAll(
@@ -292,7 +307,8 @@ final class StoreIndex: Sendable {
                 ).map { (path: $0.path, sha256: $0.sha256, size: UInt64($0.size)) }
                 models.append(
                     Snapshot.Model(
-                        name: row.name, family: row.family, bytes: UInt64(row.bytes), blocks: blocks, tensorDigests: tensors,
+                        name: row.name, family: row.family, bytes: UInt64(row.bytes), blocks: blocks,
+                        tensorDigests: tensors,
                         sources: sources))
             }
             var blockBytes: [String: UInt64] = [:]
@@ -305,7 +321,8 @@ final class StoreIndex: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT digest, stored_bytes FROM object") {
                 stored[row["digest"]] = UInt64(row["stored_bytes"] as Int64)
             }
-            return Snapshot(models: models, blockBytes: blockBytes, blockTensorCount: blockTensors, objectStored: stored)
+            return Snapshot(
+                models: models, blockBytes: blockBytes, blockTensorCount: blockTensors, objectStored: stored)
         }
     }
 
@@ -317,8 +334,10 @@ final class StoreIndex: Sendable {
         try read { db in
             (
                 try String.fetchAll(db, sql: "SELECT digest FROM object"),
-                try Row.fetchAll(db, sql: "SELECT m.name, o.object FROM model_object o JOIN model m ON m.id = o.model_id")
-                    .map { (model: $0["name"] as String, object: $0["object"] as String) },
+                try Row.fetchAll(
+                    db, sql: "SELECT m.name, o.object FROM model_object o JOIN model m ON m.id = o.model_id"
+                )
+                .map { (model: $0["name"] as String, object: $0["object"] as String) },
                 try String.fetchAll(db, sql: "SELECT name FROM model")
             )
         }
@@ -338,13 +357,17 @@ final class StoreIndex: Sendable {
         try write { db -> R in
             var live = Set(try String.fetchAll(db, sql: "SELECT DISTINCT object FROM model_object"))
             for base in try String.fetchAll(
-                db, sql: "SELECT DISTINCT o.base FROM object o JOIN model_object m ON m.object = o.digest WHERE o.base IS NOT NULL")
-            {
+                db,
+                sql:
+                    "SELECT DISTINCT o.base FROM object o JOIN model_object m ON m.object = o.digest WHERE o.base IS NOT NULL"
+            ) {
                 live.insert(base)
             }
             let result = try deleteFiles(live)
             try db.execute(
-                sql: "DELETE FROM object WHERE digest NOT IN (SELECT object FROM model_object) AND digest NOT IN (SELECT base FROM object WHERE base IS NOT NULL AND digest IN (SELECT object FROM model_object))")
+                sql:
+                    "DELETE FROM object WHERE digest NOT IN (SELECT object FROM model_object) AND digest NOT IN (SELECT base FROM object WHERE base IS NOT NULL AND digest IN (SELECT object FROM model_object))"
+            )
             try db.execute(sql: "DELETE FROM block WHERE digest NOT IN (SELECT block FROM model_block)")
             return result
         }

@@ -43,7 +43,8 @@ extension PlanningScheme {
 /// file with its type and a line in `all`.
 package enum SchemeRegistry {
     package static let all: [any PlanningScheme] = [
-        CoarseCaching(), TrimCaching(), NoCooperation(), FullCoMP(), TDMAUnicast(), HybridMulticast(), DemandHeuristic(),
+        CoarseCaching(), TrimCaching(), NoCooperation(), FullCoMP(), TDMAUnicast(), HybridMulticast(),
+        DemandHeuristic(),
         ExhaustiveSearch(),
     ]
 
@@ -58,9 +59,17 @@ package enum SchemeRegistry {
 
 extension CachingScheme where Self == CoarseCaching { package static var coarse: CoarseCaching { CoarseCaching() } }
 extension CachingScheme where Self == TrimCaching { package static var trimcaching: TrimCaching { TrimCaching() } }
-extension CachingScheme where Self == NoCooperation { package static var noCooperation: NoCooperation { NoCooperation() } }
+extension CachingScheme where Self == NoCooperation {
+    package static var noCooperation: NoCooperation { NoCooperation() }
+}
 extension CachingScheme where Self == FullCoMP { package static var fullComp: FullCoMP { FullCoMP() } }
 extension CachingScheme where Self == TDMAUnicast { package static var tdmaUnicast: TDMAUnicast { TDMAUnicast() } }
-extension CachingScheme where Self == HybridMulticast { package static var hybrid: HybridMulticast { HybridMulticast() } }
-extension CachingScheme where Self == DemandHeuristic { package static var heuristic: DemandHeuristic { DemandHeuristic() } }
-extension CachingScheme where Self == ExhaustiveSearch { package static var exact: ExhaustiveSearch { ExhaustiveSearch() } }
+extension CachingScheme where Self == HybridMulticast {
+    package static var hybrid: HybridMulticast { HybridMulticast() }
+}
+extension CachingScheme where Self == DemandHeuristic {
+    package static var heuristic: DemandHeuristic { DemandHeuristic() }
+}
+extension CachingScheme where Self == ExhaustiveSearch {
+    package static var exact: ExhaustiveSearch { ExhaustiveSearch() }
+}

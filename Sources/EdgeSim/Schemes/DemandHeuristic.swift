@@ -3,7 +3,9 @@
 package struct DemandHeuristic: PlanningScheme {
     package init() {}
     package var name: String { "heuristic" }
-    package func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, cache: SimulationCache()) }
+    package func simulator(for network: EdgeNetwork) -> Simulator {
+        Simulator(network: network, cache: SimulationCache())
+    }
     package func plan(with simulator: Simulator) -> CachePlan { Self.plan(simulator) }
 
     /// Delay-aware heuristic, minimising the same cost as the learning agents (−Σ r(k) of (12)): three placements —
@@ -17,7 +19,10 @@ package struct DemandHeuristic: PlanningScheme {
         let draws = (0..<network.repository.blockCount).map { k in
             network.requesters[k].isEmpty ? nil : simulator.draws(block: k)
         }
-        let candidates = [demandPlacement(network, spareCapacity: false), demandPlacement(network, spareCapacity: true), ModelGreedy.plan(network, shareBlocks: true)].map { placement in
+        let candidates = [
+            demandPlacement(network, spareCapacity: false), demandPlacement(network, spareCapacity: true),
+            ModelGreedy.plan(network, shareBlocks: true),
+        ].map { placement in
             addMigrations(to: placement, simulator: simulator, draws: draws)
         }
         return candidates.min { $0.cost < $1.cost }!.plan
@@ -34,20 +39,27 @@ package struct DemandHeuristic: PlanningScheme {
                 guard share > 0 else { continue }
                 for k in Set(repository.models[model].blocks) { weight[k] += share }
             }
-            Placement.fill(&plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
+            Placement.fill(
+                &plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
         }
         if spareCapacity {
             // Storage left over serves farther cells too: every extra holder joins the CoMP broadcast at no cost.
             let everyone = (0..<repository.blockCount).map { Double(network.requesters[$0].count) }
             for n in 0..<network.scenario.nodes {
-                Placement.fill(&plan, node: n, weight: everyone, repository: repository, capacity: network.scenario.capacity(of: n))
+                Placement.fill(
+                    &plan, node: n, weight: everyone, repository: repository, capacity: network.scenario.capacity(of: n)
+                )
             }
         }
-        for k in 0..<repository.blockCount where !network.requesters[k].isEmpty && !(0..<network.scenario.nodes).contains(where: { plan.cached[$0][k] }) {
+        for k in 0..<repository.blockCount
+        where !network.requesters[k].isEmpty && !(0..<network.scenario.nodes).contains(where: { plan.cached[$0][k] }) {
             let candidates = (0..<network.scenario.nodes).filter {
-                plan.storedBytes(node: $0, repository: repository) + repository.blockBytes[k] <= network.scenario.capacity(of: $0)
+                plan.storedBytes(node: $0, repository: repository) + repository.blockBytes[k]
+                    <= network.scenario.capacity(of: $0)
             }
-            if let node = candidates.min(by: { plan.storedBytes(node: $0, repository: repository) < plan.storedBytes(node: $1, repository: repository) }) {
+            if let node = candidates.min(by: {
+                plan.storedBytes(node: $0, repository: repository) < plan.storedBytes(node: $1, repository: repository)
+            }) {
                 plan.cached[node][k] = true
             }
         }

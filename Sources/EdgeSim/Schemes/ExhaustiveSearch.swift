@@ -3,7 +3,9 @@
 package struct ExhaustiveSearch: PlanningScheme {
     package init() {}
     package var name: String { "exact" }
-    package func simulator(for network: EdgeNetwork) -> Simulator { Simulator(network: network, cache: SimulationCache()) }
+    package func simulator(for network: EdgeNetwork) -> Simulator {
+        Simulator(network: network, cache: SimulationCache())
+    }
 
     package func plan(with simulator: Simulator) throws -> CachePlan {
         let network = simulator.network
@@ -11,7 +13,8 @@ package struct ExhaustiveSearch: PlanningScheme {
             let requested = network.requesters.filter { !$0.isEmpty }.count
             throw EdgeSimError(
                 .intractable,
-                "exact searches every plan: nodes × requested PBs must be at most \(Self.limit), here \(network.scenario.nodes) × \(requested)")
+                "exact searches every plan: nodes × requested PBs must be at most \(Self.limit), here \(network.scenario.nodes) × \(requested)"
+            )
         }
         return Self.search(simulator)
     }
@@ -53,7 +56,9 @@ package struct ExhaustiveSearch: PlanningScheme {
                 var choice: (score: Double, moves: [CachePlan.Migration])?
                 for receivers in 0..<(1 << others.count) {
                     let moves = others.indices.filter { receivers & (1 << $0) != 0 }.map { index in
-                        CachePlan.Migration(from: holders.max { rates[$0][others[index]] < rates[$1][others[index]] } ?? holders[0], to: others[index])
+                        CachePlan.Migration(
+                            from: holders.max { rates[$0][others[index]] < rates[$1][others[index]] } ?? holders[0],
+                            to: others[index])
                     }
                     plan.migrations[k] = moves
                     let outcome = simulator.outcome(of: plan, block: k, draws: draws)

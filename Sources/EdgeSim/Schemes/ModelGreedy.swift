@@ -3,7 +3,9 @@
 package struct CoarseCaching: PlanningScheme {
     package init() {}
     package var name: String { "coarse" }
-    package func plan(with simulator: Simulator) -> CachePlan { ModelGreedy.plan(simulator.network, shareBlocks: false) }
+    package func plan(with simulator: Simulator) -> CachePlan {
+        ModelGreedy.plan(simulator.network, shareBlocks: false)
+    }
 }
 
 /// TrimCaching (Qu et al., ICDCS 2024): greedy hit-ratio caching of models with shared PBs; no migration.
@@ -26,7 +28,9 @@ enum ModelGreedy {
             var best: (node: Int, model: Int, score: Double, cost: Double)?
             for n in 0..<network.scenario.nodes {
                 for (j, model) in repository.models.enumerated() where served[n][j] > 0 {
-                    let cost = Set(model.blocks).filter { !shareBlocks || !plan.cached[n][$0] }.reduce(0) { $0 + repository.blockBytes[$1] }
+                    let cost = Set(model.blocks).filter { !shareBlocks || !plan.cached[n][$0] }.reduce(0) {
+                        $0 + repository.blockBytes[$1]
+                    }
                     guard used[n] + cost <= network.scenario.capacity(of: n) else { continue }
                     let score = Double(served[n][j]) / max(cost, 1)
                     if score > (best?.score ?? 0) { best = (n, j, score, cost) }

@@ -15,7 +15,8 @@ package struct NoCooperation: PlanningScheme {
             for (user, model) in network.requests.enumerated() where network.association[user] == n {
                 for k in Set(repository.models[model].blocks) { weight[k] += 1 }
             }
-            Placement.fill(&plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
+            Placement.fill(
+                &plan, node: n, weight: weight, repository: repository, capacity: network.scenario.capacity(of: n))
         }
         return plan
     }

@@ -5,9 +5,11 @@ import Synchronization
 // Glibc declares O_DIRECT only under _GNU_SOURCE, which Swift's Glibc module does not set; values from
 // <asm-generic/fcntl.h> and the arch-specific overrides.
 #if arch(arm64) || arch(arm)
-private let O_DIRECT: Int32 = 0o200000
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    private let O_DIRECT: Int32 = 0o200000
 #else
-private let O_DIRECT: Int32 = 0o40000
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    private let O_DIRECT: Int32 = 0o40000
 #endif
 
 /// A file that appears at its destination complete or not at all.
@@ -109,7 +111,9 @@ public final class AtomicFile {
 
     /// Gives the full staging buffer to the I/O threads and continues in a free one.
     private func handOff() throws(FileError) {
-        if behind == nil { behind = WriteBehind(descriptor: descriptor, bufferSize: stagingCapacity, alignment: Self.alignment) }
+        if behind == nil {
+            behind = WriteBehind(descriptor: descriptor, bufferSize: stagingCapacity, alignment: Self.alignment)
+        }
         guard let behind else { return }
         staging = try behind.submit(staging, count: staged, offset: offset, path: destination)
         offset += staged
@@ -129,7 +133,9 @@ public final class AtomicFile {
     }
 
     /// pwrite until done; an error message, or nil.
-    fileprivate static func writeFully(_ descriptor: Int32, _ start: UnsafeRawPointer, _ count: Int, at position: Int) -> String? {
+    fileprivate static func writeFully(_ descriptor: Int32, _ start: UnsafeRawPointer, _ count: Int, at position: Int)
+        -> String?
+    {
         var done = 0
         while done < count {
             let written = pwrite(descriptor, start + done, count - done, off_t(position + done))
@@ -220,7 +226,9 @@ private final class WriteBehind: Sendable {
     }
 
     /// Queues `buffer` for writing and returns a free buffer to fill next (waiting for one if all are busy).
-    func submit(_ buffer: UnsafeMutableRawPointer, count: Int, offset: Int, path: String) throws(FileError) -> UnsafeMutableRawPointer {
+    func submit(_ buffer: UnsafeMutableRawPointer, count: Int, offset: Int, path: String) throws(FileError)
+        -> UnsafeMutableRawPointer
+    {
         if let message = failure.withLock({ $0 }) { throw FileError(.io, path: path, message) }
         let filled = Buffer(pointer: buffer)
         let descriptor = self.descriptor

@@ -57,4 +57,3 @@ public final class MappedFile: @unchecked Sendable {
         if let base { madvise(base, count, MADV_SEQUENTIAL) }
     }
 }
-

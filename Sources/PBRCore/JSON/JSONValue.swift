@@ -52,7 +52,8 @@ public indirect enum JSONValue: Sendable, Equatable {
     public var serialized: String {
         switch self {
         case .object(let members):
-            return "{" + members.map { JSONValue.quote($0.key) + ":" + $0.value.serialized }.joined(separator: ",") + "}"
+            return "{" + members.map { JSONValue.quote($0.key) + ":" + $0.value.serialized }.joined(separator: ",")
+                + "}"
         case .array(let values): return "[" + values.map(\.serialized).joined(separator: ",") + "]"
         case .string(let text): return JSONValue.quote(text)
         case .number(let text): return text
@@ -134,4 +135,3 @@ public indirect enum JSONValue: Sendable, Equatable {
         return out + "\""
     }
 }
-

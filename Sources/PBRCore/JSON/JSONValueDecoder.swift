@@ -139,7 +139,8 @@ private struct UnkeyedValueContainer: UnkeyedDecodingContainer {
     mutating func next() throws -> NodeDecoder {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(
-                JSONValue.self, .init(codingPath: codingPath, debugDescription: "the array has only \(values.count) elements"))
+                JSONValue.self,
+                .init(codingPath: codingPath, debugDescription: "the array has only \(values.count) elements"))
         }
         defer { currentIndex += 1 }
         return NodeDecoder(value: values[currentIndex], codingPath: codingPath + [IndexKey(currentIndex)])
@@ -153,7 +154,9 @@ private struct UnkeyedValueContainer: UnkeyedDecodingContainer {
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next().decodeValue(type) }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<
+        NestedKey
+    > {
         try next().container(keyedBy: type)
     }
 

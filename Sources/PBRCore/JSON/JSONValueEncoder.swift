@@ -159,7 +159,9 @@ private struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
         node.appendChild().content = encoded.content
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         let path = codingPath + [IndexKey(count)]
         return NodeEncoder(node: node.appendChild(), codingPath: path).container(keyedBy: keyType)
     }

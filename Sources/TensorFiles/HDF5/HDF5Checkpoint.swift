@@ -1,5 +1,5 @@
-import PBRCore
 public import HDF5
+import PBRCore
 
 /// An HDF5 checkpoint (Keras `.h5`, `.weights.h5`, or any HDF5 file of numeric datasets) read through libhdf5.
 ///
@@ -44,7 +44,8 @@ public struct HDF5Checkpoint: Sendable {
                 "dataset \"\(info.path)\" holds variable-length \(info.datatype.typeClass.rawValue) data, not a tensor")
         }
         guard let bytes = info.byteCount else {
-            throw TensorFileError(.sizeMismatch, path: path, "dataset \"\(info.path)\": shape \(info.dataspace.dimensions) overflows")
+            throw TensorFileError(
+                .sizeMismatch, path: path, "dataset \"\(info.path)\": shape \(info.dataspace.dimensions) overflows")
         }
         return TensorDescriptor(
             name: info.path, dtype: Self.dtypeName(of: info), shape: info.dataspace.dimensions, byteCount: bytes)

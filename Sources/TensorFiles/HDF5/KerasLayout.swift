@@ -1,5 +1,5 @@
-import PBRCore
 public import HDF5
+import PBRCore
 
 /// How Keras laid out the weights of an HDF5 checkpoint: which layers it has, in which order, and which datasets
 /// hold each layer's weights.
@@ -38,16 +38,21 @@ public struct KerasLayout: Sendable, Equatable {
             }
         }
         for prefix in ["model_weights", ""] {
-            guard let attributes = groups[prefix], let names = joinedStrings(attributes, "layer_names") else { continue }
+            guard let attributes = groups[prefix], let names = joinedStrings(attributes, "layer_names") else {
+                continue
+            }
             let layers = names.map { name in
                 let group = prefix.isEmpty ? name : prefix + "/" + name
-                let weights = (groups[group].flatMap { joinedStrings($0, "weight_names") } ?? []).map { group + "/" + $0 }
+                let weights = (groups[group].flatMap { joinedStrings($0, "weight_names") } ?? []).map {
+                    group + "/" + $0
+                }
                 return Layer(name: name, group: group, weights: weights.filter { datasets.contains($0) })
             }
             return KerasLayout(kind: .legacyH5, layers: layers)
         }
         let varsGroups = checkpoint.nodes.compactMap { node -> (String, [HDF5Attribute])? in
-            guard case .group(let path, let attributes) = node, path.hasPrefix("layers/"), path.hasSuffix("/vars") else {
+            guard case .group(let path, let attributes) = node, path.hasPrefix("layers/"), path.hasSuffix("/vars")
+            else {
                 return nil
             }
             return (path, attributes)
@@ -57,10 +62,13 @@ public struct KerasLayout: Sendable, Equatable {
         let ordered = varsGroups.sorted { naturallyPrecedes($0.0, $1.0) }
         let layers = ordered.map { path, attributes in
             let group = String(path.dropLast("/vars".count))
-            let name = attributes.first { $0.name == "name" }?.strings?.first
+            let name =
+                attributes.first { $0.name == "name" }?.strings?.first
                 ?? String(group.split(separator: "/").last ?? "")
             let weights = datasets.filter { $0.hasPrefix(path + "/") && !$0.dropFirst(path.count + 1).contains("/") }
-                .sorted { (Int($0.dropFirst(path.count + 1)) ?? .max, $0) < (Int($1.dropFirst(path.count + 1)) ?? .max, $1) }
+                .sorted {
+                    (Int($0.dropFirst(path.count + 1)) ?? .max, $0) < (Int($1.dropFirst(path.count + 1)) ?? .max, $1)
+                }
             return Layer(name: name, group: group, weights: weights)
         }
         return KerasLayout(kind: .kerasV3, layers: layers)

@@ -1,4 +1,5 @@
 import PBRCore
+
 /// A validated safetensors file, memory-mapped; tensor bytes are handed out as views into the mapping (no copy).
 ///
 /// Nothing is handed out before the whole header has been validated against the file's length.

@@ -1,4 +1,5 @@
 import PBRCore
+
 /// One tensor entry of a safetensors header.
 public struct SafetensorsTensor: Hashable, Sendable {
     public var name: String
@@ -56,7 +57,9 @@ public struct SafetensorsHeader: Sendable {
     ///     exactly.
     ///   - path: the file, for messages.
     /// - Throws: `TensorFileError` whose code says which rule the header breaks, and whose message names the tensor.
-    public static func parse(json: [UInt8], availableData: UInt64?, path: String) throws(TensorFileError) -> SafetensorsHeader {
+    public static func parse(json: [UInt8], availableData: UInt64?, path: String) throws(TensorFileError)
+        -> SafetensorsHeader
+    {
         func fail(_ code: TensorFileError.Code, _ message: String) -> TensorFileError {
             TensorFileError(code, path: path, message)
         }
@@ -68,7 +71,9 @@ public struct SafetensorsHeader: Sendable {
             case .valid(let scalar): offset += scalar.count
             case .emptyInput: break decodeLoop
             case .error(let length):
-                throw fail(.invalidUTF8, "header is not valid UTF-8 (bad byte sequence at header byte \(offset), \(length) bytes)")
+                throw fail(
+                    .invalidUTF8,
+                    "header is not valid UTF-8 (bad byte sequence at header byte \(offset), \(length) bytes)")
             }
         }
         let root: JSONValue
@@ -88,14 +93,16 @@ public struct SafetensorsHeader: Sendable {
         for member in members {
             if member.key == "__metadata__" {
                 guard case .object(let entries) = member.value else {
-                    throw fail(.invalidHeader, "__metadata__ is a JSON \(member.value.typeName), not an object of strings")
+                    throw fail(
+                        .invalidHeader, "__metadata__ is a JSON \(member.value.typeName), not an object of strings")
                 }
                 metadata = []
                 for entry in entries {
                     guard let text = entry.value.stringValue else {
                         throw fail(
                             .invalidHeader,
-                            "__metadata__ value of \"\(entry.key)\" is a JSON \(entry.value.typeName); values must be strings")
+                            "__metadata__ value of \"\(entry.key)\" is a JSON \(entry.value.typeName); values must be strings"
+                        )
                     }
                     metadata?.append((entry.key, text))
                 }
@@ -113,22 +120,26 @@ public struct SafetensorsHeader: Sendable {
                 let after = previous.map { " (after tensor \"\($0.name)\")" } ?? ""
                 throw fail(
                     .hole,
-                    "data bytes [\(expected), \(tensor.begin)) belong to no tensor\(after): hole before tensor \"\(tensor.name)\"")
+                    "data bytes [\(expected), \(tensor.begin)) belong to no tensor\(after): hole before tensor \"\(tensor.name)\""
+                )
             }
             if tensor.begin < expected, let previous {
                 throw fail(
                     .overlappingOffsets,
-                    "overlapping data_offsets for tensor \"\(tensor.name)\" [\(tensor.begin), \(tensor.end)) and tensor \"\(previous.name)\" [\(previous.begin), \(previous.end))")
+                    "overlapping data_offsets for tensor \"\(tensor.name)\" [\(tensor.begin), \(tensor.end)) and tensor \"\(previous.name)\" [\(previous.begin), \(previous.end))"
+                )
             }
             guard let needed = tensor.dtype.byteCount(shape: tensor.shape) else {
                 throw fail(
                     .sizeMismatch,
-                    "tensor \"\(tensor.name)\": shape \(tensor.shape) of \(tensor.dtype.rawValue) overflows or does not fill whole bytes")
+                    "tensor \"\(tensor.name)\": shape \(tensor.shape) of \(tensor.dtype.rawValue) overflows or does not fill whole bytes"
+                )
             }
             if needed != tensor.byteCount {
                 throw fail(
                     .sizeMismatch,
-                    "tensor \"\(tensor.name)\": shape \(tensor.shape) of \(tensor.dtype.rawValue) needs \(needed) bytes but data_offsets [\(tensor.begin), \(tensor.end)) hold \(tensor.byteCount)")
+                    "tensor \"\(tensor.name)\": shape \(tensor.shape) of \(tensor.dtype.rawValue) needs \(needed) bytes but data_offsets [\(tensor.begin), \(tensor.end)) hold \(tensor.byteCount)"
+                )
             }
             expected = tensor.end
             previous = tensor
@@ -137,12 +148,14 @@ public struct SafetensorsHeader: Sendable {
             if expected > availableData {
                 throw fail(
                     .truncated,
-                    "file truncated: tensors need \(expected) data bytes (up to the end of \"\(previous?.name ?? "")\") but the file holds \(availableData)")
+                    "file truncated: tensors need \(expected) data bytes (up to the end of \"\(previous?.name ?? "")\") but the file holds \(availableData)"
+                )
             }
             if expected < availableData {
                 throw fail(
                     .trailingBytes,
-                    "\(availableData - expected) bytes after the last tensor belong to no tensor (data section \(availableData) bytes, tensors cover \(expected))")
+                    "\(availableData - expected) bytes after the last tensor belong to no tensor (data section \(availableData) bytes, tensors cover \(expected))"
+                )
             }
         }
         return SafetensorsHeader(
@@ -154,7 +167,8 @@ public struct SafetensorsHeader: Sendable {
     ) throws(TensorFileError) -> SafetensorsTensor {
         let name = member.key
         guard case .object = member.value else {
-            throw fail(.invalidHeader, "tensor \"\(name)\" is described by a JSON \(member.value.typeName), not an object")
+            throw fail(
+                .invalidHeader, "tensor \"\(name)\" is described by a JSON \(member.value.typeName), not an object")
         }
         guard let dtypeValue = member.value["dtype"], let dtypeText = dtypeValue.stringValue else {
             throw fail(.invalidHeader, "tensor \"\(name)\" has no string \"dtype\"")
@@ -168,7 +182,8 @@ public struct SafetensorsHeader: Sendable {
         var shape: [UInt64] = []
         for value in shapeValues {
             guard let dimension = value.uint64 else {
-                throw fail(.invalidHeader, "tensor \"\(name)\": shape entry \(value.serialized) is not a non-negative integer")
+                throw fail(
+                    .invalidHeader, "tensor \"\(name)\": shape entry \(value.serialized) is not a non-negative integer")
             }
             shape.append(dimension)
         }
@@ -180,7 +195,8 @@ public struct SafetensorsHeader: Sendable {
             throw fail(.offsetOutOfRange, "tensor \"\(name)\": data_offsets [\(shown)] are not integers in [0, 2^64)")
         }
         guard begin <= end else {
-            throw fail(.reversedOffsets, "tensor \"\(name)\" has reversed data_offsets [\(begin), \(end)]: end before begin")
+            throw fail(
+                .reversedOffsets, "tensor \"\(name)\" has reversed data_offsets [\(begin), \(end)]: end before begin")
         }
         return SafetensorsTensor(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
     }
@@ -205,7 +221,8 @@ public struct SafetensorsHeader: Sendable {
         var offset: UInt64 = 0
         for tensor in sorted {
             guard let size = tensor.dtype.byteCount(shape: tensor.shape) else {
-                throw TensorFileError(.sizeMismatch, path: "", "tensor \"\(tensor.name)\": shape \(tensor.shape) overflows")
+                throw TensorFileError(
+                    .sizeMismatch, path: "", "tensor \"\(tensor.name)\": shape \(tensor.shape) overflows")
             }
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             parts.append(

@@ -1,5 +1,5 @@
-import PBRCore
 import Glibc
+import PBRCore
 
 /// A model stored as one or more safetensors files: a single file, a sharded checkpoint with its
 /// `*.safetensors.index.json`, or a directory holding either.
@@ -15,7 +15,10 @@ public struct SafetensorsModel: Sendable {
     /// Every tensor with the shard that holds it: shards in order, tensors in data order within each shard.
     public let tensors: [(shard: Int, tensor: SafetensorsTensor)]
 
-    init(path: String, shards: [SafetensorsFile], index: (path: String, bytes: [UInt8])?, indexMetadata: [JSONValue.Member]) {
+    init(
+        path: String, shards: [SafetensorsFile], index: (path: String, bytes: [UInt8])?,
+        indexMetadata: [JSONValue.Member]
+    ) {
         self.path = path
         self.shards = shards
         self.index = index
@@ -38,7 +41,8 @@ public struct SafetensorsModel: Sendable {
             let indexes = entries.filter { $0.hasSuffix(".safetensors.index.json") }
             if indexes.count > 1 {
                 throw TensorFileError(
-                    .shardMismatch, path: path, "directory holds several index files: \(indexes.joined(separator: ", "))")
+                    .shardMismatch, path: path,
+                    "directory holds several index files: \(indexes.joined(separator: ", "))")
             }
             if let index = indexes.first {
                 let model = try openIndex(path + "/" + index, reportedPath: path)
@@ -46,7 +50,8 @@ public struct SafetensorsModel: Sendable {
                 let named = Set(model.shards.map { $0.path.split(separator: "/").last.map(String.init) ?? "" })
                 if let stray = entries.first(where: { $0.hasSuffix(".safetensors") && !named.contains($0) }) {
                     throw TensorFileError(
-                        .shardMismatch, path: path, "\(stray) is in the directory but the index \(index) does not name it")
+                        .shardMismatch, path: path,
+                        "\(stray) is in the directory but the index \(index) does not name it")
                 }
                 return model
             }
@@ -54,7 +59,8 @@ public struct SafetensorsModel: Sendable {
             guard !files.isEmpty else {
                 throw TensorFileError(.shardMismatch, path: path, "directory holds no .safetensors file")
             }
-            let shards = try files.map { (name) throws(TensorFileError) in try SafetensorsFile(path: path + "/" + name) }
+            let shards = try files.map { (name) throws(TensorFileError) in try SafetensorsFile(path: path + "/" + name)
+            }
             try checkUniqueNames(shards, path: path)
             return SafetensorsModel(path: path, shards: shards, index: nil, indexMetadata: [])
         }
@@ -62,7 +68,8 @@ public struct SafetensorsModel: Sendable {
         return SafetensorsModel(path: path, shards: [try SafetensorsFile(path: path)], index: nil, indexMetadata: [])
     }
 
-    private static func openIndex(_ indexPath: String, reportedPath: String) throws(TensorFileError) -> SafetensorsModel {
+    private static func openIndex(_ indexPath: String, reportedPath: String) throws(TensorFileError) -> SafetensorsModel
+    {
         let mapping = try fileOperation { () throws(FileError) in try MappedFile(path: indexPath) }
         let bytes = mapping.withUnsafeBytes { Array($0) }
         let root: JSONValue
@@ -86,13 +93,15 @@ public struct SafetensorsModel: Sendable {
             // Shard names are plain file names next to the index: never a way out of the directory.
             guard !shard.isEmpty, !shard.contains("/"), shard != ".", shard != ".." else {
                 throw TensorFileError(
-                    .invalidHeader, path: indexPath, "weight_map entry \"\(entry.key)\" names shard \"\(shard)\", not a file name")
+                    .invalidHeader, path: indexPath,
+                    "weight_map entry \"\(entry.key)\" names shard \"\(shard)\", not a file name")
             }
             shardOf[entry.key] = shard
         }
         let directory = AtomicFile.directory(of: indexPath)
         let names = Set(shardOf.values).sorted()
-        let shards = try names.map { (name) throws(TensorFileError) in try SafetensorsFile(path: directory + "/" + name) }
+        let shards = try names.map { (name) throws(TensorFileError) in try SafetensorsFile(path: directory + "/" + name)
+        }
         try checkUniqueNames(shards, path: reportedPath)
         var listed = Set<String>()
         for (shard, name) in zip(shards, names) {
@@ -113,7 +122,8 @@ public struct SafetensorsModel: Sendable {
         if let missing = shardOf.keys.sorted().first(where: { !listed.contains($0) }) {
             throw TensorFileError(
                 .shardMismatch, path: indexPath,
-                "weight_map lists tensor \"\(missing)\" in \(shardOf[missing] ?? "?") but that shard has no such tensor")
+                "weight_map lists tensor \"\(missing)\" in \(shardOf[missing] ?? "?") but that shard has no such tensor"
+            )
         }
         var metadata: [JSONValue.Member] = []
         if case .object(let members)? = root["metadata"] { metadata = members }
@@ -127,7 +137,8 @@ public struct SafetensorsModel: Sendable {
             for tensor in shard.header.tensors {
                 if let other = owner.updateValue(shard.path, forKey: tensor.name) {
                     throw TensorFileError(
-                        .duplicateName, path: path, "tensor \"\(tensor.name)\" appears in both \(other) and \(shard.path)")
+                        .duplicateName, path: path,
+                        "tensor \"\(tensor.name)\" appears in both \(other) and \(shard.path)")
                 }
             }
         }

@@ -1,4 +1,5 @@
 import PBRCore
+
 /// Writes one safetensors file from header bytes and tensor data, streaming and atomically.
 ///
 /// The header bytes are written verbatim, so a file rebuilt from its original header and its tensors' bytes is
@@ -70,7 +71,8 @@ extension SafetensorsWriter {
             guard UInt64(bytes.count) == tensor.byteCount else {
                 throw TensorFileError(
                     .sizeMismatch, path: path,
-                    "tensor \"\(tensor.name)\": \(bytes.count) bytes given for shape \(tensor.shape) of \(tensor.dtype.rawValue)")
+                    "tensor \"\(tensor.name)\": \(bytes.count) bytes given for shape \(tensor.shape) of \(tensor.dtype.rawValue)"
+                )
             }
             try writer.write(bytes)
         }

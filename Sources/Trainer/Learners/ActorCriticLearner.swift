@@ -46,7 +46,8 @@ final class ActorCriticLearner: Learner {
     }
 
     var targetParameters: [Parameter] {
-        targetActors.flatMap(\.parameters) + targetCritics.flatMap(\.parameters) + (mixing?.targetMixer.parameters ?? [])
+        targetActors.flatMap(\.parameters) + targetCritics.flatMap(\.parameters)
+            + (mixing?.targetMixer.parameters ?? [])
     }
 
     var decisionParameters: [Parameter] { actors.flatMap(\.parameters) }
@@ -55,13 +56,17 @@ final class ActorCriticLearner: Learner {
 
     /// Greedy: logit > 0; exploring: a Gumbel-sigmoid sample > 0.5.
     func decide(
-        agent n: Int, observation: Matrix, allowed: Bool, explore: Bool, epsilon: Double, generator: inout SimulationRandom
+        agent n: Int, observation: Matrix, allowed: Bool, explore: Bool, epsilon: Double,
+        generator: inout SimulationRandom
     ) -> [Float] {
         let config = shape.config
-        let logits = MAASNTrainer.withPriors(actors[n].forward(observation).logits, migrationPrior: config.migrationPrior).values
+        let logits = MAASNTrainer.withPriors(
+            actors[n].forward(observation).logits, migrationPrior: config.migrationPrior
+        ).values
         return (0..<shape.nodes).map { i in
             explore
-                ? (gumbelSigmoid(logits[i], temperature: config.temperature, uniform: Float(generator.unit())).value > 0.5 ? 1 : 0)
+                ? (gumbelSigmoid(logits[i], temperature: config.temperature, uniform: Float(generator.unit())).value
+                    > 0.5 ? 1 : 0)
                 : (logits[i] > 0 ? 1 : 0)
         }
     }
@@ -90,10 +95,12 @@ final class ActorCriticLearner: Learner {
         var nextValues = Matrix(rows: rows, columns: nodes)
         var tapes: [MLP.Tape] = []
         for n in 0..<nodes {
-            let (q, tape) = critics[n].forward(.concatenated([shape.observations(batch, agent: n, next: false), shape.agentActions(batch, agent: n)]))
+            let (q, tape) = critics[n].forward(
+                .concatenated([shape.observations(batch, agent: n, next: false), shape.agentActions(batch, agent: n)]))
             tapes.append(tape)
             let nextObservations = shape.observations(batch, agent: n, next: true)
-            let nextQ = targetCritics[n](.concatenated([nextObservations, targetActions(batch, agent: n, observations: nextObservations)]))
+            let nextQ = targetCritics[n](
+                .concatenated([nextObservations, targetActions(batch, agent: n, observations: nextObservations)]))
             for b in 0..<rows {
                 values[b, n] = q[b, 0]
                 nextValues[b, n] = nextQ[b, 0]
@@ -127,7 +134,8 @@ final class ActorCriticLearner: Learner {
             var effective = relaxed
             for b in 0..<rows {
                 for i in 0..<nodes {
-                    let sample = gumbelSigmoid(logits[b, i], temperature: shape.config.temperature, uniform: Float(generator.unit()))
+                    let sample = gumbelSigmoid(
+                        logits[b, i], temperature: shape.config.temperature, uniform: Float(generator.unit()))
                     relaxed[b, i] = sample.value
                     slope[b, i] = sample.derivative
                 }
@@ -136,7 +144,8 @@ final class ActorCriticLearner: Learner {
                 for i in 1..<nodes { effective[b, i] = relaxed[b, i] * cache }
             }
             let (_, tape) = critics[n].forward(.concatenated([observations, effective]))
-            let inputGradient = critics[n].backward(tape, gradient: Matrix(rows: rows, columns: 1, repeating: -1 / Float(rows)))
+            let inputGradient = critics[n].backward(
+                tape, gradient: Matrix(rows: rows, columns: 1, repeating: -1 / Float(rows)))
             var logitGradient = Matrix(rows: rows, columns: nodes)
             for b in 0..<rows {
                 let dEffective = (0..<nodes).map { inputGradient[b, shape.observationSize + $0] }

@@ -19,7 +19,8 @@ protocol Learner: AnyObject {
     /// Agent n's binary decisions [a_n(k), b_{n,m}(k) for m ≠ n] on its observation: greedy, or explored while
     /// training. The caller applies the forced-zero rules.
     func decide(
-        agent n: Int, observation: Matrix, allowed: Bool, explore: Bool, epsilon: Double, generator: inout SimulationRandom
+        agent n: Int, observation: Matrix, allowed: Bool, explore: Bool, epsilon: Double,
+        generator: inout SimulationRandom
     ) -> [Float]
 
     /// One mini-batch update of the online networks (Algorithm 1, lines 20–23; the caller does the soft update).
@@ -55,7 +56,8 @@ final class ValueMixing {
 
     init(shape: LearnerShape, generator: inout SimulationRandom) {
         mixer = MixingNetwork(
-            agents: shape.nodes, stateSize: shape.stateSize, hidden: shape.config.mixerHidden, name: "mixer", using: &generator)
+            agents: shape.nodes, stateSize: shape.stateSize, hidden: shape.config.mixerHidden, name: "mixer",
+            using: &generator)
         targetMixer = MixingNetwork(
             agents: shape.nodes, stateSize: shape.stateSize, hidden: shape.config.mixerHidden, name: "target_mixer",
             using: &generator)
@@ -66,7 +68,8 @@ final class ValueMixing {
     func tdGradient(_ batch: [Experience], values: Matrix, nextValues: Matrix) -> Matrix {
         let rows = batch.count
         let (total, backward) = mixer.forward(agentValues: values, states: Matrix(stacking: batch.map(\.state)))
-        let nextTotal = targetMixer.forward(agentValues: nextValues, states: Matrix(stacking: batch.map(\.nextState))).total
+        let nextTotal = targetMixer.forward(agentValues: nextValues, states: Matrix(stacking: batch.map(\.nextState)))
+            .total
         var gradient = Matrix(rows: rows, columns: 1)
         for b in 0..<rows {
             let target = batch[b].reward + (batch[b].done ? 0 : batch[b].discount * nextTotal[b, 0])

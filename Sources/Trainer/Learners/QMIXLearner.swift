@@ -21,7 +21,8 @@ final class QMIXLearner: Learner {
         targetQNetworks = (0..<nodes).map { MLP(sizes: qSizes, name: "target_q\($0)", using: &generator) }
         mixing = ValueMixing(shape: shape, generator: &generator)
         optimizer = Adam(
-            parameters: qNetworks.flatMap(\.parameters) + mixing.mixer.parameters, learningRate: config.criticLearningRate,
+            parameters: qNetworks.flatMap(\.parameters) + mixing.mixer.parameters,
+            learningRate: config.criticLearningRate,
             clipNorm: config.gradientClip)
     }
 
@@ -37,11 +38,13 @@ final class QMIXLearner: Learner {
 
     /// Greedy: the admissible action of largest Q; exploring: with probability ε a uniformly drawn admissible one.
     func decide(
-        agent n: Int, observation: Matrix, allowed: Bool, explore: Bool, epsilon: Double, generator: inout SimulationRandom
+        agent n: Int, observation: Matrix, allowed: Bool, explore: Bool, epsilon: Double,
+        generator: inout SimulationRandom
     ) -> [Float] {
         let values = qNetworks[n](observation).values
         let choices = Self.validActions(allowed: allowed, nodes: shape.nodes)
-        let choice = explore && generator.unit() < epsilon
+        let choice =
+            explore && generator.unit() < epsilon
             ? choices[Int(generator.next() % UInt64(choices.count))]
             : choices.max { values[$0] < values[$1] }!
         return (0..<shape.nodes).map { Float((choice >> $0) & 1) }

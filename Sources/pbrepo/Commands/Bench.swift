@@ -1,9 +1,9 @@
 import ArgumentParser
-import PBRCore
-import Trainer
 import EdgeSim
 import Foundation
+import PBRCore
 import TensorFiles
+import Trainer
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +45,9 @@ struct BenchInspect: ParsableCommand {
             ours.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
         }
         var reference: [Double] = []
-        let xxhsum = ["/usr/bin/xxhsum", "/usr/local/bin/xxhsum"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let xxhsum = ["/usr/bin/xxhsum", "/usr/local/bin/xxhsum"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         if let xxhsum {
             for _ in 0..<runs {
                 let process = Process()
@@ -80,7 +82,9 @@ struct BenchInspect: ParsableCommand {
         if reference.isEmpty {
             print("xxhsum not found: install Debian's xxhash package to compare")
         } else {
-            print("xxhsum -H2       best \(format(rate(reference.min() ?? 1))) GB/s   median \(format(rate(median(reference)))) GB/s")
+            print(
+                "xxhsum -H2       best \(format(rate(reference.min() ?? 1))) GB/s   median \(format(rate(median(reference)))) GB/s"
+            )
             print("ratio (median)   \(format(median(reference) / median(ours)))×")
         }
     }
@@ -144,7 +148,10 @@ struct BenchBeamform: ParsableCommand {
             let simulator = Simulator(network: network)
             let plan = TrimCaching().plan(with: simulator)
             let requested = (0..<repository.blockCount).filter { !network.requesters[$0].isEmpty }.prefix(blocks)
-            var cachedTime = 0.0, fullTime = 0.0, participants = 0, users = 0
+            var cachedTime = 0.0
+            var fullTime = 0.0
+            var participants = 0
+            var users = 0
             for k in requested {
                 let channels = network.channels(block: k)
                 let holders = plan.participants(block: k)
@@ -155,12 +162,15 @@ struct BenchBeamform: ParsableCommand {
                 _ = simulator.broadcast(block: k, users: network.requesters[k], nodes: chosen, channels: channels)
                 cachedTime += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
                 start = DispatchTime.now().uptimeNanoseconds
-                _ = simulator.broadcast(block: k, users: network.requesters[k], nodes: Array(0..<nodes), channels: channels)
+                _ = simulator.broadcast(
+                    block: k, users: network.requesters[k], nodes: Array(0..<nodes), channels: channels)
                 fullTime += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             }
             let count = Double(requested.count)
-            print(String(format: "%-3d %-3d %-13.1f %-11.1f %-24.2f %.2f", nodes, antennas, Double(participants) / count,
-                         Double(users) / count, cachedTime / count, fullTime / count))
+            print(
+                String(
+                    format: "%-3d %-3d %-13.1f %-11.1f %-24.2f %.2f", nodes, antennas, Double(participants) / count,
+                    Double(users) / count, cachedTime / count, fullTime / count))
         }
     }
 }
@@ -178,7 +188,10 @@ struct BenchDecide: ParsableCommand {
         let trainer = try Console.run { try TrainedPolicy.load(directory: policy, manifest: manifest) }
         let medians = (0..<max(1, episodes)).map { _ in trainer.decisionSeconds() }.sorted()
         let nodes = trainer.environment.nodes
-        print(String(format: "decision per step, %d agents: %.3f ms (median of %d episodes' medians; paper, Table III: 15.6 ms at N = 6)",
-                     nodes, 1000 * medians[medians.count / 2], medians.count))
+        print(
+            String(
+                format:
+                    "decision per step, %d agents: %.3f ms (median of %d episodes' medians; paper, Table III: 15.6 ms at N = 6)",
+                nodes, 1000 * medians[medians.count / 2], medians.count))
     }
 }

@@ -6,7 +6,9 @@ import Trainer
 struct BoundCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bound",
-        abstract: "Theorem 1: the Q-value error bound over a (τ0, ξ) grid (Fig. 6) with the constants of Section V-C, and its minimiser.")
+        abstract:
+            "Theorem 1: the Q-value error bound over a (τ0, ξ) grid (Fig. 6) with the constants of Section V-C, and its minimiser."
+    )
 
     @Option(help: "Write the grid as CSV (tau0,xi,bound).") var csv: String?
     @Option(help: "Steps per episode K.") var steps: Double = 450
@@ -19,18 +21,25 @@ struct BoundCommand: ParsableCommand {
         bound.episodes = episodes
         let search = bound.gridSearch()
         if let csv {
-            let text = (["tau0,xi,bound"] + search.grid.map { "\($0.tau0),\($0.xi),\($0.bound)" }).joined(separator: "\n") + "\n"
+            let text =
+                (["tau0,xi,bound"] + search.grid.map { "\($0.tau0),\($0.xi),\($0.bound)" }).joined(separator: "\n")
+                + "\n"
             try Console.run { try FileSystem.writeAtomically(text, to: csv) }
         }
         guard let best = search.best else { throw ValidationError("the bound is undefined on the whole grid") }
         let paper = bound.value(tau0: 0.8, xi: 1.12)
         if json {
-            print(JSONValue.object([
-                ("tau0", .number(String(best.tau0))), ("xi", .number(String(best.xi))), ("bound", .number(String(best.bound))),
-                ("bound_at_paper_choice", paper.map { .number(String($0)) } ?? .null),
-            ]).prettyPrinted())
+            print(
+                JSONValue.object([
+                    ("tau0", .number(String(best.tau0))), ("xi", .number(String(best.xi))),
+                    ("bound", .number(String(best.bound))),
+                    ("bound_at_paper_choice", paper.map { .number(String($0)) } ?? .null),
+                ]).prettyPrinted())
         } else {
-            print(String(format: "minimum of the bound over the grid: τ0 = %.2f, ξ = %.2f, bound %.2f", best.tau0, best.xi, best.bound))
+            print(
+                String(
+                    format: "minimum of the bound over the grid: τ0 = %.2f, ξ = %.2f, bound %.2f", best.tau0, best.xi,
+                    best.bound))
             if let paper { print(String(format: "at the paper's choice τ0 = 0.8, ξ = 1.12: %.2f", paper)) }
         }
     }

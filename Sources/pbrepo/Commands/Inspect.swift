@@ -1,5 +1,5 @@
-import PBRCore
 import ArgumentParser
+import PBRCore
 import TensorFiles
 
 struct Inspect: ParsableCommand {
@@ -34,7 +34,8 @@ struct Inspect: ParsableCommand {
         for tensor in inspection.tensors {
             let descriptor = tensor.descriptor
             table.rows.append([
-                descriptor.name, descriptor.dtype, "[" + descriptor.shape.map(String.init).joined(separator: ", ") + "]",
+                descriptor.name, descriptor.dtype,
+                "[" + descriptor.shape.map(String.init).joined(separator: ", ") + "]",
                 String(descriptor.byteCount), "\(tensor.digest)",
             ])
         }

@@ -1,5 +1,5 @@
-import PBRCore
 import ArgumentParser
+import PBRCore
 import ParameterBlocks
 import TensorFiles
 
@@ -16,7 +16,8 @@ struct PartitionCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint file or directory.") var path: String
     @Option(help: "Rules file (JSON) overriding the default partition.") var rules: String?
-    @Flag(help: "Print JSON: {path, format, blocks: [{name, kind, position, bytes, digest, tensors}]}.") var json = false
+    @Flag(help: "Print JSON: {path, format, blocks: [{name, kind, position, bytes, digest, tensors}]}.") var json =
+        false
 
     func run() throws {
         let progress = ProgressBar(label: "hashing")
@@ -39,6 +40,8 @@ struct PartitionCommand: ParsableCommand {
         }
         print(table.render())
         let total = report.blocks.reduce(0) { $0 + $1.bytes }
-        print("\n\(report.blocks.count) blocks, \(report.inspection.tensors.count) tensors, \(total) bytes (\(formatBytes(total))) in \(report.inspection.path)")
+        print(
+            "\n\(report.blocks.count) blocks, \(report.inspection.tensors.count) tensors, \(total) bytes (\(formatBytes(total))) in \(report.inspection.path)"
+        )
     }
 }

@@ -5,7 +5,9 @@ import Trainer
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Run a trained policy on a network: per-node caching, migrations, per-PB delay and T, as `simulate` prints them.")
+        abstract:
+            "Run a trained policy on a network: per-node caching, migrations, per-PB delay and T, as `simulate` prints them."
+    )
 
     @Option(help: "A policy directory written by `pbrepo train`.") var policy: String
     @Option(help: "A pbrepo.manifest/v1 file (the one the policy was trained on).") var manifest: String
@@ -15,7 +17,8 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let report = try Console.run {
-            try TrainedPolicy.plan(directory: policy, manifest: manifest, scenario: try scenario.map { try Scenario.load($0) }, seed: seed)
+            try TrainedPolicy.plan(
+                directory: policy, manifest: manifest, scenario: try scenario.map { try Scenario.load($0) }, seed: seed)
         }
         print(report.jsonText)
     }

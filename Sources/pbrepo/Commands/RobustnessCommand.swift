@@ -6,8 +6,10 @@ import PBRCore
 struct RobustnessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "robustness",
-        abstract: "Fig. 15: achieved rates of robust and non-robust beamforming under random channel errors (CSV, SVG CDF).",
-        discussion: "Example: pbrepo robustness --manifest manifests/paper-cnn60.json --eps 1e-5,2e-5 --draws 200 -o out/")
+        abstract:
+            "Fig. 15: achieved rates of robust and non-robust beamforming under random channel errors (CSV, SVG CDF).",
+        discussion:
+            "Example: pbrepo robustness --manifest manifests/paper-cnn60.json --eps 1e-5,2e-5 --draws 200 -o out/")
 
     @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
     @Option(help: "Scenario (JSON); defaults are Table II.") var scenario: String?
@@ -24,34 +26,48 @@ struct RobustnessCommand: ParsableCommand {
 
     func run() throws {
         let radii = try eps.split(separator: ",").map { text -> Double in
-            guard let value = Double(text), value >= 0 else { throw ValidationError("\(text) is not a non-negative number") }
+            guard let value = Double(text), value >= 0 else {
+                throw ValidationError("\(text) is not a non-negative number")
+            }
             return value
         }
         let study = try Console.run {
             try RobustnessStudy.run(
-                scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(), repository: try ModelCatalog.load(manifest: manifest),
+                scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(),
+                repository: try ModelCatalog.load(manifest: manifest),
                 seed: seed, errorRadii: radii, blocks: blocks, draws: draws)
         }
         try Console.run {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try FileSystem.writeAtomically(study.csv, to: output + "/robustness.csv")
-            let title = "Achieved rate / Q_u over \(draws) error draws (\((manifest as NSString).lastPathComponent), seed \(seed))"
+            let title =
+                "Achieved rate / Q_u over \(draws) error draws (\((manifest as NSString).lastPathComponent), seed \(seed))"
             try FileSystem.writeAtomically(study.svg(title: title), to: output + "/robustness.svg")
         }
         if json {
-            print(JSONValue.array(study.summary.map { entry in
-                .object([
-                    ("error_eps", .number(String(entry.errorEps))), ("design", .string(entry.robust ? "robust" : "non-robust")),
-                    ("samples", .number(entry.samples)), ("below_qos", .number(String(entry.belowQoS))),
-                    ("below_guarantee", .number(String(entry.belowGuarantee))), ("below_plan", .number(String(entry.belowPlan))), ("median_rate_over_qos", .number(String(entry.medianRatio))),
-                ])
-            }).prettyPrinted())
+            print(
+                JSONValue.array(
+                    study.summary.map { entry in
+                        .object([
+                            ("error_eps", .number(String(entry.errorEps))),
+                            ("design", .string(entry.robust ? "robust" : "non-robust")),
+                            ("samples", .number(entry.samples)), ("below_qos", .number(String(entry.belowQoS))),
+                            ("below_guarantee", .number(String(entry.belowGuarantee))),
+                            ("below_plan", .number(String(entry.belowPlan))),
+                            ("median_rate_over_qos", .number(String(entry.medianRatio))),
+                        ])
+                    }
+                ).prettyPrinted())
         } else {
             for entry in study.summary {
-                print(String(
-                    format: "ε = %-8g %-11@ %6d samples: %5.1f %% below Q_u, %5.1f %% below its guarantee, %5.1f %% below its plan, median rate/Q_u %.3f",
-                    entry.errorEps, (entry.robust ? "robust" : "non-robust").padding(toLength: 11, withPad: " ", startingAt: 0),
-                    entry.samples, 100 * entry.belowQoS, 100 * entry.belowGuarantee, 100 * entry.belowPlan, entry.medianRatio))
+                print(
+                    String(
+                        format:
+                            "ε = %-8g %-11@ %6d samples: %5.1f %% below Q_u, %5.1f %% below its guarantee, %5.1f %% below its plan, median rate/Q_u %.3f",
+                        entry.errorEps,
+                        (entry.robust ? "robust" : "non-robust").padding(toLength: 11, withPad: " ", startingAt: 0),
+                        entry.samples, 100 * entry.belowQoS, 100 * entry.belowGuarantee, 100 * entry.belowPlan,
+                        entry.medianRatio))
             }
             print("wrote \(output)/robustness.csv and \(output)/robustness.svg")
         }

@@ -7,7 +7,9 @@ struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Plan PB caching and migration with a scheme on a simulated edge network, and evaluate the delay.",
-        discussion: "Schemes: \(SchemeRegistry.names.joined(separator: ", ")); a trained policy with --scheme \(Variant.allCases.map(\.rawValue).joined(separator: "|")) --policy DIR. Scenario fields: docs/simulator.md.")
+        discussion:
+            "Schemes: \(SchemeRegistry.names.joined(separator: ", ")); a trained policy with --scheme \(Variant.allCases.map(\.rawValue).joined(separator: "|")) --policy DIR. Scenario fields: docs/simulator.md."
+    )
 
     @Option(help: "A pbrepo.manifest/v1 file (PB sizes and model compositions).") var manifest: String
     @Option(help: "Scenario file (JSON); defaults are Table II of the paper.") var scenario: String?
@@ -26,22 +28,30 @@ struct SimulateCommand: ParsableCommand {
             if let policy {
                 return try TrainedPolicy.plan(directory: policy, manifest: manifest, scenario: parameters, seed: seed)
             }
-            guard case .builtin(let builtin) = scheme else { throw ValidationError("--scheme \(scheme.name) needs --policy DIR") }
+            guard case .builtin(let builtin) = scheme else {
+                throw ValidationError("--scheme \(scheme.name) needs --policy DIR")
+            }
             return try SimulationReport.run(
-                scheme: builtin, scenario: parameters ?? Scenario(), repository: try ModelCatalog.load(manifest: manifest),
+                scheme: builtin, scenario: parameters ?? Scenario(),
+                repository: try ModelCatalog.load(manifest: manifest),
                 seed: seed ?? 1)
         }
         if json { return print(report.jsonText) }
         let requested = report.outcome.blocks.filter { !$0.requestingUsers.isEmpty }
-        print("scheme \(report.schemeName), seed \(report.seed): \(report.network.scenario.nodes) nodes, \(report.network.scenario.users) users, "
-            + "\(report.network.repository.blockCount) PBs (\(requested.count) requested)")
-        print(String(format: "total delay T = %.4f s, hit ratio %.3f, %d migrations, %@", report.outcome.totalDelaySeconds,
-                     report.outcome.hitRatio, report.plan.migrations.reduce(0) { $0 + $1.count },
-                     report.outcome.feasible ? "every constraint met" : "some QoS or delivery NOT met"))
+        print(
+            "scheme \(report.schemeName), seed \(report.seed): \(report.network.scenario.nodes) nodes, \(report.network.scenario.users) users, "
+                + "\(report.network.repository.blockCount) PBs (\(requested.count) requested)")
+        print(
+            String(
+                format: "total delay T = %.4f s, hit ratio %.3f, %d migrations, %@", report.outcome.totalDelaySeconds,
+                report.outcome.hitRatio, report.plan.migrations.reduce(0) { $0 + $1.count },
+                report.outcome.feasible ? "every constraint met" : "some QoS or delivery NOT met"))
         for n in 0..<report.network.scenario.nodes {
             let stored = report.plan.storedBytes(node: n, repository: report.network.repository)
-            print(String(format: "node %d caches %d PBs, %.1f of %.1f MB", n, report.plan.cached[n].filter { $0 }.count,
-                         stored / 1e6, report.network.scenario.capacity(of: n) / 1e6))
+            print(
+                String(
+                    format: "node %d caches %d PBs, %.1f of %.1f MB", n, report.plan.cached[n].filter { $0 }.count,
+                    stored / 1e6, report.network.scenario.capacity(of: n) / 1e6))
         }
     }
 }

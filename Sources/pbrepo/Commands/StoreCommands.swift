@@ -2,13 +2,14 @@ import ArgumentParser
 import BlockStore
 import Foundation
 import ManifestSynthesis
-import ParameterBlocks
 import PBManifest
 import PBRCore
+import ParameterBlocks
 
 /// `--store DIR`, shared by every command that uses the store.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The store directory (default: $PBREPO_STORE, else $XDG_DATA_HOME/pbrepo, else ~/.local/share/pbrepo).")
+    @Option(
+        help: "The store directory (default: $PBREPO_STORE, else $XDG_DATA_HOME/pbrepo, else ~/.local/share/pbrepo).")
     var store: String?
 
     func open(create: Bool = false) throws -> Store {
@@ -34,7 +35,10 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Family name.") var family: String?
     @Option(help: "Base model for delta compression (default: the family's first model).") var base: String?
     @Option(help: "Partition rules file (JSON).") var rules: String?
-    @Option(help: "zstd level of the objects (1 is fastest; on byte-grouped floats it also compressed best in our measurements).") var level: Int = 1
+    @Option(
+        help:
+            "zstd level of the objects (1 is fastest; on byte-grouped floats it also compressed best in our measurements)."
+    ) var level: Int = 1
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -51,7 +55,8 @@ struct IngestCommand: ParsableCommand {
             let result = try Console.run {
                 try HDF5Isolation.check(path)
                 return try store.ingest(
-                    path, options: IngestOptions(name: name, family: family, base: base, rules: parsedRules, level: level)
+                    path,
+                    options: IngestOptions(name: name, family: family, base: base, rules: parsedRules, level: level)
                 ) { progress.update(done: $0, total: $1) }
             }
             progress.finish()
@@ -73,7 +78,8 @@ struct IngestCommand: ParsableCommand {
                             ("model", .string(result.model)), ("family", .string(result.family)),
                             ("status", .string(result.status.rawValue)), ("tensors", .number(result.tensors)),
                             ("bytes", .number(result.tensorBytes)), ("blocks", .number(result.blocks)),
-                            ("reused_blocks", .number(result.reusedBlocks)), ("new_objects", .number(result.newObjects)),
+                            ("reused_blocks", .number(result.reusedBlocks)),
+                            ("new_objects", .number(result.newObjects)),
                             ("new_object_bytes", .number(result.newObjectBytes)),
                             ("new_stored_bytes", .number(result.newStoredBytes)),
                         ])
@@ -104,9 +110,13 @@ struct ListCommand: ParsableCommand {
                 ).prettyPrinted())
             return
         }
-        var table = TextTable(headers: ["model", "family", "format", "blocks", "tensors", "bytes"], rightAligned: [3, 4, 5])
+        var table = TextTable(
+            headers: ["model", "family", "format", "blocks", "tensors", "bytes"], rightAligned: [3, 4, 5])
         for model in models {
-            table.rows.append([model.name, model.family, model.format, String(model.blocks), String(model.tensors), formatBytes(model.bytes)])
+            table.rows.append([
+                model.name, model.family, model.format, String(model.blocks), String(model.tensors),
+                formatBytes(model.bytes),
+            ])
         }
         print(table.render())
         print("\n\(models.count) models")
@@ -115,7 +125,8 @@ struct ListCommand: ParsableCommand {
 
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a model's parameter blocks, their sizes and which other models share each.")
+        commandName: "show", abstract: "Show a model's parameter blocks, their sizes and which other models share each."
+    )
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
     @Flag(help: "Print JSON.") var json = false
@@ -128,7 +139,8 @@ struct ShowCommand: ParsableCommand {
                     blocks.map { block in
                         .object([
                             ("position", .number(block.position)), ("name", .string(block.name)),
-                            ("kind", .string(block.kind)), ("digest", .string(block.digest)), ("bytes", .number(block.bytes)),
+                            ("kind", .string(block.kind)), ("digest", .string(block.digest)),
+                            ("bytes", .number(block.bytes)),
                             ("stored_bytes", .number(block.storedBytes)), ("tensors", .number(block.tensors)),
                             ("shared_with", .array(block.sharedWith.map(JSONValue.string))),
                         ])
@@ -136,10 +148,13 @@ struct ShowCommand: ParsableCommand {
                 ).prettyPrinted())
             return
         }
-        var table = TextTable(headers: ["#", "block", "kind", "bytes", "stored", "shared with"], rightAligned: [0, 3, 4])
+        var table = TextTable(
+            headers: ["#", "block", "kind", "bytes", "stored", "shared with"], rightAligned: [0, 3, 4])
         for block in blocks {
             let shared = block.sharedWith.isEmpty ? "-" : block.sharedWith.joined(separator: ", ")
-            table.rows.append([String(block.position), block.name, block.kind, String(block.bytes), String(block.storedBytes), shared])
+            table.rows.append([
+                String(block.position), block.name, block.kind, String(block.bytes), String(block.storedBytes), shared,
+            ])
         }
         print(table.render())
     }
@@ -147,7 +162,8 @@ struct ShowCommand: ParsableCommand {
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Parameter reuse, deduplication and compression across the store (docs/blocks.md).")
+        commandName: "report",
+        abstract: "Parameter reuse, deduplication and compression across the store (docs/blocks.md).")
     @OptionGroup var storeOptions: StoreOptions
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Print the per-model table as CSV.") var csv = false
@@ -161,10 +177,12 @@ struct ReportCommand: ParsableCommand {
         if json { return print(report.json.prettyPrinted()) }
         if csv { return print(report.csv, terminator: "") }
         var table = TextTable(
-            headers: ["model", "family", "bytes", "blocks", "reused blocks", "reused tensors", "reuse"], rightAligned: [2, 3, 4, 5, 6])
+            headers: ["model", "family", "bytes", "blocks", "reused blocks", "reused tensors", "reuse"],
+            rightAligned: [2, 3, 4, 5, 6])
         for model in report.models {
             table.rows.append([
-                model.name, model.family, formatBytes(model.bytes), String(model.blocks), formatBytes(model.reusedBlockBytes),
+                model.name, model.family, formatBytes(model.bytes), String(model.blocks),
+                formatBytes(model.reusedBlockBytes),
                 formatBytes(model.reusedTensorBytes), percent(model.reuseRatio),
             ])
         }
@@ -173,7 +191,8 @@ struct ReportCommand: ParsableCommand {
             "\nlogical \(formatBytes(report.logicalBytes)), unique blocks \(formatBytes(report.uniqueBlockBytes)), "
                 + "unique tensors \(formatBytes(report.uniqueTensorBytes)), stored \(formatBytes(report.storedBytes)); "
                 + "dedup \(ratio(report.dedupRatio))×, compression \(ratio(report.compressionRatio))×, "
-                + "overall \(ratio(report.storedBytes == 0 ? 0 : Double(report.logicalBytes) / Double(report.storedBytes)))×")
+                + "overall \(ratio(report.storedBytes == 0 ? 0 : Double(report.logicalBytes) / Double(report.storedBytes)))×"
+        )
     }
 
     private func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
@@ -209,18 +228,22 @@ struct ExportBlocksCommand: ParsableCommand {
         abstract: "Write what a client downloads for a model: its objects and its recipe.")
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
-    @Option(name: .shortAndLong, help: "Output directory (created; may already hold other models' objects).") var output: String
+    @Option(name: .shortAndLong, help: "Output directory (created; may already hold other models' objects).")
+    var output: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let exported = try Console.run { try storeOptions.open().exportBlocks(model, to: output) }
         if json {
-            print(JSONValue.object([
-                ("model", .string(model)), ("directory", .string(output)), ("objects", .number(exported.objects)),
-                ("bytes", .number(exported.bytes)),
-            ]).prettyPrinted())
+            print(
+                JSONValue.object([
+                    ("model", .string(model)), ("directory", .string(output)), ("objects", .number(exported.objects)),
+                    ("bytes", .number(exported.bytes)),
+                ]).prettyPrinted())
         } else {
-            print("wrote \(exported.objects) objects (\(formatBytes(exported.bytes))) and \(model).recipe.json to \(output)")
+            print(
+                "wrote \(exported.objects) objects (\(formatBytes(exported.bytes))) and \(model).recipe.json to \(output)"
+            )
         }
     }
 }
@@ -231,7 +254,8 @@ struct AssembleCommand: ParsableCommand {
         abstract: "Rebuild a model, byte for byte, from the store or from a directory of downloaded objects.")
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
-    @Option(name: .shortAndLong, help: "Output file (single-file models) or new directory (sharded / directory models).")
+    @Option(
+        name: .shortAndLong, help: "Output file (single-file models) or new directory (sharded / directory models).")
     var output: String
     @Option(help: "A directory written by export-blocks, instead of the store.") var from: String?
     @Flag(help: "Also check each file's SHA-256 (every object and every whole file are always checked with XXH3-128).")
@@ -255,12 +279,17 @@ struct AssembleCommand: ParsableCommand {
         progress.finish()
         let checks = result.sha256Verified ? "XXH3-128 and sha256 verified" : "XXH3-128 verified"
         if json {
-            print(JSONValue.object([
-                ("model", .string(result.model)), ("output", .string(result.output)), ("files", .number(result.files)),
-                ("bytes", .number(result.bytes)), ("xxh3_verified", .bool(true)), ("sha256_verified", .bool(result.sha256Verified)),
-            ]).prettyPrinted())
+            print(
+                JSONValue.object([
+                    ("model", .string(result.model)), ("output", .string(result.output)),
+                    ("files", .number(result.files)),
+                    ("bytes", .number(result.bytes)), ("xxh3_verified", .bool(true)),
+                    ("sha256_verified", .bool(result.sha256Verified)),
+                ]).prettyPrinted())
         } else {
-            print("assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), \(checks)")
+            print(
+                "assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), \(checks)"
+            )
         }
     }
 }
@@ -278,7 +307,8 @@ struct VerifyCommand: ParsableCommand {
         if json {
             print(
                 JSONValue.object([
-                    ("objects_checked", .number(result.objectsChecked)), ("models_checked", .number(result.modelsChecked)),
+                    ("objects_checked", .number(result.objectsChecked)),
+                    ("models_checked", .number(result.modelsChecked)),
                     ("corrupt", .array(result.corrupt.map(JSONValue.string))),
                     ("missing", .array(result.missing.map(JSONValue.string))),
                     ("incomplete_models", .array(result.incompleteModels.map(JSONValue.string))),
@@ -304,12 +334,15 @@ struct CollectGarbageCommand: ParsableCommand {
     func run() throws {
         let result = try Console.run { try storeOptions.open().collectGarbage() }
         if json {
-            return print(JSONValue.object([
-                ("objects_removed", .number(result.objectsRemoved)), ("bytes_freed", .number(result.bytesFreed)),
-                ("temporary_files_removed", .number(result.temporaryFilesRemoved)),
-            ]).prettyPrinted())
+            return print(
+                JSONValue.object([
+                    ("objects_removed", .number(result.objectsRemoved)), ("bytes_freed", .number(result.bytesFreed)),
+                    ("temporary_files_removed", .number(result.temporaryFilesRemoved)),
+                ]).prettyPrinted())
         }
-        print("removed \(result.objectsRemoved) objects (\(formatBytes(result.bytesFreed))) and \(result.temporaryFilesRemoved) temporary files")
+        print(
+            "removed \(result.objectsRemoved) objects (\(formatBytes(result.bytesFreed))) and \(result.temporaryFilesRemoved) temporary files"
+        )
     }
 }
 
@@ -328,7 +361,9 @@ struct RemoveCommand: ParsableCommand {
 struct SynthesizeManifestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synthesize-manifest",
-        abstract: "Write a paper-scale manifest derived from architecture tensor tables (\(PaperRepositories.names.joined(separator: ", "))).")
+        abstract:
+            "Write a paper-scale manifest derived from architecture tensor tables (\(PaperRepositories.names.joined(separator: ", ")))."
+    )
     @Argument(help: "Repository name.") var name: String
     @Option(name: .shortAndLong, help: "Output file.") var output: String
 

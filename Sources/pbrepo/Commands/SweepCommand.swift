@@ -1,7 +1,7 @@
-import PBRCore
 import ArgumentParser
 import EdgeSim
 import Foundation
+import PBRCore
 import Trainer
 
 struct SweepCommand: ParsableCommand {
@@ -17,14 +17,18 @@ struct SweepCommand: ParsableCommand {
 
     @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
     @Option(help: "Base scenario (JSON); defaults are Table II.") var scenario: String?
-    @Option(help: "PARAMETER=v1,v2,... with PARAMETER one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        help:
+            "PARAMETER=v1,v2,... with PARAMETER one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", "))."
+    )
     var vary: String
     @Option(help: "Comma-separated schemes.")
     var schemes = SchemeList(argument: "coarse,trimcaching,no-cooperation,tdma-unicast,full-comp,heuristic")!
     @Option(help: "Seeds per point (1...n).") var seeds: Int = 5
     @Option(help: "Episodes a learner trains on each network (default: its configuration's, the paper's 600).")
     var trainEpisodes: Int?
-    @Option(help: "JSON object overriding a learner's training fields (as `pbrepo train --config`).") var trainConfig: String?
+    @Option(help: "JSON object overriding a learner's training fields (as `pbrepo train --config`).") var trainConfig:
+        String?
     @Option(name: .shortAndLong, help: "Output directory (sweep.csv, sweep.svg).") var output: String
 
     func validate() throws {
@@ -39,7 +43,9 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         let parts = vary.split(separator: "=", maxSplits: 1).map(String.init)
         guard let parameter = Sweep.Parameter(rawValue: parts[0]) else {
-            throw ValidationError("unknown parameter \(parts[0]); choose one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown parameter \(parts[0]); choose one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         let values = try parts[1].split(separator: ",").map { text -> Double in
             guard let value = Double(text) else { throw ValidationError("\(text) is not a number") }
@@ -48,7 +54,9 @@ struct SweepCommand: ParsableCommand {
         let chosen = try schemes.schemes.map { choice -> any CachingScheme in
             switch choice {
             case .builtin(let scheme):
-                guard !(scheme is ExhaustiveSearch) else { throw ValidationError("exact cannot be swept (tiny scenarios only)") }
+                guard !(scheme is ExhaustiveSearch) else {
+                    throw ValidationError("exact cannot be swept (tiny scenarios only)")
+                }
                 return scheme
             case .learner(let variant):
                 return LearnedScheme(
@@ -61,18 +69,22 @@ struct SweepCommand: ParsableCommand {
         let sweep = try Console.run {
             let base = try scenario.map { try Scenario.load($0) } ?? Scenario()
             return try Sweep.run(
-                repository: try ModelCatalog.load(manifest: manifest), scenario: base, parameter: parameter, values: values,
-                schemes: chosen, seeds: seeds) { done, total in progress.update(done: UInt64(done), total: UInt64(total)) }
+                repository: try ModelCatalog.load(manifest: manifest), scenario: base, parameter: parameter,
+                values: values,
+                schemes: chosen, seeds: seeds
+            ) { done, total in progress.update(done: UInt64(done), total: UInt64(total)) }
         }
         progress.finish()
         try Console.run {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try FileSystem.writeAtomically(sweep.csv, to: output + "/sweep.csv")
-            let title = "Total delay vs \(parameter.rawValue) (\((manifest as NSString).lastPathComponent), \(seeds) seeds)"
+            let title =
+                "Total delay vs \(parameter.rawValue) (\((manifest as NSString).lastPathComponent), \(seeds) seeds)"
             try FileSystem.writeAtomically(sweep.svg(title: title), to: output + "/sweep.svg")
         }
         for point in sweep.summary {
-            print(String(format: "%-15@ %-10g T = %.4f ± %.4f s", point.scheme, point.value, point.mean, point.deviation))
+            print(
+                String(format: "%-15@ %-10g T = %.4f ± %.4f s", point.scheme, point.value, point.mean, point.deviation))
         }
         print("wrote \(output)/sweep.csv and \(output)/sweep.svg")
     }

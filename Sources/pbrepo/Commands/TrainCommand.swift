@@ -9,17 +9,22 @@ extension Variant: ExpressibleByArgument {}
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train MAASN-DA (or an ablation) on a simulated edge network; writes the policy and its learning curve.",
+        abstract:
+            "Train MAASN-DA (or an ablation) on a simulated edge network; writes the policy and its learning curve.",
         discussion: "Example: pbrepo train --manifest manifests/paper-cnn60.json --episodes 600 --seed 1 -o policy/")
 
     @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
     @Option(help: "Scenario (JSON); defaults are Table II.") var scenario: String?
-    @Option(help: "Learner: \(Variant.allCases.map(\.rawValue).joined(separator: ", ")).") var variant: Variant = .maasnDA
+    @Option(help: "Learner: \(Variant.allCases.map(\.rawValue).joined(separator: ", ")).") var variant: Variant =
+        .maasnDA
     @Option(help: "Episodes E (default: the paper's 600).") var episodes: Int?
     @Option(help: "Seed of the network and of the learner.") var seed: UInt64 = 1
-    @Option(help: "JSON object overriding training fields (gamma, batchSize, updatesPerEpisode, ...; see docs/maasn-da.md).")
+    @Option(
+        help: "JSON object overriding training fields (gamma, batchSize, updatesPerEpisode, ...; see docs/maasn-da.md)."
+    )
     var config: String?
-    @Option(name: .shortAndLong, help: "Policy directory (policy.json, policy.safetensors, curve.csv).") var output: String
+    @Option(name: .shortAndLong, help: "Policy directory (policy.json, policy.safetensors, curve.csv).") var output:
+        String
     @Flag(help: "Print the final record as JSON.") var json = false
 
     func validate() throws {
@@ -27,12 +32,15 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let settings = try Console.run { try TrainingConfig.settings(for: variant, overridesFile: self.config, episodes: episodes) }
+        let settings = try Console.run {
+            try TrainingConfig.settings(for: variant, overridesFile: self.config, episodes: episodes)
+        }
         let config = settings
         let progress = ProgressBar(label: "train \(variant.rawValue), episode", counting: true)
         let session = try Console.run {
             try TrainingSession.start(
-                manifest: manifest, scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(), config: config, seed: seed,
+                manifest: manifest, scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(), config: config,
+                seed: seed,
                 directory: output)
         }
         let trainer = session.trainer
@@ -49,17 +57,23 @@ struct TrainCommand: ParsableCommand {
         progress.finish()
         let last = trainer.curve.last!
         if json {
-            print(JSONValue.object([
-                ("variant", .string(variant.rawValue)), ("episodes", .number(trainer.curve.count)),
-                ("final_return", .number(String(last.episodeReturn))), ("final_total_delay_s", .number(String(last.totalDelaySeconds))),
-                ("best_greedy_cost", trainer.best.map { .number(String($0.cost)) } ?? .null),
-                ("best_episode", trainer.best.map { .number($0.episode) } ?? .null),
-                ("policy", .string(output)),
-            ]).prettyPrinted())
+            print(
+                JSONValue.object([
+                    ("variant", .string(variant.rawValue)), ("episodes", .number(trainer.curve.count)),
+                    ("final_return", .number(String(last.episodeReturn))),
+                    ("final_total_delay_s", .number(String(last.totalDelaySeconds))),
+                    ("best_greedy_cost", trainer.best.map { .number(String($0.cost)) } ?? .null),
+                    ("best_episode", trainer.best.map { .number($0.episode) } ?? .null),
+                    ("policy", .string(output)),
+                ]).prettyPrinted())
         } else {
-            print(String(format: "trained %@ for %d episodes: last return %.2f, T %.4f s; kept the greedy policy of episode %d (cost %.2f); wrote %@",
-                         variant.rawValue, trainer.curve.count, last.episodeReturn, last.totalDelaySeconds, trainer.best?.episode ?? -1,
-                         trainer.best?.cost ?? .nan, output))
+            print(
+                String(
+                    format:
+                        "trained %@ for %d episodes: last return %.2f, T %.4f s; kept the greedy policy of episode %d (cost %.2f); wrote %@",
+                    variant.rawValue, trainer.curve.count, last.episodeReturn, last.totalDelaySeconds,
+                    trainer.best?.episode ?? -1,
+                    trainer.best?.cost ?? .nan, output))
         }
     }
 }

@@ -1,5 +1,5 @@
-import Glibc
 import ArgumentParser
+import Glibc
 import Synchronization
 
 /// Where the CLI writes: results to stdout, diagnostics and progress to stderr.
@@ -49,7 +49,8 @@ final class ProgressBar: Sendable {
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let amounts = counting ? "\(done)/\(total)" : "\(formatBytes(done))/\(formatBytes(total))"
-        writeStandardError("\r\(label) [\(bar)] \(Int(fraction * 100))% \(amounts)" + (note.map { " " + $0 } ?? "") + "\u{1B}[K")
+        writeStandardError(
+            "\r\(label) [\(bar)] \(Int(fraction * 100))% \(amounts)" + (note.map { " " + $0 } ?? "") + "\u{1B}[K")
     }
 
     func finish() {

@@ -28,7 +28,8 @@ enum HDF5Isolation {
         while process.isRunning && Date() < deadline { usleep(2000) }
         if process.isRunning {
             process.terminate()
-            throw Failure(description: "\(path): libhdf5 did not finish reading the file within \(Int(limit)) s: corrupt?")
+            throw Failure(
+                description: "\(path): libhdf5 did not finish reading the file within \(Int(limit)) s: corrupt?")
         }
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         switch (process.terminationReason, process.terminationStatus) {

@@ -7,7 +7,9 @@ struct TextTable {
     func render() -> String {
         var widths = headers.map(\.count)
         for row in rows {
-            for (column, cell) in row.enumerated() where column < widths.count { widths[column] = max(widths[column], cell.count) }
+            for (column, cell) in row.enumerated() where column < widths.count {
+                widths[column] = max(widths[column], cell.count)
+            }
         }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { column, cell in
