@@ -36,7 +36,7 @@ let package = Package(
 
         // MARK: - The manifest: the store's output, every simulator's input
         .target(name: "PBManifest", dependencies: ["PBRCore"]),
-        .target(name: "ManifestSynthesis", dependencies: ["PBManifest", "ParameterBlocks", "XXHash"]),
+        .target(name: "ManifestSynthesis", dependencies: ["PBRCore", "PBManifest", "ParameterBlocks", "XXHash"]),
 
         // MARK: - Store
         .target(

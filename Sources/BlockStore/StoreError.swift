@@ -2,22 +2,7 @@ package import PBRCore
 
 /// Why a store operation failed. `description` is one line naming the model, object or file.
 package struct StoreError: Error, Sendable, CustomStringConvertible {
-    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        package var rawValue: String
-        package init(rawValue: String) { self.rawValue = rawValue }
-        package var description: String { rawValue }
-
-        package static let io = Code(rawValue: "io")
-        package static let database = Code(rawValue: "database")
-        package static let unknownModel = Code(rawValue: "unknown_model")
-        /// A model of that name exists with different content.
-        package static let conflict = Code(rawValue: "conflict")
-        package static let missingObject = Code(rawValue: "missing_object")
-        package static let corruptObject = Code(rawValue: "corrupt_object")
-        /// An assembled file does not have the sha256 recorded at ingest.
-        package static let checksumMismatch = Code(rawValue: "checksum_mismatch")
-        package static let invalidArgument = Code(rawValue: "invalid_argument")
-    }
+    package typealias Code = ErrorCode<StoreError>
 
     package var code: Code
     package var message: String
@@ -36,4 +21,18 @@ package struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     package var description: String { message }
+}
+
+extension ErrorCode where Domain == StoreError {
+
+    package static let io = ErrorCode(rawValue: "io")
+    package static let database = ErrorCode(rawValue: "database")
+    package static let unknownModel = ErrorCode(rawValue: "unknown_model")
+    /// A model of that name exists with different content.
+    package static let conflict = ErrorCode(rawValue: "conflict")
+    package static let missingObject = ErrorCode(rawValue: "missing_object")
+    package static let corruptObject = ErrorCode(rawValue: "corrupt_object")
+    /// An assembled file does not have the sha256 recorded at ingest.
+    package static let checksumMismatch = ErrorCode(rawValue: "checksum_mismatch")
+    package static let invalidArgument = ErrorCode(rawValue: "invalid_argument")
 }

@@ -1,22 +1,8 @@
+package import PBRCore
+
 /// Why a scenario, an instance or a plan cannot be used. `description` is one line naming the file and field.
 package struct EdgeSimError: Error, Sendable, CustomStringConvertible {
-    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        package var rawValue: String
-        package init(rawValue: String) { self.rawValue = rawValue }
-        package var description: String { rawValue }
-
-        /// A file (scenario, beamforming instance) cannot be read.
-        package static let unreadable = Code(rawValue: "unreadable")
-        /// A scenario field is unknown, of the wrong type or out of its range.
-        package static let invalidScenario = Code(rawValue: "invalid_scenario")
-        /// A beamforming instance has wrong shapes or values.
-        package static let invalidInstance = Code(rawValue: "invalid_instance")
-        /// A scheme or a policy produced a plan that breaks constraint (1) or (2) — a bug in that scheme.
-        package static let invalidPlan = Code(rawValue: "invalid_plan")
-        /// The scheme cannot solve an instance of this size (`exact` beyond its limit).
-        package static let intractable = Code(rawValue: "intractable")
-    }
+    package typealias Code = ErrorCode<EdgeSimError>
 
     package var code: Code
     /// The file concerned, when the input came from one.
@@ -44,4 +30,18 @@ package struct EdgeSimError: Error, Sendable, CustomStringConvertible {
     }
 
     package var description: String { (path.map { $0 + ": " } ?? "") + message }
+}
+
+extension ErrorCode where Domain == EdgeSimError {
+
+    /// A file (scenario, beamforming instance) cannot be read.
+    package static let unreadable = ErrorCode(rawValue: "unreadable")
+    /// A scenario field is unknown, of the wrong type or out of its range.
+    package static let invalidScenario = ErrorCode(rawValue: "invalid_scenario")
+    /// A beamforming instance has wrong shapes or values.
+    package static let invalidInstance = ErrorCode(rawValue: "invalid_instance")
+    /// A scheme or a policy produced a plan that breaks constraint (1) or (2) — a bug in that scheme.
+    package static let invalidPlan = ErrorCode(rawValue: "invalid_plan")
+    /// The scheme cannot solve an instance of this size (`exact` beyond its limit).
+    package static let intractable = ErrorCode(rawValue: "intractable")
 }

@@ -1,13 +1,8 @@
+package import PBRCore
+
 /// Why a manifest cannot be synthesized.
 package struct SynthesisError: Error, Sendable, CustomStringConvertible {
-    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        package var rawValue: String
-        package init(rawValue: String) { self.rawValue = rawValue }
-        package var description: String { rawValue }
-
-        /// No repository of that name is known.
-        package static let unknownRepository = Code(rawValue: "unknown_repository")
-    }
+    package typealias Code = ErrorCode<SynthesisError>
 
     package var code: Code
     package var message: String
@@ -18,4 +13,10 @@ package struct SynthesisError: Error, Sendable, CustomStringConvertible {
     }
 
     package var description: String { message }
+}
+
+extension ErrorCode where Domain == SynthesisError {
+
+    /// No repository of that name is known.
+    package static let unknownRepository = ErrorCode(rawValue: "unknown_repository")
 }

@@ -1,26 +1,8 @@
+package import PBRCore
+
 /// Why a manifest cannot be read or used. `description` is one line naming the file and the member.
 package struct ManifestError: Error, Sendable, CustomStringConvertible {
-    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        package var rawValue: String
-        package init(rawValue: String) { self.rawValue = rawValue }
-        package var description: String { rawValue }
-
-        /// The file cannot be read.
-        package static let unreadable = Code(rawValue: "unreadable")
-        /// The text is not JSON (or repeats a key in one object).
-        package static let invalidJSON = Code(rawValue: "invalid_json")
-        /// The `schema` member is not `pbrepo.manifest/v1`.
-        package static let wrongSchema = Code(rawValue: "wrong_schema")
-        /// A member is missing, unknown, of the wrong type or out of its range.
-        package static let invalidField = Code(rawValue: "invalid_field")
-        /// Two blocks have the same id.
-        package static let duplicateBlock = Code(rawValue: "duplicate_block")
-        /// A model names a block the manifest does not list.
-        package static let unknownBlock = Code(rawValue: "unknown_block")
-        /// Valid, but unusable for the purpose (a simulation needs at least one model).
-        package static let unusable = Code(rawValue: "unusable")
-    }
+    package typealias Code = ErrorCode<ManifestError>
 
     package var code: Code
     /// The manifest file.
@@ -39,4 +21,22 @@ package struct ManifestError: Error, Sendable, CustomStringConvertible {
     }
 
     package var description: String { path + ": " + (field.map { $0 + ": " } ?? "") + message }
+}
+
+extension ErrorCode where Domain == ManifestError {
+
+    /// The file cannot be read.
+    package static let unreadable = ErrorCode(rawValue: "unreadable")
+    /// The text is not JSON (or repeats a key in one object).
+    package static let invalidJSON = ErrorCode(rawValue: "invalid_json")
+    /// The `schema` member is not `pbrepo.manifest/v1`.
+    package static let wrongSchema = ErrorCode(rawValue: "wrong_schema")
+    /// A member is missing, unknown, of the wrong type or out of its range.
+    package static let invalidField = ErrorCode(rawValue: "invalid_field")
+    /// Two blocks have the same id.
+    package static let duplicateBlock = ErrorCode(rawValue: "duplicate_block")
+    /// A model names a block the manifest does not list.
+    package static let unknownBlock = ErrorCode(rawValue: "unknown_block")
+    /// Valid, but unusable for the purpose (a simulation needs at least one model).
+    package static let unusable = ErrorCode(rawValue: "unusable")
 }

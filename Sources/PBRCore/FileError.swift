@@ -2,19 +2,7 @@ import Glibc
 
 /// Why the file system refused an operation of the core's file types. `description` is one line naming the file.
 public struct FileError: Error, Sendable, CustomStringConvertible {
-    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
-
-        /// The system call failed (missing file, permissions, disk full); `errno` says why.
-        public static let io = Code(rawValue: "io")
-        /// The path exists but is not what the operation needs (a directory where a file was expected).
-        public static let wrongKind = Code(rawValue: "wrong_kind")
-        /// The file's text is not valid JSON, or not the JSON the reader expects.
-        public static let invalidJSON = Code(rawValue: "invalid_json")
-    }
+    public typealias Code = ErrorCode<FileError>
 
     public var code: Code
     /// The file or directory concerned.
@@ -47,3 +35,13 @@ public struct FileError: Error, Sendable, CustomStringConvertible {
 
 /// The text of the current `errno`.
 package func systemError() -> String { String(cString: strerror(errno)) }
+
+extension ErrorCode where Domain == FileError {
+
+    /// The system call failed (missing file, permissions, disk full); `errno` says why.
+    public static let io = ErrorCode(rawValue: "io")
+    /// The path exists but is not what the operation needs (a directory where a file was expected).
+    public static let wrongKind = ErrorCode(rawValue: "wrong_kind")
+    /// The file's text is not valid JSON, or not the JSON the reader expects.
+    public static let invalidJSON = ErrorCode(rawValue: "invalid_json")
+}

@@ -1,4 +1,4 @@
-import PBRCore
+internal import PBRCore
 package import TensorFiles
 
 /// What a parameter block is in its model.

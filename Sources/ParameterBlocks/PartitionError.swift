@@ -1,18 +1,8 @@
+package import PBRCore
+
 /// Why partition rules cannot be used. `description` is one line naming the rules file and the rule.
 package struct PartitionError: Error, Sendable, CustomStringConvertible {
-    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        package var rawValue: String
-        package init(rawValue: String) { self.rawValue = rawValue }
-        package var description: String { rawValue }
-
-        /// The rules file cannot be read.
-        package static let unreadable = Code(rawValue: "unreadable")
-        /// The rules file is not JSON.
-        package static let invalidJSON = Code(rawValue: "invalid_json")
-        /// A rule lacks a field, names an unknown kind or has a pattern that is not a regular expression.
-        package static let invalidRule = Code(rawValue: "invalid_rule")
-    }
+    package typealias Code = ErrorCode<PartitionError>
 
     package var code: Code
     /// The rules file ("rules" for rules built in memory).
@@ -31,4 +21,14 @@ package struct PartitionError: Error, Sendable, CustomStringConvertible {
     }
 
     package var description: String { "\(path): \(message)" }
+}
+
+extension ErrorCode where Domain == PartitionError {
+
+    /// The rules file cannot be read.
+    package static let unreadable = ErrorCode(rawValue: "unreadable")
+    /// The rules file is not JSON.
+    package static let invalidJSON = ErrorCode(rawValue: "invalid_json")
+    /// A rule lacks a field, names an unknown kind or has a pattern that is not a regular expression.
+    package static let invalidRule = ErrorCode(rawValue: "invalid_rule")
 }

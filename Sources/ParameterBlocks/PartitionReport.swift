@@ -1,4 +1,4 @@
-import PBRCore
+package import PBRCore
 package import TensorFiles
 internal import XXHash
 

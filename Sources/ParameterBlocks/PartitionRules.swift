@@ -1,5 +1,5 @@
 import Foundation
-import PBRCore
+internal import PBRCore
 internal import TensorFiles
 
 /// User rules that override the default partition: an ordered list of regular expressions over tensor names, each

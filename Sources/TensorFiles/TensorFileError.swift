@@ -2,46 +2,7 @@ public import PBRCore
 
 /// Why a checkpoint file cannot be read or written. `description` is one line naming the file and the problem.
 public struct TensorFileError: Error, Sendable, CustomStringConvertible {
-    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
-
-        /// The file system refused (missing file, permissions, disk full).
-        public static let io = Code(rawValue: "io")
-        /// Shorter than the 8-byte header length prefix (this includes empty files).
-        public static let tooShort = Code(rawValue: "too_short")
-        /// The header length exceeds the 100 MB limit of the reference implementation.
-        public static let headerTooLarge = Code(rawValue: "header_too_large")
-        /// The header length points past the end of the file.
-        public static let headerPastEnd = Code(rawValue: "header_past_end")
-        public static let invalidUTF8 = Code(rawValue: "invalid_utf8")
-        public static let invalidJSON = Code(rawValue: "invalid_json")
-        /// The same tensor name (or any key) appears twice in one JSON object.
-        public static let duplicateName = Code(rawValue: "duplicate_name")
-        /// Valid JSON, but not the header schema (wrong types, missing fields, non-string metadata).
-        public static let invalidHeader = Code(rawValue: "invalid_header")
-        public static let unknownDType = Code(rawValue: "unknown_dtype")
-        /// An offset that is not an integer in [0, 2⁶⁴).
-        public static let offsetOutOfRange = Code(rawValue: "offset_out_of_range")
-        public static let reversedOffsets = Code(rawValue: "reversed_offsets")
-        public static let overlappingOffsets = Code(rawValue: "overlapping_offsets")
-        /// Bytes of the data section that belong to no tensor, between tensors.
-        public static let hole = Code(rawValue: "hole")
-        /// shape × dtype size differs from the byte range (or overflows).
-        public static let sizeMismatch = Code(rawValue: "size_mismatch")
-        /// The header describes more data than the file holds.
-        public static let truncated = Code(rawValue: "truncated")
-        /// The file holds bytes after the last tensor.
-        public static let trailingBytes = Code(rawValue: "trailing_bytes")
-        /// Shards and their index disagree, or a directory holds no checkpoint.
-        public static let shardMismatch = Code(rawValue: "shard_mismatch")
-        /// libhdf5 refused the file or an object in it.
-        public static let hdf5 = Code(rawValue: "hdf5")
-        /// Valid, but uses a feature pbrepo does not handle (named in the message).
-        public static let unsupported = Code(rawValue: "unsupported")
-    }
+    public typealias Code = ErrorCode<TensorFileError>
 
     public var code: Code
     /// The file (or directory) concerned.
@@ -73,4 +34,41 @@ func fileOperation<T>(_ body: () throws(FileError) -> T) throws(TensorFileError)
     } catch {
         throw TensorFileError(error)
     }
+}
+
+extension ErrorCode where Domain == TensorFileError {
+
+    /// The file system refused (missing file, permissions, disk full).
+    public static let io = ErrorCode(rawValue: "io")
+    /// Shorter than the 8-byte header length prefix (this includes empty files).
+    public static let tooShort = ErrorCode(rawValue: "too_short")
+    /// The header length exceeds the 100 MB limit of the reference implementation.
+    public static let headerTooLarge = ErrorCode(rawValue: "header_too_large")
+    /// The header length points past the end of the file.
+    public static let headerPastEnd = ErrorCode(rawValue: "header_past_end")
+    public static let invalidUTF8 = ErrorCode(rawValue: "invalid_utf8")
+    public static let invalidJSON = ErrorCode(rawValue: "invalid_json")
+    /// The same tensor name (or any key) appears twice in one JSON object.
+    public static let duplicateName = ErrorCode(rawValue: "duplicate_name")
+    /// Valid JSON, but not the header schema (wrong types, missing fields, non-string metadata).
+    public static let invalidHeader = ErrorCode(rawValue: "invalid_header")
+    public static let unknownDType = ErrorCode(rawValue: "unknown_dtype")
+    /// An offset that is not an integer in [0, 2⁶⁴).
+    public static let offsetOutOfRange = ErrorCode(rawValue: "offset_out_of_range")
+    public static let reversedOffsets = ErrorCode(rawValue: "reversed_offsets")
+    public static let overlappingOffsets = ErrorCode(rawValue: "overlapping_offsets")
+    /// Bytes of the data section that belong to no tensor, between tensors.
+    public static let hole = ErrorCode(rawValue: "hole")
+    /// shape × dtype size differs from the byte range (or overflows).
+    public static let sizeMismatch = ErrorCode(rawValue: "size_mismatch")
+    /// The header describes more data than the file holds.
+    public static let truncated = ErrorCode(rawValue: "truncated")
+    /// The file holds bytes after the last tensor.
+    public static let trailingBytes = ErrorCode(rawValue: "trailing_bytes")
+    /// Shards and their index disagree, or a directory holds no checkpoint.
+    public static let shardMismatch = ErrorCode(rawValue: "shard_mismatch")
+    /// libhdf5 refused the file or an object in it.
+    public static let hdf5 = ErrorCode(rawValue: "hdf5")
+    /// Valid, but uses a feature pbrepo does not handle (named in the message).
+    public static let unsupported = ErrorCode(rawValue: "unsupported")
 }

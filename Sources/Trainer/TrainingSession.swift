@@ -186,21 +186,7 @@ package enum TrainedPolicy {
 
 /// A training run that cannot start or resume, or a policy that cannot be loaded; the message says why.
 package struct TrainingError: Error, Sendable, CustomStringConvertible {
-    /// A stable, machine-readable kind of failure (tests and scripts match on it, never on message text).
-    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        package var rawValue: String
-        package init(rawValue: String) { self.rawValue = rawValue }
-        package var description: String { rawValue }
-
-        /// A file (overrides, policy record) cannot be read.
-        package static let unreadable = Code(rawValue: "unreadable")
-        /// A training setting is unknown, of the wrong type or out of its range.
-        package static let invalidConfig = Code(rawValue: "invalid_config")
-        /// A saved policy or checkpoint is damaged, incomplete or does not fit the learner.
-        package static let invalidPolicy = Code(rawValue: "invalid_policy")
-        /// A saved policy was trained with other settings than those asked for.
-        package static let settingsMismatch = Code(rawValue: "settings_mismatch")
-    }
+    package typealias Code = ErrorCode<TrainingError>
 
     package var code: Code
     package var message: String
@@ -213,4 +199,16 @@ package struct TrainingError: Error, Sendable, CustomStringConvertible {
     }
 
     package var description: String { message }
+}
+
+extension ErrorCode where Domain == TrainingError {
+
+    /// A file (overrides, policy record) cannot be read.
+    package static let unreadable = ErrorCode(rawValue: "unreadable")
+    /// A training setting is unknown, of the wrong type or out of its range.
+    package static let invalidConfig = ErrorCode(rawValue: "invalid_config")
+    /// A saved policy or checkpoint is damaged, incomplete or does not fit the learner.
+    package static let invalidPolicy = ErrorCode(rawValue: "invalid_policy")
+    /// A saved policy was trained with other settings than those asked for.
+    package static let settingsMismatch = ErrorCode(rawValue: "settings_mismatch")
 }

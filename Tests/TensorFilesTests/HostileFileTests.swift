@@ -1,3 +1,4 @@
+import PBRCore
 import TensorFiles
 import TestSupport
 import Testing
