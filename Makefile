@@ -7,7 +7,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 
-.PHONY: deps build test lint demo bench clean
+.PHONY: deps build test test-fast lint demo bench clean
 
 # Installs the Debian packages that are missing (idempotent; `apt-get update` only when something is missing).
 deps:
@@ -30,6 +30,11 @@ build: deps
 test: deps lint
 	swift build --build-tests
 	swift test --skip-build
+
+# Everything but the suites tagged .slow (Tests/TestSupport/Tags.swift), for the edit–test loop.
+test-fast: deps
+	swift build --build-tests
+	swift test --skip-build --skip 'TinyScenarioLearningTests|StoreCrashTests'
 
 # Formatting (the committed .swift-format, toolchain's swift-format) and the module graph (scripts/check_imports.py).
 lint:

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// The store under processes that die: `kill -9` at random moments of real `pbrepo ingest` runs.
-@Suite(.serialized) struct StoreCrashTests {
+@Suite(.serialized, .tags(.slow)) struct StoreCrashTests {
     static let models = [
         "mlp/mlp-base.safetensors", "mlp/mlp-ft-freeze2.safetensors", "transformer/tiny-llama-ft-sharded",
         "transformer/tiny-llama-base", "mlp/mlp-ft-freeze1.h5", "lora/digits-rotated", "hdf5/dtypes-and-layouts.h5",

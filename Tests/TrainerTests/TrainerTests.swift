@@ -251,7 +251,7 @@ import Testing
 
 /// A tiny network whose optimum the simulator finds by exhaustive search (`exact`): the policy MAASN-DA keeps must
 /// beat the heuristic there, and on one of the seeds it reaches the optimum itself.
-@Suite struct TinyScenarioLearningTests {
+@Suite(.tags(.slow)) struct TinyScenarioLearningTests {
     @Test func theKeptPolicyBeatsTheHeuristicAndCanReachTheOptimum() throws {
         let directory = Samples.temporaryDirectory()
         let manifest = try Fixtures.writeTinyManifest(to: directory + "/tiny.json")
