@@ -6,6 +6,8 @@
 2. The project's library targets depend one way, by layer (docs/architecture.md): a target may depend only on
    targets of a lower layer or of its own layer's earlier members.
 3. The C modules are imported by their one wrapper module only.
+4. The module graph in docs/architecture.md (between its `<!-- module-graph -->` markers) and the module table of
+   README.md name exactly the targets and dependencies of Package.swift. `--graph` prints the graph to paste.
 
 Run from the package root: `python3 scripts/check_imports.py`. Exits 1 and lists every violation.
 """
@@ -35,8 +37,43 @@ PRODUCT_MODULES = {"Numerics": {"Numerics", "RealModule", "ComplexModule"}}
 IMPORT = re.compile(r"^\s*(?:@testable\s+|@_exported\s+)?(?:public\s+|package\s+|internal\s+|private\s+|fileprivate\s+)?import\s+(?:struct\s+|class\s+|enum\s+|func\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.M)
 
 
+def graph(package) -> str:
+    """The library and executable targets and their project dependencies, as a Mermaid flowchart."""
+    names = {t["name"] for t in package["targets"] if t["type"] not in ("test",) and t["name"] != "TestSupport"}
+    lines = ["```mermaid", "flowchart BT"]
+    for layer in LAYERS:
+        for name in layer:
+            if name not in names:
+                continue
+            target = next(t for t in package["targets"] if t["name"] == name)
+            for dependency in target["dependencies"]:
+                if "byName" in dependency and dependency["byName"][0] in names:
+                    lines.append(f"    {name} --> {dependency['byName'][0]}")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def documented(package, problems):
+    text = open("docs/architecture.md", encoding="utf-8").read()
+    marker = "<!-- module-graph -->"
+    parts = text.split(marker)
+    if len(parts) != 3 or parts[1].strip() != graph(package).strip():
+        problems.append("docs/architecture.md: the module graph differs from Package.swift (scripts/check_imports.py --graph)")
+    readme = open("README.md", encoding="utf-8").read()
+    section = readme.split("## Modules", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([A-Za-z0-9]+)`", "".join(l.split("|")[1] for l in section.splitlines() if l.startswith("| `"))))
+    targets = {t["name"] for t in package["targets"] if t["type"] != "test" and t["name"] != "TestSupport"}
+    for name in sorted(targets - listed):
+        problems.append(f"README.md: the module table lacks {name}")
+    for name in sorted(listed - targets):
+        problems.append(f"README.md: the module table lists {name}, which Package.swift does not have")
+
+
 def main() -> int:
     package = json.loads(subprocess.run(["swift", "package", "dump-package"], capture_output=True, text=True, check=True).stdout)
+    if "--graph" in sys.argv:
+        print(graph(package))
+        return 0
     layer_of = {name: index for index, layer in enumerate(LAYERS) for name in layer}
     problems = []
     for target in package["targets"]:
@@ -74,6 +111,7 @@ def main() -> int:
             same_layer_earlier = mine == theirs and LAYERS[mine].index(dependency) < LAYERS[mine].index(name)
             if theirs > mine or (theirs == mine and not same_layer_earlier):
                 problems.append(f"Package.swift: {name} depends on {dependency}, against the layering")
+    documented(package, problems)
     for problem in problems:
         print(problem)
     print(f"module graph: {len(problems)} problem(s)")

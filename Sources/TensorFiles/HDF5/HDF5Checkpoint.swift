@@ -116,8 +116,8 @@ public struct HDF5Checkpoint: Sendable {
     /// Writes a new HDF5 file with the same groups, datasets (type, shape, layout, values) and attributes, such that
     /// `h5diff` finds no difference; atomically (temporary file, fsync, rename).
     ///
-    /// This is the fallback for files that cannot be rebuilt byte for byte by splicing (chunked or compressed
-    /// datasets): libhdf5 lays objects out its own way, so the bytes differ while the content is identical.
+    /// libhdf5 lays objects out its own way, so the bytes differ while the content is identical. The store does not
+    /// use it: it splices, keeping chunked or compressed datasets in the skeleton, and so rebuilds files byte for byte.
     public func rewrite(to destination: String) throws(TensorFileError) {
         let output = try fileOperation { () throws(FileError) in try AtomicFile(destination: destination) }
         do {
