@@ -67,12 +67,12 @@ struct BenchInspect: ParsableCommand {
         if json {
             var pairs: [(String, JSONValue)] = [
                 ("file", .string(path)), ("tensor_bytes", .number(tensorBytes)), ("cores", .number(cores)),
-                ("pbrepo_best_gbps", .number(String(rate(ours.min() ?? 1)))),
-                ("pbrepo_median_gbps", .number(String(rate(median(ours))))),
+                ("pbrepo_best_gbps", .number(rate(ours.min() ?? 1))),
+                ("pbrepo_median_gbps", .number(rate(median(ours)))),
             ]
             if !reference.isEmpty {
-                pairs.append(("xxhsum_best_gbps", .number(String(rate(reference.min() ?? 1)))))
-                pairs.append(("xxhsum_median_gbps", .number(String(rate(median(reference))))))
+                pairs.append(("xxhsum_best_gbps", .number(rate(reference.min() ?? 1))))
+                pairs.append(("xxhsum_median_gbps", .number(rate(median(reference)))))
             }
             print(JSONValue.object(pairs).prettyPrinted())
             return

@@ -31,9 +31,9 @@ struct BoundCommand: ParsableCommand {
         if json {
             print(
                 JSONValue.object([
-                    ("tau0", .number(String(best.tau0))), ("xi", .number(String(best.xi))),
-                    ("bound", .number(String(best.bound))),
-                    ("bound_at_paper_choice", paper.map { .number(String($0)) } ?? .null),
+                    ("tau0", .number(best.tau0)), ("xi", .number(best.xi)),
+                    ("bound", .number(best.bound)),
+                    ("bound_at_paper_choice", paper.map { .number($0) } ?? .null),
                 ]).prettyPrinted())
         } else {
             print(

@@ -11,8 +11,7 @@ struct RobustnessCommand: ParsableCommand {
         discussion:
             "Example: pbrepo robustness --manifest manifests/paper-cnn60.json --eps 1e-5,2e-5 --draws 200 -o out/")
 
-    @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
-    @Option(help: "Scenario (JSON); defaults are Table II.") var scenario: String?
+    @OptionGroup var network: NetworkOptions
     @Option(help: "Comma-separated error radii ε (C = I/ε²).") var eps: String = "1e-5,2e-5"
     @Option(help: "Requested PBs to broadcast (the first ones with a participating node).") var blocks: Int = 20
     @Option(help: "Error realisations per PB.") var draws: Int = 200
@@ -33,15 +32,15 @@ struct RobustnessCommand: ParsableCommand {
         }
         let study = try Console.run {
             try RobustnessStudy.run(
-                scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(),
-                repository: try ModelCatalog.load(manifest: manifest),
+                scenario: try network.loadScenario(),
+                repository: try network.loadCatalog(),
                 seed: seed, errorRadii: radii, blocks: blocks, draws: draws)
         }
         try Console.run {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try FileSystem.writeAtomically(study.csv, to: output + "/robustness.csv")
             let title =
-                "Achieved rate / Q_u over \(draws) error draws (\((manifest as NSString).lastPathComponent), seed \(seed))"
+                "Achieved rate / Q_u over \(draws) error draws (\((network.manifest as NSString).lastPathComponent), seed \(seed))"
             try FileSystem.writeAtomically(study.svg(title: title), to: output + "/robustness.svg")
         }
         if json {
@@ -49,12 +48,12 @@ struct RobustnessCommand: ParsableCommand {
                 JSONValue.array(
                     study.summary.map { entry in
                         .object([
-                            ("error_eps", .number(String(entry.errorEps))),
+                            ("error_eps", .number(entry.errorEps)),
                             ("design", .string(entry.robust ? "robust" : "non-robust")),
-                            ("samples", .number(entry.samples)), ("below_qos", .number(String(entry.belowQoS))),
-                            ("below_guarantee", .number(String(entry.belowGuarantee))),
-                            ("below_plan", .number(String(entry.belowPlan))),
-                            ("median_rate_over_qos", .number(String(entry.medianRatio))),
+                            ("samples", .number(entry.samples)), ("below_qos", .number(entry.belowQoS)),
+                            ("below_guarantee", .number(entry.belowGuarantee)),
+                            ("below_plan", .number(entry.belowPlan)),
+                            ("median_rate_over_qos", .number(entry.medianRatio)),
                         ])
                     }
                 ).prettyPrinted())

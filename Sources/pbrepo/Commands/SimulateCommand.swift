@@ -11,8 +11,7 @@ struct SimulateCommand: ParsableCommand {
             "Schemes: \(SchemeRegistry.names.joined(separator: ", ")); a trained policy with --scheme \(Variant.allCases.map(\.rawValue).joined(separator: "|")) --policy DIR. Scenario fields: docs/simulator.md."
     )
 
-    @Option(help: "A pbrepo.manifest/v1 file (PB sizes and model compositions).") var manifest: String
-    @Option(help: "Scenario file (JSON); defaults are Table II of the paper.") var scenario: String?
+    @OptionGroup var network: NetworkOptions
     @Option(help: "Scheme, or the variant of a trained policy (with --policy).") var scheme: SchemeArgument
     @Option(help: "A policy directory written by `pbrepo train`.") var policy: String?
     @Option(help: "Seed of the network realisation (a policy's default: its training seed).") var seed: UInt64?
@@ -24,16 +23,17 @@ struct SimulateCommand: ParsableCommand {
 
     func run() throws {
         let report = try Console.run {
-            let parameters = try scenario.map { try Scenario.load($0) }
+            let parameters = try network.scenario.map { try Scenario.load($0) }
             if let policy {
-                return try TrainedPolicy.plan(directory: policy, manifest: manifest, scenario: parameters, seed: seed)
+                return try TrainedPolicy.plan(
+                    directory: policy, manifest: network.manifest, scenario: parameters, seed: seed)
             }
             guard case .builtin(let builtin) = scheme else {
                 throw ValidationError("--scheme \(scheme.name) needs --policy DIR")
             }
             return try SimulationReport.run(
                 scheme: builtin, scenario: parameters ?? Scenario(),
-                repository: try ModelCatalog.load(manifest: manifest),
+                repository: try network.loadCatalog(),
                 seed: seed ?? 1)
         }
         if json { return print(report.jsonText) }

@@ -15,8 +15,7 @@ struct SweepCommand: ParsableCommand {
             (--train-episodes, --train-config), then its kept policy planned and evaluated like the other schemes.
             """)
 
-    @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
-    @Option(help: "Base scenario (JSON); defaults are Table II.") var scenario: String?
+    @OptionGroup var network: NetworkOptions
     @Option(
         help:
             "PARAMETER=v1,v2,... with PARAMETER one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", "))."
@@ -67,9 +66,9 @@ struct SweepCommand: ParsableCommand {
         }
         let progress = ProgressBar(label: "sweep, runs", counting: true)
         let sweep = try Console.run {
-            let base = try scenario.map { try Scenario.load($0) } ?? Scenario()
+            let base = try network.loadScenario()
             return try Sweep.run(
-                repository: try ModelCatalog.load(manifest: manifest), scenario: base, parameter: parameter,
+                repository: try network.loadCatalog(), scenario: base, parameter: parameter,
                 values: values,
                 schemes: chosen, seeds: seeds
             ) { done, total in progress.update(done: UInt64(done), total: UInt64(total)) }
@@ -79,7 +78,7 @@ struct SweepCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try FileSystem.writeAtomically(sweep.csv, to: output + "/sweep.csv")
             let title =
-                "Total delay vs \(parameter.rawValue) (\((manifest as NSString).lastPathComponent), \(seeds) seeds)"
+                "Total delay vs \(parameter.rawValue) (\((network.manifest as NSString).lastPathComponent), \(seeds) seeds)"
             try FileSystem.writeAtomically(sweep.svg(title: title), to: output + "/sweep.svg")
         }
         for point in sweep.summary {

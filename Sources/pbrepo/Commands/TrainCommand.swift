@@ -13,8 +13,7 @@ struct TrainCommand: ParsableCommand {
             "Train MAASN-DA (or an ablation) on a simulated edge network; writes the policy and its learning curve.",
         discussion: "Example: pbrepo train --manifest manifests/paper-cnn60.json --episodes 600 --seed 1 -o policy/")
 
-    @Option(help: "A pbrepo.manifest/v1 file.") var manifest: String
-    @Option(help: "Scenario (JSON); defaults are Table II.") var scenario: String?
+    @OptionGroup var network: NetworkOptions
     @Option(help: "Learner: \(Variant.allCases.map(\.rawValue).joined(separator: ", ")).") var variant: Variant =
         .maasnDA
     @Option(help: "Episodes E (default: the paper's 600).") var episodes: Int?
@@ -39,7 +38,7 @@ struct TrainCommand: ParsableCommand {
         let progress = ProgressBar(label: "train \(variant.rawValue), episode", counting: true)
         let session = try Console.run {
             try TrainingSession.start(
-                manifest: manifest, scenario: try scenario.map { try Scenario.load($0) } ?? Scenario(), config: config,
+                manifest: network.manifest, scenario: try network.loadScenario(), config: config,
                 seed: seed,
                 directory: output)
         }
@@ -60,9 +59,9 @@ struct TrainCommand: ParsableCommand {
             print(
                 JSONValue.object([
                     ("variant", .string(variant.rawValue)), ("episodes", .number(trainer.curve.count)),
-                    ("final_return", .number(String(last.episodeReturn))),
-                    ("final_total_delay_s", .number(String(last.totalDelaySeconds))),
-                    ("best_greedy_cost", trainer.best.map { .number(String($0.cost)) } ?? .null),
+                    ("final_return", .number(last.episodeReturn)),
+                    ("final_total_delay_s", .number(last.totalDelaySeconds)),
+                    ("best_greedy_cost", trainer.best.map { .number($0.cost) } ?? .null),
                     ("best_episode", trainer.best.map { .number($0.episode) } ?? .null),
                     ("policy", .string(output)),
                 ]).prettyPrinted())
