@@ -106,10 +106,12 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// Every Swift target gets the same strictness: explicit `any`, imports visible only where declared.
+// Every Swift target gets the same strictness: explicit `any`, imports visible only where declared, and internal
+// unless a declaration's API needs them (`public import`/`package import` then say so).
 for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
     target.swiftSettings = settings
 }

@@ -1,4 +1,4 @@
-internal import COpenBLAS
+import COpenBLAS
 
 /// Single-precision matrix products on OpenBLAS. Matrices are row-major throughout this module.
 package enum BLAS {

@@ -2,7 +2,7 @@ import Crypto
 import Dispatch
 import Foundation
 import Glibc
-internal import PBRCore
+import PBRCore
 import Synchronization
 import TensorFiles
 package import XXHash

@@ -1,9 +1,9 @@
 import Dispatch
 import Foundation
-internal import PBRCore
+import PBRCore
 import Synchronization
 import TensorFiles
-internal import XXHash
+import XXHash
 
 /// What `verify` found.
 package struct VerifyResult: Sendable, Equatable {

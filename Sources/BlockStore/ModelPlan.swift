@@ -1,7 +1,7 @@
-internal import PBRCore
-internal import ParameterBlocks
+import PBRCore
+import ParameterBlocks
 import TensorFiles
-internal import XXHash
+import XXHash
 
 /// One object a model needs, and where its content comes from during ingest.
 struct PlannedObject: Sendable {

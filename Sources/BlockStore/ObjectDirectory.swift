@@ -1,5 +1,5 @@
 import Glibc
-internal import PBRCore
+import PBRCore
 import TensorFiles
 package import XXHash
 

@@ -1,7 +1,7 @@
 import Foundation
-internal import PBRCore
+import PBRCore
 import Synchronization
-internal import XXHash
+import XXHash
 
 /// A pbrepo store: a directory with the objects (`objects/`) and the index (`index.sqlite3`, SQLite in WAL mode).
 ///

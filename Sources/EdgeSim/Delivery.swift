@@ -1,4 +1,4 @@
-import ComplexModule
+package import ComplexModule
 import RealModule
 
 /// The delivery formulas of the system model (Section II of the reference paper) that the simulator and the

@@ -1,5 +1,5 @@
-import ComplexModule
-internal import PBRCore
+package import ComplexModule
+import PBRCore
 import RealModule
 
 /// One random realisation of the edge network for a scenario, a repository and a seed: node and user positions,

@@ -1,4 +1,4 @@
-internal import PBRCore
+import PBRCore
 import Synchronization
 
 /// The Dec-POMDP of Section III-B that a learning agent drives, one step per PB k: every edge node is an agent that

@@ -1,5 +1,5 @@
 package import PBManifest
-internal import PBRCore
+import PBRCore
 
 /// The PB sizes S(k) and model compositions K_j a simulation runs on, read from a `pbrepo.manifest/v1` file.
 package struct ModelCatalog: Sendable, Equatable {

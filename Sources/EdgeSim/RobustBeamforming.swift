@@ -1,4 +1,4 @@
-import ComplexModule
+package import ComplexModule
 import RealModule
 
 /// One instance of the robust CoMP broadcast beamforming problem P2(k): the participating nodes, the requesting

@@ -1,6 +1,6 @@
 import ComplexModule
 import Foundation
-internal import PBRCore
+import PBRCore
 import RealModule
 
 /// Fig. 15: rates actually achieved under random channel errors by the robust beamformer and by the non-robust one

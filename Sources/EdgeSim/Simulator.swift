@@ -1,5 +1,5 @@
-import ComplexModule
-internal import PBRCore
+package import ComplexModule
+import PBRCore
 import RealModule
 import Synchronization
 

@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-internal import PBRCore
+import PBRCore
 import Synchronization
 
 /// A parameter sweep: every (value, scheme, seed) simulated, in parallel, as in Figs. 8–13 and 17.

@@ -1,4 +1,4 @@
-internal import CHDF5
+import CHDF5
 import Glibc
 
 // Every raw libhdf5 call of the module lives in this file. Callers hold `HDF5Library.locked`.

@@ -1,4 +1,4 @@
-internal import CHDF5
+import CHDF5
 import Synchronization
 
 /// Process-wide state of libhdf5: initialisation, error silencing and the one lock every call goes through.

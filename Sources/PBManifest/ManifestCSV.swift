@@ -1,4 +1,4 @@
-internal import PBRCore
+import PBRCore
 
 extension Manifest {
     /// One row per block: id,bytes,stored_bytes,kind,position,tensors,models (models joined by ";").

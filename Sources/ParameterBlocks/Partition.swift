@@ -1,4 +1,4 @@
-internal import PBRCore
+import PBRCore
 package import TensorFiles
 
 /// What a parameter block is in its model.

@@ -1,6 +1,6 @@
 package import PBRCore
 package import TensorFiles
-internal import XXHash
+import XXHash
 
 /// What `pbrepo partition` shows: a checkpoint's parameter blocks with their tensors, sizes and digests.
 package struct PartitionReport: Sendable {

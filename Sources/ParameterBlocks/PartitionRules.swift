@@ -1,6 +1,6 @@
 import Foundation
-internal import PBRCore
-internal import TensorFiles
+import PBRCore
+import TensorFiles
 
 /// User rules that override the default partition: an ordered list of regular expressions over tensor names, each
 /// naming the block its matches belong to. The first rule that matches a name wins; names no rule matches are

@@ -1,4 +1,4 @@
-import PBRCore
+public import PBRCore
 import Synchronization
 public import XXHash
 

@@ -1,6 +1,6 @@
 import EdgeSim
 import NeuralKit
-import PBRCore
+package import PBRCore
 import RealModule
 
 /// Predicts (r(k), s(k+1)) from the sequence v(1), …, v(k), v = (s, d) — Section III-D. `step` advances the recurrent

@@ -1,5 +1,5 @@
-import EdgeSim
-import Foundation
+package import EdgeSim
+package import Foundation
 
 /// Which learner, as in Fig. 7.
 package enum Variant: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,4 @@
-import EdgeSim
+package import EdgeSim
 
 /// A learner as a caching scheme: on each network it trains `config.episodes` episodes with the network's seed,
 /// then runs the kept (cheapest greedy) policy and evaluates its plan like any scheme's. Named by the variant.

@@ -1,7 +1,7 @@
 import BLAS
 import Dispatch
-import EdgeSim
-import NeuralKit
+package import EdgeSim
+package import NeuralKit
 import PBRCore
 import RealModule
 

@@ -1,5 +1,5 @@
 import Foundation
-import NeuralKit
+package import NeuralKit
 import TensorFiles
 
 /// Networks saved as safetensors files written by the project's own writer: one F32 tensor per parameter, named as

@@ -1,4 +1,4 @@
-import NeuralKit
+package import NeuralKit
 import RealModule
 
 /// An agent's actor: observations (one row per sample, 3·N features) to N logits — ã_n, then b̃_{n,m} for every other

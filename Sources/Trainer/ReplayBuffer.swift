@@ -1,5 +1,5 @@
 import EdgeSim
-import PBRCore
+package import PBRCore
 
 /// One experience tuple (s(k), d(k), r(k), s(k+1)) with what the learners need besides: which agents could cache
 /// at k and at k+1 (the forced-zero rules after (14)), and for real tuples the predictor's input and prior state.

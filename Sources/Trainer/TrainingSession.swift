@@ -1,7 +1,7 @@
-import EdgeSim
+package import EdgeSim
 import Foundation
 import NeuralKit
-import PBRCore
+package import PBRCore
 import TensorFiles
 
 /// A training run tied to a policy directory, resumable after an interruption:

@@ -1,4 +1,4 @@
-internal import CXXHash
+import CXXHash
 
 /// A 128-bit XXH3 digest.
 ///

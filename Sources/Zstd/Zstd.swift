@@ -1,4 +1,4 @@
-internal import CZstd
+import CZstd
 
 /// An error reported by libzstd, with the library's own name for it.
 package struct ZstdError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import Glibc
-import PBRCore
+public import PBRCore
 
 /// Paths of the committed samples and helpers shared by the test targets.
 public enum Samples {

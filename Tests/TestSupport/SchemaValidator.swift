@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A JSON Schema (2020-12) validator for the keywords `docs/manifest.schema.json` uses: type, const, enum,
 /// required, properties, additionalProperties (false), items, minItems, minLength, minimum, pattern.

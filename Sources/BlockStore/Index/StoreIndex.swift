@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
-internal import PBRCore
-internal import ParameterBlocks
+import PBRCore
+import ParameterBlocks
 import TensorFiles
-internal import XXHash
+import XXHash
 
 /// The store's SQLite index (`index.sqlite3`, WAL mode): every SQL statement of the store is in this type.
 ///

@@ -1,5 +1,5 @@
 import Glibc
-import PBRCore
+public import PBRCore
 
 /// A model stored as one or more safetensors files: a single file, a sharded checkpoint with its
 /// `*.safetensors.index.json`, or a directory holding either.
