@@ -59,6 +59,7 @@ private struct NodeDecoder: Decoder {
         case is UInt16.Type: return try integer(UInt16.self) as! T
         case is UInt32.Type: return try integer(UInt32.self) as! T
         case is UInt64.Type: return try integer(UInt64.self) as! T
+        case is JSONValue.Type: return value as! T
         default: return try T(from: self)
         }
     }

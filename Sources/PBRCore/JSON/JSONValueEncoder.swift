@@ -91,6 +91,7 @@ private final class EncodingNode {
         case let value as UInt16: return .number(value)
         case let value as UInt32: return .number(value)
         case let value as UInt64: return .number(value)
+        case let value as JSONValue: return value
         default: return nil
         }
     }
