@@ -35,26 +35,17 @@ package struct ModelCatalog: Sendable, Equatable {
     ///
     /// - Throws: `ManifestError` `.unusable` when the manifest lists no models (nothing can be requested).
     package init(manifest: Manifest, path: String = "manifest") throws(ManifestError) {
-        let index = Dictionary(
-            manifest.blocks.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        // The manifest's own checks (ids listed once, models naming only listed blocks) make every lookup succeed.
+        try manifest.validate(path: path)
         guard !manifest.models.isEmpty else {
             throw ManifestError(.unusable, path: path, field: "models", "the manifest lists no models")
         }
-        var models: [Model] = []
-        for (position, model) in manifest.models.enumerated() {
-            var blocks: [Int] = []
-            for (slot, id) in model.blocks.enumerated() {
-                guard let k = index[id] else {
-                    throw ManifestError(
-                        .unknownBlock, path: path, field: "models[\(position)].blocks[\(slot)]",
-                        "model \(model.id) names block \(id), which the manifest does not list")
-                }
-                blocks.append(k)
-            }
-            models.append(Model(id: model.id, family: model.family, blocks: blocks))
-        }
+        let index = Dictionary(uniqueKeysWithValues: manifest.blocks.enumerated().map { ($1.id, $0) })
         self.init(
-            blockIDs: manifest.blocks.map(\.id), blockBytes: manifest.blocks.map { Double($0.bytes) }, models: models)
+            blockIDs: manifest.blocks.map(\.id), blockBytes: manifest.blocks.map { Double($0.bytes) },
+            models: manifest.models.map { model in
+                Model(id: model.id, family: model.family, blocks: model.blocks.compactMap { index[$0] })
+            })
     }
 
     /// Reads a manifest (strictly, as `Manifest.read`) into a catalog.

@@ -8,12 +8,6 @@ public enum FileSystem {
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Whether anything exists at `path` (following symbolic links).
-    public static func exists(_ path: String) -> Bool {
-        var status = stat()
-        return stat(path, &status) == 0
-    }
-
     /// The names in a directory (no "." or ".."), sorted byte-wise.
     public static func listDirectory(_ path: String) throws(FileError) -> [String] {
         guard let directory = opendir(path) else { throw FileError.system(path, "cannot list directory") }
@@ -70,11 +64,6 @@ public enum FileSystem {
         } catch {
             throw FileError(.invalidJSON, path: path, describe(error), underlying: error)
         }
-    }
-
-    /// Writes `value` as indented JSON (with a final newline) atomically.
-    public static func writeJSON(_ value: JSONValue, to path: String) throws(FileError) {
-        try writeAtomically(value.prettyPrinted() + "\n", to: path)
     }
 }
 

@@ -107,12 +107,6 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// cannot write.
     public static func number(_ value: Double) -> JSONValue { value.isFinite ? .number("\(value)") : .null }
 
-    /// The number as a `Double` (nil if not a number).
-    public var doubleValue: Double? {
-        guard case .number(let text) = self else { return nil }
-        return Double(text)
-    }
-
     /// Compact JSON text as bytes.
     public var utf8: [UInt8] { Array(serialized.utf8) }
 
