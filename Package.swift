@@ -93,12 +93,13 @@ let package = Package(
             name: "BlockStoreTests",
             dependencies: [
                 "BlockStore", "ParameterBlocks", "PBManifest", "PBRCore", "TensorFiles", "XXHash", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [
-                "pbrepo", "TensorFiles", "BlockStore", "PBRCore", "TestSupport",
+                "pbrepo", "TensorFiles", "BlockStore", "PBRCore", "XXHash", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

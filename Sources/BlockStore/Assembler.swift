@@ -268,7 +268,10 @@ extension Store {
         for digest in required.present {
             try objects.withObject(digest) { object in
                 bytes += UInt64(object.count)
-                if !target.contains(digest) { try target.write(Array(object), digest: digest) }
+                // An object already in the directory stays only when it is intact; a damaged one is replaced.
+                let intact =
+                    (try? target.withObject(digest) { try StoredObject.checkFile($0, name: "\(digest)") }) == true
+                if !intact { try target.write(Array(object), digest: digest, replacing: target.contains(digest)) }
             }
         }
         let encoder = JSONEncoder()

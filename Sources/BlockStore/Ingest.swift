@@ -32,7 +32,11 @@ package struct IngestOptions: Sendable {
 
 /// What one ingest did.
 package struct IngestResult: Sendable, Equatable {
-    package enum Status: String, Sendable { case added, unchanged }
+    package enum Status: String, Sendable {
+        case added, unchanged
+        /// Already in the store, but some of its objects were damaged or missing and were written again.
+        case repaired
+    }
     package var model: String
     package var family: String
     package var status: Status
@@ -45,6 +49,8 @@ package struct IngestResult: Sendable, Equatable {
     /// Content bytes of the objects written, and their size on disk.
     package var newObjectBytes: UInt64
     package var newStoredBytes: UInt64
+    /// Objects that were damaged and were written again from the model's files.
+    package var repairedObjects: Int
 }
 
 extension Store {
@@ -64,122 +70,178 @@ extension Store {
         guard !name.isEmpty, !name.contains("/") else {
             throw StoreError(.invalidArgument, "model name \"\(name)\" must be non-empty and contain no \"/\"")
         }
+        try index.requireSound()
         func fingerprint(_ checksums: [FileChecksum]) -> [String] {
             zip(source.relativePaths, checksums).map { "\($0.0)=\($0.1.sha256)" }
         }
-        func unchanged(_ written: (count: Int, raw: UInt64, stored: UInt64)) -> IngestResult {
+        func result(_ status: IngestResult.Status, _ written: WrittenObjects, reused: Int) -> IngestResult {
             IngestResult(
-                model: name, family: family, status: .unchanged, tensors: report.inspection.tensors.count,
-                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count,
-                reusedBlocks: report.blocks.count,
-                newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
+                model: name, family: family, status: status, tensors: report.inspection.tensors.count,
+                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: reused,
+                newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored,
+                repairedObjects: written.repaired.count)
         }
+        var plan = try ModelPlan(report: report, source: source, model: name)
         if let existing = try index.sourceFingerprint(of: name) {
             guard existing == fingerprint(try source.checksums()) else {
                 throw StoreError(
                     .conflict,
                     "a different model named \"\(name)\" is already in the store; rm it first or choose another --name")
             }
-            return unchanged((0, 0, 0))
+            // The same files again: nothing to record, but every object the model needs is checked, and any that is
+            // damaged or missing is written again from these files.
+            let lease = try Lease(store: root, digests: plan.objects.map(\.digest))
+            defer { lease.release() }
+            try index.claim(plan.objects.map(\.digest))
+            let written = try writeObjects(&plan, base: nil, level: options.level)
+            if !written.repaired.isEmpty || written.count > 0 {
+                try index.refresh(plan.objects.filter(\.isNew).map(\.digest), model: name, facts: objects.facts)
+            }
+            return result(written.count > 0 ? .repaired : .unchanged, written, reused: report.blocks.count)
         }
-        var plan = try ModelPlan(report: report, source: source, model: name)
         let base = try index.baseTensors(family: family, explicit: options.base, excluding: name)
+        let leased = plan.objects.map(\.digest) + (base?.tensors.values.map(\.object) ?? [])
+        let lease = try Lease(store: root, digests: leased)
+        defer { lease.release() }
         // The whole-file checksums take one core for a while: they run beside the encoders rather than before them.
         let checksums = BackgroundWork { try source.checksums() }
-        let written: (count: Int, raw: UInt64, stored: UInt64)
-        do {
-            written = try writeObjects(&plan, report: report, base: base, level: options.level)
-        } catch {
-            _ = try? checksums.wait()
-            throw error
+        var written = WrittenObjects()
+        var fileChecksums: [FileChecksum] = []
+        // A gc that started before this ingest's lease existed may delete objects it relies on; the transaction that
+        // records the model notices, and the ingest writes them again (its lease now protects them).
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try index.claim(leased)
+                written.add(try writeObjects(&plan, base: base, level: options.level))
+                if attempt == 1 {
+                    fileChecksums = try checksums.wait()
+                    plan.setChecksums(fileChecksums)
+                }
+                let reused = try index.record(
+                    StoreIndex.ModelEntry(
+                        plan: plan, report: report, name: name, family: family, baseModel: base?.model,
+                        rules: options.rules, source: path),
+                    facts: objects.facts)
+                return result(.added, written, reused: reused)
+            } catch let error as StoreError where error.code == .missingObject && attempt < 4 {
+                continue
+            } catch let error as StoreError where error.code == .conflict {
+                // Another ingest of the same files won the race: the model is there, as asked.
+                guard try index.sourceFingerprint(of: name) == fingerprint(fileChecksums) else { throw error }
+                return result(.unchanged, written, reused: report.blocks.count)
+            } catch {
+                if attempt == 1 { _ = try? checksums.wait() }
+                throw error
+            }
         }
-        let fileChecksums = try checksums.wait()
-        plan.setChecksums(fileChecksums)
-        let reused: Int
-        do {
-            reused = try index.record(
-                StoreIndex.ModelEntry(
-                    plan: plan, report: report, name: name, family: family, baseModel: base?.model,
-                    rules: options.rules,
-                    source: path),
-                exists: objects.contains)
-        } catch let error as StoreError where error.code == .conflict {
-            // Another ingest of the same files won the race: the model is there, as asked.
-            guard try index.sourceFingerprint(of: name) == fingerprint(fileChecksums) else { throw error }
-            return unchanged(written)
-        }
-        return IngestResult(
-            model: name, family: family, status: .added, tensors: report.inspection.tensors.count,
-            tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: reused,
-            newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored)
     }
 
-    /// Encodes and writes every object of the plan the store does not have, in parallel.
-    func writeObjects(
-        _ plan: inout ModelPlan, report: PartitionReport, base: BaseTensors?, level: Int
-    ) throws -> (count: Int, raw: UInt64, stored: UInt64) {
-        let known = try index.objectDigests()
-        let pending = plan.objects.indices.filter { index in
-            let digest = plan.objects[index].digest
-            return !(known.contains(digest.description) && objects.contains(digest))
+    /// What `writeObjects` wrote.
+    struct WrittenObjects {
+        var count = 0
+        var raw: UInt64 = 0
+        var stored: UInt64 = 0
+        /// Objects whose file was damaged (or whose delta base was) and was written again.
+        var repaired: [XXH3Digest] = []
+
+        mutating func add(_ other: WrittenObjects) {
+            count += other.count
+            raw += other.raw
+            stored += other.stored
+            repaired += other.repaired
         }
+    }
+
+    /// Makes every object of the plan present and intact, in parallel: an object file already there is checked
+    /// (its file checksum, and its delta base's) and reused; a missing or damaged one is encoded from the model's
+    /// files and written.
+    func writeObjects(_ plan: inout ModelPlan, base: BaseTensors?, level: Int) throws -> WrittenObjects {
         struct Outcome {
             var codec: ObjectCodec
             var stored: UInt64
             var base: XXH3Digest?
+            var written: Bool
+            var repaired: Bool
         }
         let planned = plan
         // Largest first, so that the last object to finish is a small one and no core waits at the end.
-        let order = Parallel.largestFirst(pending.map { plan.objects[$0].rawBytes })
-        let outcomes = try Parallel.map(count: pending.count, order: order) { position -> Outcome in
-            let object = planned.objects[pending[position]]
+        let order = Parallel.largestFirst(plan.objects.map(\.rawBytes))
+        let outcomes = try Parallel.map(count: plan.objects.count, order: order) { position -> Outcome in
+            let object = planned.objects[position]
+            var damaged = false
             if let size = objects.size(of: object.digest) {
-                // Left by an earlier, interrupted ingest: complete and durable (written atomically); reuse it.
-                let header = try objects.withObject(object.digest) {
-                    try StoredObject.header(of: $0, name: "\(object.digest)")
+                // Written earlier (by another model, or by an interrupted ingest: complete and durable, since objects
+                // are written atomically): reused when intact.
+                if let header = try? objects.checkIntact(object.digest) {
+                    return Outcome(
+                        codec: header.codec, stored: size, base: header.base, written: false, repaired: false)
                 }
-                return Outcome(codec: header.codec, stored: size, base: header.base)
+                damaged = true
             }
-            var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
-            if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
-                tensor.shape == object.shape, tensor.object != object.digest
-            {
-                baseCandidate = (
-                    tensor.object, try baseCache.value(for: tensor.object) { try objects.content(of: tensor.object) }
-                )
+            let encoded = try encode(object, of: planned, base: base, level: level)
+            if try !objects.write(encoded.object, digest: object.digest, syncDirectory: false, replacing: damaged) {
+                // Another ingest wrote it meanwhile: its file stands, if it is intact.
+                if let header = try? objects.checkIntact(object.digest), let size = objects.size(of: object.digest) {
+                    return Outcome(
+                        codec: header.codec, stored: size, base: header.base, written: false, repaired: false)
+                }
+                try objects.write(encoded.object, digest: object.digest, syncDirectory: false, replacing: true)
+                damaged = true
             }
-            let encoded = try planned.withContent(of: object) { content in
-                if let baseCandidate {
-                    return try baseCandidate.content.withUnsafeBytes { baseBytes in
-                        try StoredObject.encode(
-                            content, digest: object.digest, elementSize: object.elementSize,
-                            base: (baseCandidate.digest, baseBytes), level: level)
+            return Outcome(
+                codec: encoded.codec, stored: UInt64(encoded.object.count), base: encoded.base, written: true,
+                repaired: damaged)
+        }
+        objects.syncDirectories(
+            of: plan.objects.indices.filter { outcomes[$0].written }.map { plan.objects[$0].digest })
+        var written = WrittenObjects()
+        for (index, outcome) in outcomes.enumerated() {
+            plan.objects[index].codec = outcome.codec
+            plan.objects[index].storedBytes = outcome.stored
+            plan.objects[index].base = outcome.base
+            plan.objects[index].isNew = outcome.written
+            guard outcome.written else { continue }
+            written.count += 1
+            written.raw += plan.objects[index].rawBytes
+            written.stored += outcome.stored
+            if outcome.repaired { written.repaired.append(plan.objects[index].digest) }
+        }
+        return written
+    }
+
+    /// Encodes one object: as a delta against the base model's corresponding tensor when that one is intact and
+    /// self-contained (chains stay one link long) and the delta is smaller, else on its own.
+    func encode(_ object: PlannedObject, of plan: ModelPlan, base: BaseTensors?, level: Int) throws -> (
+        object: [UInt8], codec: ObjectCodec, base: XXH3Digest?
+    ) {
+        var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
+        if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
+            tensor.shape == object.shape, tensor.object != object.digest,
+            let content = try? baseCache.value(
+                for: tensor.object,
+                compute: { () throws -> [UInt8] in
+                    guard try objects.checkIntact(tensor.object).base == nil else {
+                        throw StoreError(.corruptObject, "object \(tensor.object) is a delta")
                     }
+                    return try objects.content(of: tensor.object)
+                })
+        {
+            baseCandidate = (tensor.object, content)
+        }
+        let encoded = try plan.withContent(of: object) { content in
+            if let baseCandidate {
+                return try baseCandidate.content.withUnsafeBytes { baseBytes in
+                    try StoredObject.encode(
+                        content, digest: object.digest, elementSize: object.elementSize,
+                        base: (baseCandidate.digest, baseBytes), level: level)
                 }
-                return try StoredObject.encode(
-                    content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
             }
-            try objects.write(encoded.object, digest: object.digest, syncDirectory: false)
-            let baseUsed = encoded.codec == .xorPlanes ? baseCandidate?.digest : nil
-            return Outcome(codec: encoded.codec, stored: UInt64(encoded.object.count), base: baseUsed)
+            return try StoredObject.encode(
+                content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
         }
-        objects.syncDirectories(of: pending.map { plan.objects[$0].digest })
-        var raw: UInt64 = 0
-        var stored: UInt64 = 0
-        var count = 0
-        let results = Dictionary(uniqueKeysWithValues: zip(pending, outcomes))
-        for index in plan.objects.indices {
-            if let outcome = results[index] {
-                plan.objects[index].codec = outcome.codec
-                plan.objects[index].storedBytes = outcome.stored
-                plan.objects[index].base = outcome.base
-                plan.objects[index].isNew = true
-                count += 1
-                raw += plan.objects[index].rawBytes
-                stored += outcome.stored
-            }
-        }
-        return (count, raw, stored)
+        return (encoded.object, encoded.codec, encoded.codec == .xorPlanes ? baseCandidate?.digest : nil)
     }
 }
 

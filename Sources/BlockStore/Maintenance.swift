@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Glibc
 import PBRCore
 import Synchronization
 import TensorFiles
@@ -11,11 +12,16 @@ package struct VerifyResult: Sendable, Equatable {
     package var modelsChecked: Int
     /// Objects whose file does not decode to its digest (or whose delta base is unusable).
     package var corrupt: [String]
-    /// Objects the index names that have no file.
+    /// Objects a model needs that have no file.
     package var missing: [String]
-    /// Models that cannot be assembled (an object they need is missing or corrupt).
+    /// Models that cannot be assembled (an object they need is missing or corrupt, or their rows are damaged).
     package var incompleteModels: [String]
-    package var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && incompleteModels.isEmpty }
+    /// What is wrong with the index itself, one line each: SQLite's checks, seals, rows that disagree with the
+    /// object files or with each other.
+    package var indexProblems: [String]
+    package var isHealthy: Bool {
+        corrupt.isEmpty && missing.isEmpty && incompleteModels.isEmpty && indexProblems.isEmpty
+    }
 }
 
 /// What `gc` removed.
@@ -25,13 +31,27 @@ package struct CollectResult: Sendable, Equatable {
     package var temporaryFilesRemoved: Int
 }
 
+/// What `verify --repair` did.
+package struct RepairResult: Sendable, Equatable {
+    /// Models whose damaged or missing objects were written again from their recorded source files.
+    package var repaired: [String]
+    /// Models that could not be repaired, with why (their source is gone or has changed).
+    package var unrepairable: [String: String]
+    /// Object rows rewritten from their files' headers.
+    package var rowsRefreshed: Int
+}
+
 extension Store {
-    /// Decodes every object file and checks it against its digest, and checks every model has all it needs.
+    /// Checks the store: every object file against its digest (decoding it), the index's structure and seals, every
+    /// object row against its file, every recipe against the objects its model's rows list, and that every model has
+    /// all it needs.
     package func verify(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> VerifyResult {
         let files = objects.allObjects()
         let report: @Sendable (Int) -> Void = { progress?(UInt64($0), UInt64(files.count)) }
         let damaged = try Parallel.map(count: files.count, completed: report) { index -> Bool in
             do {
+                // The file checksum catches damage decoding would not notice (a stray byte in an unused field).
+                _ = try objects.withObject(files[index]) { try StoredObject.checkFile($0, name: "\(files[index])") }
                 _ = try objects.content(of: files[index])
                 return false
             } catch {
@@ -40,38 +60,115 @@ extension Store {
         }
         let corrupt = Set(files.indices.filter { damaged[$0] }.map { files[$0].description })
         let present = Set(files.map(\.description))
-        let (indexed, needs, models) = try index.references()
-        let missing = indexed.filter { !present.contains($0) }.sorted()
-        var incomplete = Set<String>()
-        for (model, object) in needs where !present.contains(object) || corrupt.contains(object) {
-            incomplete.insert(model)
-        }
+        let (problems, incomplete, missing) = try checkIndex(present: present, corrupt: corrupt)
         return VerifyResult(
-            objectsChecked: files.count, modelsChecked: models.count, corrupt: corrupt.sorted(), missing: missing,
-            incompleteModels: incomplete.sorted())
+            objectsChecked: files.count, modelsChecked: try index.references().recipes.count,
+            corrupt: corrupt.sorted(), missing: missing.sorted(), incompleteModels: incomplete.sorted(),
+            indexProblems: problems.map(\.message))
+    }
+
+    /// The index against itself and against the object files.
+    func checkIndex(present: Set<String>, corrupt: Set<String>) throws -> (
+        problems: [StoreIndex.Problem], incomplete: Set<String>, missing: Set<String>
+    ) {
+        var problems = try index.problems()
+        let references = try index.references()
+        for row in references.objects where present.contains(row.digest) {
+            guard let digest = XXH3Digest(hex: row.digest), let file = objects.facts(of: digest) else { continue }
+            let onDisk = (
+                file.header.codec.name, Int64(exactly: file.header.rawLength) ?? -1, Int64(exactly: file.size) ?? -1
+            )
+            if onDisk != (row.codec, row.rawBytes, row.storedBytes) || file.header.base?.description != row.base {
+                problems.append(
+                    StoreIndex.Problem(
+                        object: row.digest,
+                        message:
+                            "object \(row.digest): the index says \(row.codec), \(row.rawBytes) bytes (\(row.storedBytes) stored), "
+                            + "base \(row.base ?? "none"); the file says \(onDisk.0), \(onDisk.1) bytes (\(onDisk.2) stored), "
+                            + "base \(file.header.base?.description ?? "none") (verify --repair rewrites the row)"))
+            }
+        }
+        var missing = Set<String>()
+        var incomplete = Set<String>()
+        for (model, text) in references.recipes {
+            guard let recipe = try? JSONDecoder().decode(Recipe.self, from: Data(text.utf8)) else {
+                problems.append(
+                    StoreIndex.Problem(model: model, message: "model \(model): its recipe in the index is unreadable"))
+                continue
+            }
+            if Set(recipe.objects) != references.needs[model] ?? [] {
+                problems.append(
+                    StoreIndex.Problem(
+                        model: model, message: "model \(model): its recipe and its object rows name different objects"))
+            }
+            let required = Assembler.requiredObjects(recipe, in: objects)
+            if !required.missing.isEmpty || required.present.contains(where: { corrupt.contains($0.description) }) {
+                incomplete.insert(model)
+                missing.formUnion(required.missing)
+            }
+        }
+        incomplete.formUnion(problems.compactMap(\.model))
+        return (problems, incomplete, missing)
+    }
+
+    /// Heals what `verify` found where the data still exists: each incomplete model is ingested again from the
+    /// source it was recorded from, when those files still have the recorded checksums (which writes its damaged
+    /// and missing objects again), and object rows that disagree with their files are rewritten from the files.
+    package func repair(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> RepairResult {
+        let found = try verify(progress: progress)
+        let present = Set(objects.allObjects().map(\.description))
+        let (problems, _, _) = try checkIndex(present: present, corrupt: Set(found.corrupt))
+        var result = RepairResult(repaired: [], unrepairable: [:], rowsRefreshed: 0)
+        let mismatched = problems.compactMap { $0.object.flatMap(XXH3Digest.init(hex:)) }
+        if !mismatched.isEmpty {
+            try index.refresh(mismatched, model: "(repair)", facts: objects.facts)
+            result.rowsRefreshed = mismatched.count
+        }
+        let damagedRows = Set(problems.compactMap(\.model))
+        for model in found.incompleteModels {
+            guard let recorded = try index.source(of: model) else { continue }
+            do {
+                // Damaged rows are recorded again from scratch; damaged objects are healed by ingesting the same files.
+                if damagedRows.contains(model) {
+                    _ = try SourceFiles.find(recorded.path)
+                    try remove(model)
+                }
+                _ = try ingest(recorded.path, options: IngestOptions(name: model, family: recorded.family))
+                result.repaired.append(model)
+            } catch {
+                result.unrepairable[model] = "\(error)"
+            }
+        }
+        return result
     }
 
     /// Removes a model from the index (its objects stay until `gc`).
     package func remove(_ model: String) throws {
+        try index.requireSound()
         guard try index.removeModel(model) else {
             throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)")
         }
     }
 
-    /// Deletes objects no model needs (directly or as the base of a delta it needs), blocks no model has, and
-    /// temporary files left by processes that are gone. Runs inside a write transaction, so no ingest can commit a
-    /// reference to an object while it is being deleted.
+    /// Deletes objects no model needs (directly or as the base of a delta it needs) and no running ingest holds,
+    /// blocks no model has, and temporary files left by processes that are gone.
+    ///
+    /// Two steps, so that a gc killed at any point leaves nothing wrong: one transaction records which objects die
+    /// (and deletes their rows), then their files are deleted, a thousand per short transaction; an ingest that
+    /// needs a doomed object takes it back meanwhile, and the next gc finishes what a killed one left.
     package func collectGarbage() throws -> CollectResult {
-        try index.collectGarbage { live -> CollectResult in
-            var removed = 0
-            var freed: UInt64 = 0
-            for digest in objects.allObjects() where !live.contains(digest.description) {
-                freed += objects.size(of: digest) ?? 0
-                if unlink(objects.path(of: digest)) == 0 { removed += 1 }
-            }
-            return CollectResult(
-                objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles())
+        try index.requireSound(seals: true)
+        let present = objects.allObjects().map(\.description)
+        _ = try index.doomUnreferenced(present: present, leased: Lease.held(in: root)) { hex in
+            XXH3Digest(hex: hex).flatMap { objects.facts(of: $0)?.header.base?.description }
         }
+        let (removed, freed) = try index.deleteDoomed { hex -> UInt64? in
+            guard let digest = XXH3Digest(hex: hex) else { return nil }
+            let size = objects.size(of: digest)
+            return unlink(objects.path(of: digest)) == 0 ? size ?? 0 : nil
+        }
+        return CollectResult(
+            objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles())
     }
 
     /// `.pbrepo-tmp-<pid>-...` files under objects/ whose process no longer exists.

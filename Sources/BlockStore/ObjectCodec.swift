@@ -26,33 +26,44 @@ package enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
     }
 }
 
-/// One stored object: a self-describing file, so that a directory of objects can be checked and decoded without the
-/// store's index (what a client receives).
+/// One stored object: a self-describing, self-checking file, so that a directory of objects can be checked and
+/// decoded without the store's index (what a client receives).
 ///
 /// Layout (little-endian):
 ///
 ///     0  "PBOB"           magic
-///     4  u8 version = 1
+///     4  u8 version = 2
 ///     5  u8 codec         ObjectCodec (0 zstd, 3 stored, 4 planes, 5 XOR-with-base planes)
 ///     6  u8 element size  bytes per element = number of planes (1 = none)
 ///     7  u8 reserved = 0
 ///     8  u64 raw length   bytes of the content
 ///    16  16 bytes         XXH3-128 of the content (canonical big-endian)
 ///    32  16 bytes         XXH3-128 of the base object's content for `xorPlanes`, zeros otherwise
-///    48  ...              payload: one zstd frame (`zstd`), the content itself (`stored`), or for the plane codecs
+///    48  16 bytes         XXH3-128 of the file's other bytes (0..<48 and 64..<end): the file checks itself
+///                         without being decoded, at hashing speed over its stored (compressed) bytes
+///    64  ...              payload: one zstd frame (`zstd`), the content itself (`stored`), or for the plane codecs
 ///                         a table of one u64 per plane (stored length << 1 | 1 if it is a zstd frame, 0 if raw)
 ///                         followed by the planes' bytes in order
 ///
-/// Codecs 1 and 2 (one zstd frame over all planes) were written by pre-release builds and are refused.
+/// Version 1 files (no file checksum, payload at 48) are still read; they are checked by decoding. Codecs 1 and 2
+/// (one zstd frame over all planes) were written by pre-release builds and are refused.
 package struct StoredObject: Sendable {
-    package static let headerLength = 48
+    /// Where the payload of the objects this build writes starts.
+    package static let headerLength = 64
+    static let version1HeaderLength = 48
     static let magic: [UInt8] = Array("PBOB".utf8)
 
+    package var version: UInt8 = 2
     package var codec: ObjectCodec
     package var elementSize: Int
     package var rawLength: UInt64
     package var digest: XXH3Digest
     package var base: XXH3Digest?
+    /// The file checksum the object carries (version 2).
+    package var checksum: XXH3Digest?
+
+    /// Where this object's payload starts.
+    package var payloadOffset: Int { version == 1 ? Self.version1HeaderLength : Self.headerLength }
 
     /// Encodes `content` with whichever allowed codec gives the smallest object.
     ///
@@ -92,7 +103,9 @@ package struct StoredObject: Sendable {
             rawLength: UInt64(content.count), digest: digest, base: best.codec == .xorPlanes ? base?.digest : nil)
         let headerBytes = header.headerBytes
         best.object.withUnsafeMutableBytes { object in
-            for index in 0..<headerLength { object[index] = headerBytes[index] }
+            for index in 0..<headerBytes.count { object[index] = headerBytes[index] }
+            let checksum = fileChecksum(UnsafeRawBufferPointer(object)).bytes
+            for index in 0..<16 { object[version1HeaderLength + index] = checksum[index] }
         }
         return best
     }
@@ -183,17 +196,28 @@ package struct StoredObject: Sendable {
         return object
     }
 
+    /// Bytes 0..<48 of the header: everything but the file checksum.
     var headerBytes: [UInt8] {
-        var bytes = Self.magic + [1, codec.rawValue, UInt8(elementSize), 0]
+        var bytes = Self.magic + [2, codec.rawValue, UInt8(elementSize), 0]
         bytes += (0..<8).map { UInt8(truncatingIfNeeded: rawLength >> (8 * UInt64($0))) }
         bytes += digest.bytes
         bytes += base?.bytes ?? [UInt8](repeating: 0, count: 16)
         return bytes
     }
 
-    /// Reads an object's header.
+    /// XXH3-128 of a version 2 object file's bytes other than its checksum field.
+    static func fileChecksum(_ object: UnsafeRawBufferPointer) -> XXH3Digest {
+        var hasher = XXH3Hasher()
+        hasher.update(UnsafeRawBufferPointer(rebasing: object[0..<version1HeaderLength]))
+        hasher.update(UnsafeRawBufferPointer(rebasing: object[headerLength...]))
+        return hasher.finalize()
+    }
+
+    /// Reads an object's header (its fields only; `validated` checks the payload's structure too).
     package static func header(of object: UnsafeRawBufferPointer, name: String) throws(StoreError) -> StoredObject {
-        guard object.count >= headerLength, Array(object[0..<4]) == magic, object[4] == 1 else {
+        guard object.count >= version1HeaderLength, Array(object[0..<4]) == magic, object[4] == 1 || object[4] == 2,
+            object[4] == 1 || object.count >= headerLength
+        else {
             throw StoreError(.corruptObject, "object \(name) has no valid header")
         }
         if object[5] == 1 || object[5] == 2 {
@@ -202,7 +226,7 @@ package struct StoredObject: Sendable {
                 "object \(name) was written by a pre-release build (codec \(object[5])); ingest its model again into a new store"
             )
         }
-        guard let codec = ObjectCodec(rawValue: object[5]), object[6] >= 1, object[6] <= 16 else {
+        guard let codec = ObjectCodec(rawValue: object[5]), object[6] >= 1, object[6] <= 16, object[7] == 0 else {
             throw StoreError(.corruptObject, "object \(name) names an unknown codec or element size")
         }
         var length: UInt64 = 0
@@ -217,9 +241,81 @@ package struct StoredObject: Sendable {
             return XXH3Digest(high: high, low: low)
         }
         let base = digestAt(32)
+        guard codec == .xorPlanes || (base.high == 0 && base.low == 0) else {
+            throw StoreError(
+                .corruptObject, "object \(name) has no valid header (a base digest on a \(codec.name) object)")
+        }
         return StoredObject(
-            codec: codec, elementSize: Int(object[6]), rawLength: length, digest: digestAt(16),
-            base: codec == .xorPlanes ? base : nil)
+            version: object[4], codec: codec, elementSize: Int(object[6]), rawLength: length, digest: digestAt(16),
+            base: codec == .xorPlanes ? base : nil, checksum: object[4] == 2 ? digestAt(48) : nil)
+    }
+
+    /// Checks a version 2 object's file checksum: true when it holds, false for a version 1 object (which only
+    /// decoding can check).
+    ///
+    /// - Throws: `.corruptObject` when the header is unreadable or the checksum does not match.
+    package static func checkFile(_ object: UnsafeRawBufferPointer, name: String) throws(StoreError) -> Bool {
+        let header = try header(of: object, name: name)
+        guard let expected = header.checksum else { return false }
+        let actual = fileChecksum(object)
+        guard actual == expected else {
+            throw StoreError(
+                .corruptObject, "object \(name) is damaged: its file checksum is \(actual), not \(expected)")
+        }
+        return true
+    }
+
+    /// Reads an object's header and checks, without allocating or decoding anything, that its payload is laid out
+    /// as the header says: every length fits the file, every zstd frame records the size it must decode to, and no
+    /// frame claims more than its bytes can hold. Decoders call this before they allocate the content.
+    package static func validated(_ object: UnsafeRawBufferPointer, name: String) throws(StoreError) -> StoredObject {
+        let header = try header(of: object, name: name)
+        let payload = UnsafeRawBufferPointer(rebasing: object[header.payloadOffset...])
+        func damaged(_ what: String) -> StoreError {
+            StoreError(.corruptObject, "object \(name) is damaged: \(what)")
+        }
+        guard header.rawLength <= UInt64(Int.max / 4) else { throw damaged("it claims \(header.rawLength) bytes") }
+        switch header.codec {
+        case .stored:
+            guard UInt64(payload.count) == header.rawLength else {
+                throw damaged("it stores \(payload.count) bytes, its header says \(header.rawLength)")
+            }
+        case .zstd:
+            guard let size = Zstd.frameContentSize(payload), size == header.rawLength,
+                size <= Zstd.maximumContentSize(ofFrameBytes: payload.count)
+            else {
+                throw damaged("its zstd frame does not record the \(header.rawLength) bytes its header says")
+            }
+        case .planes, .xorPlanes:
+            let planes = header.elementSize
+            guard header.rawLength > 0, header.rawLength % UInt64(planes) == 0, payload.count >= 8 * planes else {
+                throw damaged("its plane table does not fit \(header.rawLength) bytes in \(planes) planes")
+            }
+            let planeLength = header.rawLength / UInt64(planes)
+            var cursor = UInt64(8 * planes)
+            for plane in 0..<planes {
+                let entry = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8 * plane, as: UInt64.self))
+                let length = entry >> 1
+                guard length <= UInt64(payload.count) - cursor else {
+                    throw damaged("plane \(plane) runs past the end of the file")
+                }
+                let bytes = UnsafeRawBufferPointer(rebasing: payload[Int(cursor)..<Int(cursor + length)])
+                if entry & 1 == 1 {
+                    guard let size = Zstd.frameContentSize(bytes), size == planeLength,
+                        size <= Zstd.maximumContentSize(ofFrameBytes: bytes.count)
+                    else {
+                        throw damaged("plane \(plane) does not record the \(planeLength) bytes a plane holds")
+                    }
+                } else if length != planeLength {
+                    throw damaged("raw plane \(plane) holds \(length) bytes, not \(planeLength)")
+                }
+                cursor += length
+            }
+            guard cursor == UInt64(payload.count) else {
+                throw damaged("\(UInt64(payload.count) - cursor) bytes follow its planes")
+            }
+        }
+        return header
     }
 
     /// Decodes an object and checks its content against the digest in its header.
@@ -228,10 +324,7 @@ package struct StoredObject: Sendable {
     package static func decode(
         _ object: UnsafeRawBufferPointer, name: String, base: [UInt8]? = nil
     ) throws(StoreError) -> [UInt8] {
-        let header = try header(of: object, name: name)
-        guard header.rawLength < UInt64(Int.max / 4) else {
-            throw StoreError(.corruptObject, "object \(name) claims \(header.rawLength) bytes")
-        }
+        let header = try validated(object, name: name)
         var failure: StoreError?
         let content = [UInt8](unsafeUninitializedCapacity: Int(header.rawLength)) { out, initialized in
             func run(_ base: UnsafeRawBufferPointer?) {
@@ -256,12 +349,12 @@ package struct StoredObject: Sendable {
         _ object: UnsafeRawBufferPointer, name: String, base: UnsafeRawBufferPointer?,
         into destination: UnsafeMutableRawBufferPointer
     ) throws(StoreError) {
-        let header = try header(of: object, name: name)
+        let header = try validated(object, name: name)
         guard header.rawLength == UInt64(destination.count) else {
             throw StoreError(
                 .corruptObject, "object \(name) holds \(header.rawLength) bytes, \(destination.count) expected")
         }
-        let payload = UnsafeRawBufferPointer(rebasing: object[headerLength...])
+        let payload = UnsafeRawBufferPointer(rebasing: object[header.payloadOffset...])
         switch header.codec {
         case .stored:
             guard payload.count == destination.count else {
@@ -310,8 +403,8 @@ package struct StoredObject: Sendable {
         _ object: UnsafeRawBufferPointer, name: String, baseObject: UnsafeRawBufferPointer, baseName: String,
         into destination: UnsafeMutableRawBufferPointer
     ) throws(StoreError) {
-        let header = try header(of: object, name: name)
-        let baseHeader = try self.header(of: baseObject, name: baseName)
+        let header = try validated(object, name: name)
+        let baseHeader = try validated(baseObject, name: baseName)
         guard baseHeader.base == nil else {
             throw StoreError(.corruptObject, "object \(name) is a delta against another delta \(baseName)")
         }
@@ -330,9 +423,11 @@ package struct StoredObject: Sendable {
             if let failure { throw failure }
             return
         }
-        let delta = try PlaneView(UnsafeRawBufferPointer(rebasing: object[headerLength...]), header: header, name: name)
+        let delta = try PlaneView(
+            UnsafeRawBufferPointer(rebasing: object[header.payloadOffset...]), header: header, name: name)
         let base = try PlaneView(
-            UnsafeRawBufferPointer(rebasing: baseObject[headerLength...]), header: baseHeader, name: baseName)
+            UnsafeRawBufferPointer(rebasing: baseObject[baseHeader.payloadOffset...]), header: baseHeader,
+            name: baseName)
         var combined: [UnsafePointer<UInt8>] = []
         for plane in 0..<header.elementSize {
             let slot = delta.slot(plane)

@@ -27,19 +27,33 @@ package struct ObjectDirectory: Sendable {
         return stat(path(of: digest), &status) == 0 ? UInt64(status.st_size) : nil
     }
 
-    /// Writes an object file atomically (temporary file, fsync, rename, directory fsync). Objects are immutable and
-    /// content-addressed: if another writer got there first, its file stands for this one.
+    /// Writes an object file atomically (temporary file, fsync, rename, directory fsync).
+    ///
+    /// Objects are content-addressed but one content has several encodings (a delta or not): a file already there
+    /// is left as it is unless `replacing` (healing a damaged file), so that what a reader or the index learnt about
+    /// an object's encoding stays true.
     ///
     /// - Parameter syncDirectory: false leaves the fsync of the object's fan-out directory to the caller
     ///   (`syncDirectories(of:)`), which must do it before it records the object anywhere.
-    package func write(_ object: [UInt8], digest: XXH3Digest, syncDirectory: Bool = true) throws {
+    /// - Returns: false when the file existed and was left alone.
+    @discardableResult
+    package func write(_ object: [UInt8], digest: XXH3Digest, syncDirectory: Bool = true, replacing: Bool = false)
+        throws -> Bool
+    {
         let destination = path(of: digest)
         try makeDirectories(AtomicFile.directory(of: destination))
         // Large objects skip the page cache: they are written once and read rarely, and it halves the cost of
         // making them durable.
         let file = try AtomicFile(destination: destination, directIO: object.count >= 1 << 20)
         try file.write(object)
-        try file.commit(syncDirectory: syncDirectory)
+        return try file.commit(syncDirectory: syncDirectory, replacing: replacing)
+    }
+
+    /// What an object file's header says, and its size; nil when it is missing or has no readable header.
+    func facts(of digest: XXH3Digest) -> ObjectFileFacts? {
+        try? withObject(digest) { object in
+            ObjectFileFacts(header: try StoredObject.header(of: object, name: "\(digest)"), size: UInt64(object.count))
+        }
     }
 
     /// fsyncs the fan-out directories of `digests` (and `objects/`), each once.
@@ -64,14 +78,11 @@ package struct ObjectDirectory: Sendable {
     /// Decodes an object (and, for a delta, its base), checking the content's digest.
     package func content(of digest: XXH3Digest) throws -> [UInt8] {
         try withObject(digest) { object in
-            let header = try StoredObject.header(of: object, name: "\(digest)")
+            let header = try StoredObject.validated(object, name: "\(digest)")
             guard header.digest == digest else {
                 throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
             }
             guard let baseDigest = header.base else { return try StoredObject.decode(object, name: "\(digest)") }
-            guard header.rawLength < UInt64(Int.max / 4) else {
-                throw StoreError(.corruptObject, "object \(digest) claims \(header.rawLength) bytes")
-            }
             return try withObject(baseDigest) { baseObject in
                 var failure: (any Error)?
                 let content = [UInt8](unsafeUninitializedCapacity: Int(header.rawLength)) { out, initialized in
@@ -88,6 +99,34 @@ package struct ObjectDirectory: Sendable {
                 return content
             }
         }
+    }
+
+    /// Checks that an object file is intact without decoding it where its format allows (version 2 objects carry a
+    /// checksum of the file; version 1 objects are decoded), and that it is the object it is named after. A delta's
+    /// base is checked too: a delta is only as good as its base.
+    ///
+    /// - Returns: the object's header.
+    /// - Throws: `.missingObject` when the file (or its base) is missing, `.corruptObject` when either is damaged.
+    @discardableResult
+    package func checkIntact(_ digest: XXH3Digest) throws -> StoredObject {
+        let header = try withObject(digest) { object -> StoredObject in
+            let header = try StoredObject.validated(object, name: "\(digest)")
+            guard header.digest == digest else {
+                throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
+            }
+            if try !StoredObject.checkFile(object, name: "\(digest)"), header.base == nil {
+                _ = try StoredObject.decode(object, name: "\(digest)")
+            }
+            return header
+        }
+        if let base = header.base {
+            let baseHeader = try checkIntact(base)
+            guard baseHeader.base == nil else {
+                throw StoreError(.corruptObject, "object \(digest) is a delta against another delta \(base)")
+            }
+            if header.checksum == nil { _ = try content(of: digest) }
+        }
+        return header
     }
 
     /// The base of a delta object, read from its header; nil for a self-contained object.

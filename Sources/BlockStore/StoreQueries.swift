@@ -1,4 +1,5 @@
 import TensorFiles
+import XXHash
 
 /// One model as `list` shows it.
 package struct ModelSummary: Sendable, Equatable {
@@ -36,6 +37,26 @@ struct Snapshot {
         var blocks: [(digest: String, name: String, kind: String)]
         var tensorDigests: [(digest: String, bytes: UInt64, block: Int)]
         var sources: [(path: String, sha256: String, size: UInt64)]
+        /// For each block position, the indices in `tensorDigests` of its tensors.
+        let tensorsOfBlock: [[Int]]
+
+        init(
+            name: String, family: String, bytes: UInt64, blocks: [(digest: String, name: String, kind: String)],
+            tensorDigests: [(digest: String, bytes: UInt64, block: Int)],
+            sources: [(path: String, sha256: String, size: UInt64)]
+        ) {
+            self.name = name
+            self.family = family
+            self.bytes = bytes
+            self.blocks = blocks
+            self.tensorDigests = tensorDigests
+            self.sources = sources
+            var grouped = [[Int]](repeating: [], count: blocks.count)
+            for (index, tensor) in tensorDigests.enumerated() where grouped.indices.contains(tensor.block) {
+                grouped[tensor.block].append(index)
+            }
+            tensorsOfBlock = grouped
+        }
     }
 
     var models: [Model]
@@ -48,12 +69,21 @@ struct Snapshot {
 
     /// Stored bytes of a block of `model`: its tensors' objects (tensors kept inside an HDF5 skeleton count 0).
     func storedBytes(ofBlock position: Int, in model: Model) -> UInt64 {
-        model.tensorDigests.filter { $0.block == position }.reduce(0) { $0 + (objectStored[$1.digest] ?? 0) }
+        model.tensorsOfBlock[position].reduce(0) { $0 + (objectStored[model.tensorDigests[$1].digest] ?? 0) }
     }
 }
 
 extension Store {
-    func snapshot(models: [String]? = nil) throws -> Snapshot { try index.snapshot(models: models) }
+    /// The index's snapshot, with each object's stored size taken from its file (what the disk really holds).
+    func snapshot(models: [String]? = nil) throws -> Snapshot {
+        var snapshot = try index.snapshot(models: models)
+        for digest in Array(snapshot.objectStored.keys) {
+            if let object = XXH3Digest(hex: digest), let size = objects.size(of: object) {
+                snapshot.objectStored[digest] = size
+            }
+        }
+        return snapshot
+    }
 
     package func list() throws -> [ModelSummary] { try index.summaries() }
 

@@ -107,6 +107,20 @@ package enum Zstd {
         if written != output.count { throw ZstdError("frame decompressed to \(written) bytes, header said \(size)") }
     }
 
+    /// The content size a frame's header records, or nil when the bytes do not start with a frame that records one.
+    ///
+    /// The corresponding C function is `ZSTD_getFrameContentSize`.
+    package static func frameContentSize(_ frame: UnsafeRawBufferPointer) -> UInt64? {
+        let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        return size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ? nil : size
+    }
+
+    /// The most content one frame of `count` bytes can decode to: a block (at most 128 KiB of content) costs at
+    /// least 3 bytes of block header and 1 of data. Bounds what a hostile frame can make a caller allocate.
+    package static func maximumContentSize(ofFrameBytes count: Int) -> UInt64 {
+        UInt64(count / 3 + 1) * 131_072
+    }
+
     package static func decompress(_ frame: [UInt8], maximumSize: Int) throws -> [UInt8] {
         try frame.withUnsafeBytes { try decompress($0, maximumSize: maximumSize) }
     }

@@ -3,8 +3,10 @@ import Dispatch
 import Foundation
 import Glibc
 import PBRCore
+import TensorFiles
 import TestSupport
 import Testing
+import XXHash
 
 /// The store under processes that die: `kill -9` at random moments of real `pbrepo ingest` runs.
 @Suite(.serialized, .tags(.slow)) struct StoreCrashTests {
@@ -93,6 +95,171 @@ import Testing
         let store = try Store(root: root, create: false)
         #expect(try store.verify().isHealthy)
         #expect(try store.list().count == Self.models.count)
+    }
+}
+
+/// The races and kills of the reliability findings, run for real: concurrent processes and `kill -9`.
+@Suite(.serialized, .tags(.slow)) struct StoreRaceTests {
+    static let base = Samples.path("mlp/mlp-base.safetensors")
+    static let fineTune = Samples.path("mlp/mlp-ft-freeze1.safetensors")
+
+    func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRun.binary)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    func expectAssembles(_ store: Store, _ model: String, from source: String, _ context: String) {
+        let output = Samples.temporaryDirectory() + "/\(model)-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(throws: Never.self, "\(context): \(model)") { _ = try store.assemble(model, to: output) }
+        #expect(FileManager.default.contentsEqual(atPath: output, andPath: source), "\(context): \(model)")
+        try? FileManager.default.removeItem(atPath: output)
+    }
+
+    /// F-1: the same tensors ingested at once as deltas (family with a base) and plain (`--family other`), then the
+    /// base removed and collected.
+    @Test func sameTensorsIngestedConcurrentlyWithDifferentEncodingsSurviveRemovingTheBase() throws {
+        for trial in 0..<10 {
+            let root = Samples.temporaryDirectory() + "/race-\(trial)"
+            #expect(try CommandRun.run(["ingest", "--store", root, Self.base]).status == 0)
+            let plain = try start(["ingest", "--store", root, "--name", "copy", "--family", "other", Self.fineTune])
+            let delta = try start(["ingest", "--store", root, Self.fineTune])
+            plain.waitUntilExit()
+            delta.waitUntilExit()
+            #expect(plain.terminationStatus == 0 && delta.terminationStatus == 0, "trial \(trial)")
+            #expect(try CommandRun.run(["rm", "--store", root, "mlp-base"]).status == 0)
+            #expect(try CommandRun.run(["gc", "--store", root]).status == 0)
+            let store = try Store(root: root, create: false)
+            let found = try store.verify()
+            #expect(found.isHealthy, "trial \(trial): \(found)")
+            for model in ["copy", "mlp-ft-freeze1"] {
+                expectAssembles(store, model, from: Self.fineTune, "trial \(trial)")
+            }
+        }
+    }
+
+    /// A base and four fine-tunes of 8 MiB each (64 tensors), large enough that an ingest takes a while.
+    static func generatedFamily(in directory: String) throws -> (base: String, fineTunes: [String]) {
+        var generator = SplitMix64(seed: 9)
+        func tensor(_ index: Int) -> [UInt8] {
+            // Small floats: a repeating exponent byte, noisy mantissas.
+            (0..<32_768).flatMap { _ -> [UInt8] in
+                let value = Float(Int(generator.next() % 2001) - 1000) / 40_000
+                return withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
+            }
+        }
+        let base = (0..<64).map { tensor($0) }
+        func write(_ name: String, _ tensors: [[UInt8]]) throws -> String {
+            let path = directory + "/\(name).safetensors"
+            try SafetensorsWriter.write(
+                path: path,
+                tensors: tensors.enumerated().map {
+                    (name: "layer.\($0.offset).weight", dtype: .F32, shape: [32_768], bytes: $0.element)
+                })
+            return path
+        }
+        let fineTunes = try (1...4).map { variant in
+            try write(
+                "ft\(variant)",
+                base.enumerated().map { index, bytes in
+                    guard index % 4 != 0 else { return bytes }  // a quarter of the layers frozen
+                    var tuned = bytes
+                    for position in stride(from: variant, to: tuned.count, by: 8) { tuned[position] ^= 0x01 }
+                    return tuned
+                })
+        }
+        return (try write("base", base), fineTunes)
+    }
+
+    /// F-9: gc run over and over while four fine-tunes are ingested: no ingest fails, nothing is lost.
+    @Test func gcRunningBesideIngestsDeletesNothingTheyNeed() throws {
+        let family = try Self.generatedFamily(in: Samples.temporaryDirectory())
+        let root = Samples.temporaryDirectory() + "/store"
+        #expect(try CommandRun.run(["ingest", "--store", root, family.base]).status == 0)
+        var collections = 0
+        for round in 0..<2 {
+            let ingests = try family.fineTunes.map { path in
+                try start([
+                    "ingest", "--store", root, "--name", "r\(round)-" + URL(fileURLWithPath: path).lastPathComponent,
+                    path,
+                ])
+            }
+            while ingests.contains(where: \.isRunning) {
+                #expect(try CommandRun.run(["gc", "--store", root]).status == 0)
+                collections += 1
+            }
+            for (ingest, path) in zip(ingests, family.fineTunes) {
+                #expect(ingest.terminationStatus == 0, "round \(round): \(path) failed beside gc")
+            }
+            // Removing this round's models makes the next round's objects garbage until they are ingested again.
+            for path in family.fineTunes {
+                #expect(
+                    try CommandRun.run([
+                        "rm", "--store", root, "r\(round)-" + URL(fileURLWithPath: path).lastPathComponent,
+                    ]).status == 0)
+            }
+        }
+        #expect(collections >= 4, "gc ran only \(collections) times beside the ingests")
+        for path in family.fineTunes {
+            #expect(
+                try CommandRun.run([
+                    "ingest", "--store", root, "--name", "final-" + URL(fileURLWithPath: path).lastPathComponent, path,
+                ]).status == 0)
+        }
+        let store = try Store(root: root, create: false)
+        #expect(try store.verify().isHealthy)
+        for path in family.fineTunes {
+            expectAssembles(
+                store, "final-" + URL(fileURLWithPath: path).lastPathComponent, from: path, "after the races")
+        }
+    }
+
+    /// F-13: gc killed at random moments while it deletes unreferenced objects: the store stays consistent (no row
+    /// naming a deleted file, every model whole), and the next gc finishes the job.
+    @Test func killedGarbageCollectionsLeaveNothingWrong() throws {
+        let root = Samples.temporaryDirectory() + "/store"
+        #expect(try CommandRun.run(["ingest", "--store", root, Self.base]).status == 0)
+        let live = Set(try Store(root: root, create: false).objects.allObjects())
+        // Garbage as a removed model leaves it: 1 500 objects with their rows.
+        func makeGarbage(_ round: Int) throws {
+            let path = Samples.temporaryDirectory() + "/garbage-\(round).safetensors"
+            try SafetensorsWriter.write(
+                path: path,
+                tensors: (0..<1_500).map { index in
+                    let bytes = withUnsafeBytes(of: UInt64(round * 1_000_000 + index)) { Array($0) }
+                    return (name: "t\(index)", dtype: .U8, shape: [8], bytes: bytes)
+                })
+            #expect(try CommandRun.run(["ingest", "--store", root, "--name", "garbage", path]).status == 0)
+            #expect(try CommandRun.run(["rm", "--store", root, "garbage"]).status == 0)
+        }
+        try makeGarbage(99)
+        let begin = DispatchTime.now().uptimeNanoseconds
+        #expect(try CommandRun.run(["gc", "--store", root]).status == 0)
+        let duration = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+        var generator = SplitMix64(seed: 13)
+        var killed = 0
+        for round in 0..<5 {
+            try makeGarbage(round)
+            let gc = try start(["gc", "--store", root])
+            usleep(UInt32(Double.random(in: 0.05...0.9, using: &generator) * duration * 1e6))
+            kill(gc.processIdentifier, SIGKILL)
+            gc.waitUntilExit()
+            if gc.terminationReason == .uncaughtSignal { killed += 1 }
+            let store = try Store(root: root, create: false)
+            let found = try store.verify()
+            #expect(found.isHealthy, "round \(round): \(found.missing.count) missing, \(found.indexProblems)")
+            expectAssembles(store, "mlp-base", from: Self.base, "round \(round)")
+        }
+        #expect(
+            killed >= 2, "only \(killed) of 5 gc runs were killed mid-way (an uninterrupted one took \(duration) s)")
+        #expect(try CommandRun.run(["gc", "--store", root]).status == 0)
+        let store = try Store(root: root, create: false)
+        #expect(Set(store.objects.allObjects()) == live)
+        #expect(try store.verify().isHealthy)
     }
 }
 

@@ -5,13 +5,16 @@ import ParameterBlocks
 import TensorFiles
 import XXHash
 
-/// The store's SQLite index (`index.sqlite3`, WAL mode): every SQL statement of the store is in this type.
+/// The store's SQLite index (`index.sqlite3`, WAL mode): every SQL statement of the store is in this type and its
+/// extensions (`StoreIndex+Ingest`, `StoreIndex+Maintenance`).
 ///
 /// The index never names an object that is not on disk: callers write and sync objects before `record`, which
-/// checks inside its write transaction that each one still exists; `collectGarbage` deletes inside a write
-/// transaction too, so no ingest commits a reference to an object while it is being deleted.
+/// checks inside its write transaction that each one still exists. The object files are the truth about how each
+/// object decodes: `record` copies their headers into the `object` rows, and `gc` follows the delta bases written
+/// in the files. Every commit is durable (`synchronous = FULL`) and checkpointed into `index.sqlite3` itself, so a
+/// copy of that one file, or losing the `-wal` file after pbrepo has exited, loses nothing acknowledged.
 final class StoreIndex: Sendable {
-    private let database: DatabasePool
+    let database: DatabasePool
     /// The store directory, for messages.
     let root: String
 
@@ -20,6 +23,7 @@ final class StoreIndex: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(60)  // concurrent ingests wait for each other's commit
         configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         do {
             database = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
@@ -95,7 +99,7 @@ final class StoreIndex: Sendable {
     }
 
     /// Runs a read, turning GRDB's errors into the store's.
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try database.read(body)
         } catch let error as StoreError {
@@ -105,167 +109,42 @@ final class StoreIndex: Sendable {
         }
     }
 
-    /// Runs a write transaction, turning GRDB's errors into the store's.
-    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+    /// Runs a write transaction, turning GRDB's errors into the store's, then checkpoints the WAL into the main
+    /// file (a checkpoint that readers hold up is left to the next one: the commit is durable in the WAL already).
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        let result: T
         do {
-            return try database.write(body)
+            result = try database.write(body)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError(.database, "cannot write the index of store \(root): \(error)", underlying: error)
         }
-    }
-
-    // MARK: - Ingest
-
-    /// `path=sha256` of every source file of the model called `name`, or nil when there is none.
-    func sourceFingerprint(of name: String) throws -> [String]? {
-        try read { db -> [String]? in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) else {
-                return nil
-            }
-            return try SourceRow.fetchAll(
-                db, sql: "SELECT path, sha256, size FROM source_file WHERE model_id = ? ORDER BY position",
-                arguments: [id]
-            ).map { "\($0.path)=\($0.sha256)" }
-        }
-    }
-
-    /// The base model's self-contained tensors by (block position, index in block), for delta candidates: the
-    /// explicit model, else the family's first model other than `name`.
-    func baseTensors(family: String, explicit: String?, excluding name: String) throws -> BaseTensors? {
-        try read { db -> BaseTensors? in
-            let row: Row?
-            if let explicit {
-                row = try Row.fetchOne(db, sql: "SELECT id, name FROM model WHERE name = ?", arguments: [explicit])
-                guard row != nil else {
-                    throw StoreError(.unknownModel, "base model \"\(explicit)\" is not in the store")
-                }
-            } else {
-                row = try Row.fetchOne(
-                    db, sql: "SELECT id, name FROM model WHERE family = ? AND name != ? ORDER BY id LIMIT 1",
-                    arguments: [family, name])
-            }
-            guard let row else { return nil }
-            let id: Int64 = row["id"]
-            var tensors: [BaseTensors.Key: BaseTensors.Tensor] = [:]
-            for tensor in try BaseTensorRow.fetchAll(
-                db,
-                sql: """
-                    SELECT t.block_position, t.index_in_block, t.dtype, t.shape, t.object, o.base
-                    FROM model_tensor t JOIN object o ON o.digest = t.object WHERE t.model_id = ?
-                    """, arguments: [id])
-            {
-                // Deltas are only taken against self-contained objects: chains stay one link long.
-                guard tensor.base == nil, let object = XXH3Digest(hex: tensor.object) else { continue }
-                tensors[BaseTensors.Key(block: tensor.blockPosition, index: tensor.indexInBlock)] =
-                    BaseTensors.Tensor(dtype: tensor.dtype, shape: tensor.shape, object: object)
-            }
-            return BaseTensors(model: row["name"], tensors: tensors)
-        }
-    }
-
-    /// Digests of every object the index records.
-    func objectDigests() throws -> Set<String> {
-        try read { db in Set(try String.fetchAll(db, sql: "SELECT digest FROM object")) }
-    }
-
-    /// What one ingest records.
-    struct ModelEntry {
-        var plan: ModelPlan
-        var report: PartitionReport
-        var name: String
-        var family: String
-        var baseModel: String?
-        var rules: PartitionRules?
-        var source: String
-    }
-
-    /// The one transaction that makes a model visible; `exists` tells whether an object file is on disk, asked
-    /// inside the transaction. Returns how many of the model's blocks the store already had.
-    func record(_ entry: ModelEntry, exists: (XXH3Digest) -> Bool) throws -> Int {
-        let (plan, report, name) = (entry.plan, entry.report, entry.name)
-        let recipeJSON = try String(decoding: JSONEncoder().encode(plan.recipe), as: UTF8.self)
-        return try write { db -> Int in
-            if try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) != nil {
-                throw StoreError(.conflict, "model \"\(name)\" was added by another ingest meanwhile")
-            }
-            // Checked inside the write transaction, which gc also takes before it deletes anything.
-            for object in plan.objects where !exists(object.digest) {
-                throw StoreError(.missingObject, "object \(object.digest) vanished before model \(name) was recorded")
-            }
-            for object in plan.objects where object.isNew {
-                try db.execute(
-                    sql:
-                        "INSERT OR IGNORE INTO object (digest, codec, raw_bytes, stored_bytes, base) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [
-                        object.digest.description, object.codec.name, Int64(object.rawBytes), Int64(object.storedBytes),
-                        object.base?.description,
-                    ])
-            }
-            var reused = 0
-            for block in report.blocks {
-                if try Int64.fetchOne(
-                    db, sql: "SELECT 1 FROM block WHERE digest = ?", arguments: [block.digest.description]) != nil
-                {
-                    reused += 1
-                }
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO block (digest, bytes, tensor_count) VALUES (?, ?, ?)",
-                    arguments: [block.digest.description, Int64(block.bytes), block.block.tensors.count])
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO model (name, family, base_model, format, source, rules, recipe, bytes, ingested_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    name, entry.family, entry.baseModel, report.inspection.format.rawValue, entry.source,
-                    entry.rules?.source,
-                    recipeJSON, Int64(report.inspection.totalBytes), ISO8601DateFormatter().string(from: Date()),
-                ])
-            let id = db.lastInsertedRowID
-            for (position, file) in plan.recipe.files.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO source_file (model_id, position, path, sha256, size) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [id, position, file.path, file.sha256, Int64(file.size)])
-            }
-            var blockOf = [Int: (position: Int, index: Int)]()
-            for (position, block) in report.blocks.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO model_block (model_id, position, block, name, kind) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [id, position, block.digest.description, block.block.name, block.block.kind.rawValue])
-                for (index, tensor) in block.block.tensors.enumerated() { blockOf[tensor] = (position, index) }
-            }
-            let stored = Set(plan.objects.map(\.digest))
-            for (position, tensor) in report.inspection.tensors.enumerated() {
-                let place = blockOf[position] ?? (-1, -1)
-                let shape = "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]"
-                try db.execute(
-                    sql: """
-                        INSERT INTO model_tensor (model_id, position, name, dtype, shape, bytes, digest, block_position,
-                            index_in_block, object) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        id, position, tensor.descriptor.name, tensor.descriptor.dtype, shape,
-                        Int64(tensor.descriptor.byteCount), tensor.digest.description, place.position, place.index,
-                        stored.contains(tensor.digest) ? tensor.digest.description : nil,
-                    ])
-            }
-            for object in plan.objects {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO model_object (model_id, object) VALUES (?, ?)",
-                    arguments: [id, object.digest.description])
-            }
-            return reused
-        }
+        _ = try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        return result
     }
 
     // MARK: - Queries
 
     /// The recipe recorded for `model` as JSON text, or nil when there is no such model.
     func recipeText(of model: String) throws -> String? {
-        try read { db in try String.fetchOne(db, sql: "SELECT recipe FROM model WHERE name = ?", arguments: [model]) }
+        try read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT recipe FROM model WHERE name = ?", arguments: [model])
+            else { return nil }
+            try Self.requireSealed([model], in: db)
+            return text
+        }
+    }
+
+    /// Refuses models whose rows do not match their seal: what they say can no longer be trusted.
+    static func requireSealed(_ names: [String]?, in db: Database) throws {
+        let damaged = try unsealedModels(in: db, names: names)
+        guard damaged.isEmpty else {
+            throw StoreError(
+                .database,
+                "the index rows of model\(damaged.count == 1 ? "" : "s") \(damaged.joined(separator: ", ")) are damaged "
+                    + "(they no longer match their seal); run pbrepo verify --repair")
+        }
     }
 
     func summaries() throws -> [ModelSummary] {
@@ -289,6 +168,7 @@ final class StoreIndex: Sendable {
     /// The store's contents (every model, or those named), loaded in one read transaction.
     func snapshot(models names: [String]? = nil) throws -> Snapshot {
         try read { db in
+            try Self.requireSealed(names, in: db)
             var models: [Snapshot.Model] = []
             for row in try ModelRow.fetchAll(db, sql: "SELECT id, name, family, bytes FROM model ORDER BY name") {
                 if let names, !names.contains(row.name) { continue }
@@ -321,55 +201,22 @@ final class StoreIndex: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT digest, stored_bytes FROM object") {
                 stored[row["digest"]] = UInt64(row["stored_bytes"] as Int64)
             }
+            // Block rows are shared by models and not under their seals: they must agree with the sealed tensors.
+            for model in models {
+                for (position, block) in model.blocks.enumerated() {
+                    let tensors = model.tensorsOfBlock[position]
+                    guard blockBytes[block.digest] == tensors.reduce(0, { $0 + model.tensorDigests[$1].bytes }),
+                        blockTensors[block.digest] == tensors.count
+                    else {
+                        throw StoreError(
+                            .database,
+                            "the index row of block \(block.digest) (model \(model.name)) disagrees with its tensors; "
+                                + "run pbrepo verify --repair")
+                    }
+                }
+            }
             return Snapshot(
                 models: models, blockBytes: blockBytes, blockTensorCount: blockTensors, objectStored: stored)
-        }
-    }
-
-    // MARK: - Maintenance
-
-    /// What `verify` compares with the object files: every indexed object, every (model, object) a model needs,
-    /// and every model's name.
-    func references() throws -> (objects: [String], needs: [(model: String, object: String)], models: [String]) {
-        try read { db in
-            (
-                try String.fetchAll(db, sql: "SELECT digest FROM object"),
-                try Row.fetchAll(
-                    db, sql: "SELECT m.name, o.object FROM model_object o JOIN model m ON m.id = o.model_id"
-                )
-                .map { (model: $0["name"] as String, object: $0["object"] as String) },
-                try String.fetchAll(db, sql: "SELECT name FROM model")
-            )
-        }
-    }
-
-    /// Deletes the model's rows; false when there is no such model.
-    func removeModel(_ name: String) throws -> Bool {
-        try write { db -> Bool in
-            try db.execute(sql: "DELETE FROM model WHERE name = ?", arguments: [name])
-            return db.changesCount > 0
-        }
-    }
-
-    /// In one write transaction: computes the live objects (those a model needs, and the bases of those that are
-    /// deltas), lets `deleteFiles` remove the rest from disk, then deletes the rows of dead objects and blocks.
-    func collectGarbage<R>(deleteFiles: (_ live: Set<String>) throws -> R) throws -> R {
-        try write { db -> R in
-            var live = Set(try String.fetchAll(db, sql: "SELECT DISTINCT object FROM model_object"))
-            for base in try String.fetchAll(
-                db,
-                sql:
-                    "SELECT DISTINCT o.base FROM object o JOIN model_object m ON m.object = o.digest WHERE o.base IS NOT NULL"
-            ) {
-                live.insert(base)
-            }
-            let result = try deleteFiles(live)
-            try db.execute(
-                sql:
-                    "DELETE FROM object WHERE digest NOT IN (SELECT object FROM model_object) AND digest NOT IN (SELECT base FROM object WHERE base IS NOT NULL AND digest IN (SELECT object FROM model_object))"
-            )
-            try db.execute(sql: "DELETE FROM block WHERE digest NOT IN (SELECT block FROM model_block)")
-            return result
         }
     }
 
@@ -436,6 +283,20 @@ final class StoreIndex: Sendable {
                     CREATE INDEX model_object_by_object ON model_object(object);
                     CREATE INDEX object_by_base ON object(base);
                     """)
+        }
+        // Seals of each model's rows; gc's list of object files it will delete (written before it deletes any, so a
+        // killed gc leaves no row naming a deleted file); the index that keeps deleting object rows linear.
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE model ADD COLUMN seal TEXT;
+                    CREATE TABLE doomed_object (digest TEXT PRIMARY KEY);
+                    CREATE INDEX model_tensor_by_object ON model_tensor(object);
+                    """)
+            for id in try Int64.fetchAll(db, sql: "SELECT id FROM model") {
+                try db.execute(
+                    sql: "UPDATE model SET seal = ? WHERE id = ?", arguments: [try seal(ofModel: id, in: db), id])
+            }
         }
         return migrator
     }

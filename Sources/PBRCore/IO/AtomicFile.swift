@@ -171,21 +171,39 @@ public final class AtomicFile {
         try writeStaged()
     }
 
-    /// Makes the file durable and moves it to its destination, replacing any file there.
+    /// Makes the file durable and moves it to its destination.
     ///
-    /// - Parameter syncDirectory: fsync the directory after the rename; a caller committing many files into a few
-    ///   directories may leave it out and fsync each directory once (`AtomicFile.syncDirectory`) before it relies
-    ///   on the files' names being durable.
-    public func commit(syncDirectory: Bool = true) throws(FileError) {
+    /// - Parameters:
+    ///   - syncDirectory: fsync the directory after the rename; a caller committing many files into a few
+    ///     directories may leave it out and fsync each directory once (`AtomicFile.syncDirectory`) before it relies
+    ///     on the files' names being durable.
+    ///   - replacing: replace a file already at the destination (`rename`); false leaves an existing file as it is
+    ///     and discards this one (`link`, which fails rather than replace).
+    /// - Returns: false when `replacing` is false and the destination already existed.
+    @discardableResult
+    public func commit(syncDirectory: Bool = true, replacing: Bool = true) throws(FileError) -> Bool {
         try flushAll()
         guard fsync(descriptor) == 0 else { throw FileError.system(destination, "fsync failed") }
         close(descriptor)
         descriptor = -1
+        if !replacing {
+            if link(temporaryPath, destination) == 0 {
+                unlink(temporaryPath)
+                committed = true
+                if syncDirectory { Self.syncDirectory(Self.directory(of: destination)) }
+                return true
+            }
+            if errno == EEXIST { return false }  // deinit removes the temporary file
+            // File systems without hard links: only a destination that is still absent is renamed onto.
+            var status = stat()
+            if stat(destination, &status) == 0 { return false }
+        }
         guard rename(temporaryPath, destination) == 0 else {
             throw FileError.system(destination, "cannot rename the temporary file into place")
         }
         committed = true
         if syncDirectory { Self.syncDirectory(Self.directory(of: destination)) }
+        return true
     }
 
     /// fsyncs a directory, making the names created in it durable.

@@ -137,6 +137,6 @@ public struct HDF5Checkpoint: Sendable {
         } catch {
             throw TensorFileError(.hdf5, path: destination, "cannot write HDF5 copy of \(path): \(error)")
         }
-        try fileOperation { () throws(FileError) in try output.commit() }
+        try fileOperation { () throws(FileError) in _ = try output.commit() }
     }
 }

@@ -49,7 +49,7 @@ public final class SafetensorsWriter {
                 .truncated, path: file.destination,
                 "only \(written) of \(header.dataLength) data bytes were written; the file was not created")
         }
-        try fileOperation { () throws(FileError) in try file.commit() }
+        try fileOperation { () throws(FileError) in _ = try file.commit() }
     }
 }
 

@@ -64,10 +64,11 @@ struct IngestCommand: ParsableCommand {
             if !json {
                 let reuse = result.blocks == 0 ? 0 : 100 * result.reusedBlocks / result.blocks
                 print(
-                    "\(result.status == .added ? "added" : "unchanged") \(result.model) (\(result.family)): "
+                    "\(result.status.rawValue) \(result.model) (\(result.family)): "
                         + "\(result.tensors) tensors, \(result.blocks) blocks (\(reuse)% already stored), "
                         + "\(formatBytes(result.tensorBytes)); wrote \(result.newObjects) objects, "
-                        + "\(formatBytes(result.newObjectBytes)) → \(formatBytes(result.newStoredBytes))")
+                        + "\(formatBytes(result.newObjectBytes)) → \(formatBytes(result.newStoredBytes))"
+                        + (result.repairedObjects > 0 ? " (\(result.repairedObjects) damaged objects rewritten)" : ""))
             }
         }
         if json {
@@ -82,6 +83,7 @@ struct IngestCommand: ParsableCommand {
                             ("new_objects", .number(result.newObjects)),
                             ("new_object_bytes", .number(result.newObjectBytes)),
                             ("new_stored_bytes", .number(result.newStoredBytes)),
+                            ("repaired_objects", .number(result.repairedObjects)),
                         ])
                     }
                 ).prettyPrinted())
@@ -296,28 +298,71 @@ struct AssembleCommand: ParsableCommand {
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Check every object decodes to its digest and every model is complete.")
+        commandName: "verify",
+        abstract: "Check every object decodes to its digest, the index is intact, and every model is complete.",
+        discussion: """
+            Decodes every object file, runs SQLite's integrity check on the index, checks each model's rows against \
+            their seal and every object row against its file. With --repair, models that cannot be assembled are \
+            ingested again from the files they were ingested from, when those still have the recorded checksums \
+            (which writes their damaged and missing objects again), and object rows are rewritten from their files; \
+            the store is then verified again.
+            """)
     @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Heal what can be healed from the models' recorded source files.") var repair = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        let store = try storeOptions.open()
+        var repaired: RepairResult?
+        if repair {
+            let progress = ProgressBar(label: "verify --repair")
+            repaired = try Console.run { try store.repair { progress.update(done: $0, total: $1) } }
+            progress.finish()
+        }
         let progress = ProgressBar(label: "verify")
-        let result = try Console.run { try storeOptions.open().verify { progress.update(done: $0, total: $1) } }
+        let result = try Console.run { try store.verify { progress.update(done: $0, total: $1) } }
         progress.finish()
         if json {
-            print(
-                JSONValue.object([
-                    ("objects_checked", .number(result.objectsChecked)),
-                    ("models_checked", .number(result.modelsChecked)),
-                    ("corrupt", .array(result.corrupt.map(JSONValue.string))),
-                    ("missing", .array(result.missing.map(JSONValue.string))),
-                    ("incomplete_models", .array(result.incompleteModels.map(JSONValue.string))),
-                    ("ok", .bool(result.isHealthy)),
-                ]).prettyPrinted())
+            var members: [(String, JSONValue)] = [
+                ("objects_checked", .number(result.objectsChecked)),
+                ("models_checked", .number(result.modelsChecked)),
+                ("corrupt", .array(result.corrupt.map(JSONValue.string))),
+                ("missing", .array(result.missing.map(JSONValue.string))),
+                ("incomplete_models", .array(result.incompleteModels.map(JSONValue.string))),
+                ("index_problems", .array(result.indexProblems.map(JSONValue.string))),
+                ("ok", .bool(result.isHealthy)),
+            ]
+            if let repaired {
+                members.append(
+                    (
+                        "repair",
+                        .object([
+                            ("repaired_models", .array(repaired.repaired.map(JSONValue.string))),
+                            (
+                                "unrepairable_models",
+                                .object(
+                                    repaired.unrepairable.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }
+                                )
+                            ),
+                            ("object_rows_refreshed", .number(repaired.rowsRefreshed)),
+                        ])
+                    ))
+            }
+            print(JSONValue.object(members).prettyPrinted())
         } else {
+            if let repaired {
+                for model in repaired.repaired { print("repaired model \(model)") }
+                for (model, reason) in repaired.unrepairable.sorted(by: { $0.key < $1.key }) {
+                    print("cannot repair model \(model): \(reason.oneLine)")
+                }
+                if repaired.rowsRefreshed > 0 {
+                    print("rewrote \(repaired.rowsRefreshed) object rows from their files")
+                }
+            }
             print("\(result.objectsChecked) objects, \(result.modelsChecked) models checked")
             for digest in result.corrupt { print("corrupt object \(digest)") }
             for digest in result.missing { print("missing object \(digest)") }
+            for problem in result.indexProblems { print("index: \(problem.oneLine)") }
             for model in result.incompleteModels { print("incomplete model \(model)") }
             print(result.isHealthy ? "ok" : "PROBLEMS FOUND")
         }
