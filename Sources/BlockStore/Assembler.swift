@@ -27,17 +27,70 @@ package enum Assembler {
         var missing: [String] = []
         var seen = Set<String>()
         var queue = recipe.objects
-        while let next = queue.first {
-            queue.removeFirst()
-            guard seen.insert(next).inserted else { continue }
-            guard let digest = XXH3Digest(hex: next), objects.contains(digest) else {
-                missing.append(next)
+        var next = 0
+        while next < queue.count {
+            let name = queue[next]
+            next += 1
+            guard seen.insert(name).inserted else { continue }
+            guard let digest = XXH3Digest(hex: name), objects.contains(digest) else {
+                missing.append(name)
                 continue
             }
             present.append(digest)
             if let base = try? objects.base(of: digest) { queue.append(base.description) }
         }
         return (present, missing)
+    }
+
+    /// Checks, before anything is written, that the recipe adds up: each file's parts (as the objects' headers give
+    /// their lengths, and the extents their places) make exactly the size the recipe declares, with no arithmetic
+    /// that overflows — a crafted recipe must not make assemble write gigabytes before it notices, or trap.
+    static func checkSizes(_ recipe: Recipe, objects: ObjectDirectory) throws {
+        func length(_ name: String, in file: Recipe.File) throws -> UInt64 {
+            guard let digest = XXH3Digest(hex: name) else {
+                throw StoreError(.corruptObject, "recipe of \(recipe.model) has an invalid object name in \(file.path)")
+            }
+            return try objects.withObject(digest) { try StoredObject.validated($0, name: name).rawLength }
+        }
+        func damaged(_ file: Recipe.File, _ what: String) -> StoreError {
+            StoreError(.corruptObject, "recipe of \(recipe.model) is damaged: \(file.path) \(what)")
+        }
+        var total: UInt64 = 0
+        var paths = Set<String>()
+        for file in recipe.files {
+            guard paths.insert(file.path).inserted else { throw damaged(file, "is named twice") }
+            var size: UInt64 = 0
+            func add(_ count: UInt64) throws {
+                let (sum, overflow) = size.addingReportingOverflow(count)
+                guard !overflow else { throw damaged(file, "has parts whose sizes overflow") }
+                size = sum
+            }
+            switch file.content {
+            case .safetensors(let header, let tensors):
+                for name in [header] + tensors { try add(try length(name, in: file)) }
+            case .hdf5(let skeleton, let extents):
+                let skeletonLength = try length(skeleton, in: file)
+                var end: UInt64 = 0
+                for extent in extents {
+                    let (extentEnd, overflow) = extent.offset.addingReportingOverflow(extent.length)
+                    guard !overflow, extent.offset >= end, extentEnd <= file.size else {
+                        throw damaged(file, "has extents out of order or past its end")
+                    }
+                    guard try length(extent.object, in: file) == extent.length else {
+                        throw damaged(file, "has an extent whose object is not \(extent.length) bytes")
+                    }
+                    end = extentEnd
+                    try add(extent.length)
+                }
+                try add(skeletonLength)
+            case .verbatim(let object):
+                try add(try length(object, in: file))
+            }
+            guard size == file.size else { throw damaged(file, "is made of \(size) bytes but declares \(file.size)") }
+            let (sum, overflow) = total.addingReportingOverflow(size)
+            guard !overflow else { throw damaged(file, "makes the model's size overflow") }
+            total = sum
+        }
     }
 
     /// How `assemble` checks what it writes.
@@ -70,7 +123,8 @@ package enum Assembler {
                 "model \(recipe.model): \(required.missing.count) object(s) missing from \(objects.root): \(shown)\(more)"
             )
         }
-        let total = recipe.files.reduce(0) { $0 + $1.size }
+        try checkSizes(recipe, objects: objects)
+        let total = recipe.files.reduce(0) { $0 + $1.size }  // cannot overflow: checked above
         var done: UInt64 = 0
         func write(_ file: Recipe.File, to path: String) throws {
             try Self.write(file, of: recipe, objects: objects, to: path, options: options) {
@@ -89,12 +143,22 @@ package enum Assembler {
             if FileManager.default.fileExists(atPath: output) {
                 throw StoreError(.invalidArgument, "\(output) exists; assemble writes a new directory")
             }
-            let staging =
-                AtomicFile.directory(of: output) + "/.pbrepo-tmp-\(getpid())-"
-                + (output.split(separator: "/").last.map(String.init) ?? "model")
-            try makeDirectories(staging)
+            let parent = AtomicFile.directory(of: output)
+            try makeDirectories(parent)
+            // A fresh directory of an unpredictable name that nobody else can have planted (mkdtemp: O_EXCL, 0700),
+            // opened up to the usual permissions only once it is complete and moved into place.
+            var template = Array(
+                (parent + "/.pbrepo-tmp-\(getpid())-" + (output.split(separator: "/").last.map(String.init) ?? "model")
+                    + ".XXXXXX").utf8CString)
+            guard let created = mkdtemp(&template) else {
+                throw StoreError(.io, "cannot create a directory in \(parent): \(String(cString: strerror(errno)))")
+            }
+            let staging = String(cString: created)
             do {
                 for file in recipe.files { try write(file, to: staging + "/" + file.path) }
+                let mask = umask(0)
+                umask(mask)
+                chmod(staging, 0o777 & ~mask)
                 guard rename(staging, output) == 0 else {
                     throw StoreError(
                         .io, "cannot move the assembled directory to \(output): \(String(cString: strerror(errno)))")
@@ -148,8 +212,9 @@ package enum Assembler {
             var cursor = 0
             try decodeInOrder(extents.map(\.object), objects: objects, model: recipe.model) { index, data in
                 let extent = extents[index]
-                let gap = Int(extent.offset) - Int(written)
-                guard gap >= 0, cursor + gap <= skeleton.count else {
+                // Offsets are within the file's declared size (checkSizes), which is within memory.
+                let gap = Int(extent.offset - min(extent.offset, written))
+                guard extent.offset >= written, cursor + gap <= skeleton.count else {
                     throw StoreError(.corruptObject, "recipe of \(recipe.model): extents of \(file.path) out of order")
                 }
                 try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor..<(cursor + gap)])) }
@@ -213,21 +278,23 @@ package enum Assembler {
 
     /// Reads `<model>.recipe.json` from a directory written by `export-blocks`.
     package static func recipe(from directory: String, model: String) throws -> Recipe {
+        guard !model.isEmpty, !model.contains("/"), model != ".", model != ".." else {
+            throw StoreError(.invalidArgument, "\"\(model)\" is not a model name")
+        }
         let path = directory + "/" + model + ".recipe.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.unknownModel, "no recipe for model \(model) in \(directory) (\(path))")
         }
+        let recipe: Recipe
         do {
-            let recipe = try JSONDecoder().decode(Recipe.self, from: data)
-            guard recipe.schema == Recipe.schemaID, recipe.model == model else {
-                throw StoreError(.corruptObject, "\(path) is not a \(Recipe.schemaID) recipe of model \(model)")
-            }
-            return recipe
-        } catch let error as StoreError {
-            throw error
+            recipe = try FileSystem.readJSON(Recipe.self, from: path)
         } catch {
-            throw StoreError(.corruptObject, "\(path) is not a valid recipe: \(error)")
+            throw StoreError(.corruptObject, "\(path) is not a valid recipe: \(error)", underlying: error)
         }
+        guard recipe.schema == Recipe.schemaID, recipe.model == model else {
+            throw StoreError(.corruptObject, "\(path) is not a \(Recipe.schemaID) recipe of model \(model)")
+        }
+        return recipe
     }
 }
 
@@ -237,9 +304,9 @@ extension Store {
         let text = try index.recipeText(of: model)
         guard let text else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
         do {
-            return try JSONDecoder().decode(Recipe.self, from: Data(text.utf8))
+            return try JSONValueDecoder().decode(Recipe.self, from: Array(text.utf8))
         } catch {
-            throw StoreError(.database, "the recipe of \(model) in the index is unreadable: \(error)")
+            throw StoreError(.database, "the recipe of \(model) in the index is unreadable: \(describe(error))")
         }
     }
 

@@ -91,7 +91,7 @@ extension Store {
         var missing = Set<String>()
         var incomplete = Set<String>()
         for (model, text) in references.recipes {
-            guard let recipe = try? JSONDecoder().decode(Recipe.self, from: Data(text.utf8)) else {
+            guard let recipe = try? JSONValueDecoder().decode(Recipe.self, from: Array(text.utf8)) else {
                 problems.append(
                     StoreIndex.Problem(model: model, message: "model \(model): its recipe in the index is unreadable"))
                 continue
