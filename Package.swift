@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [
-                "pbrepo", "TensorFiles", "BlockStore", "PBRCore", "XXHash", "TestSupport",
+                "pbrepo", "TensorFiles", "BlockStore", "HDF5", "PBRCore", "XXHash", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

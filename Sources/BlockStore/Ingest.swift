@@ -63,8 +63,9 @@ extension Store {
     package func ingest(
         _ path: String, options: IngestOptions = IngestOptions(), progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> IngestResult {
-        let report = try PartitionReport.run(path: path, rules: options.rules, progress: progress)
+        // The files are checked (links, kinds) before anything reads them.
         let source = try SourceFiles.find(path)
+        let report = try PartitionReport.run(path: path, rules: options.rules, progress: progress)
         let name = options.name ?? source.defaultName
         let family = options.family ?? source.defaultFamily
         guard !name.isEmpty, !name.contains("/") else {

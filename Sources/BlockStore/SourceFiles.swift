@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Glibc
 import PBRCore
 import XXHash
 
@@ -20,11 +21,8 @@ struct SourceFiles: Sendable {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         if isDirectory.boolValue || path.hasSuffix(".index.json") {
             let directory = isDirectory.boolValue ? url : url.deletingLastPathComponent()
-            let names = try FileSystem.listDirectory(directory.path).filter { name in
-                var isSub: ObjCBool = false
-                _ = FileManager.default.fileExists(atPath: directory.path + "/" + name, isDirectory: &isSub)
-                return !isSub.boolValue && !name.hasPrefix(".pbrepo-tmp-")
-            }
+            let names = try FileSystem.listDirectory(directory.path).filter { !$0.hasPrefix(".pbrepo-tmp-") }
+            try checkEntries(names, in: directory.path)
             return SourceFiles(
                 layout: .directory, root: directory.path, relativePaths: names,
                 defaultName: directory.lastPathComponent,
@@ -35,6 +33,56 @@ struct SourceFiles: Sendable {
         return SourceFiles(
             layout: .file, root: url.path, relativePaths: [file], defaultName: name,
             defaultFamily: url.deletingLastPathComponent().lastPathComponent)
+    }
+
+    /// Refuses what a model directory must not make pbrepo read or silently leave out: symbolic links that lead
+    /// outside the model's folder (a `config.json -> /etc/shadow` would be stored and shipped to every client),
+    /// FIFOs, sockets and devices (which would block or stream forever), and sub-folders (not stored yet: a model
+    /// would be recorded without them and reported verified).
+    ///
+    /// Links inside the folder are followed; so are those of a Hugging Face cache snapshot
+    /// (`models--ORG--NAME/snapshots/REV/x -> ../../blobs/…`), which stay inside the repository's folder.
+    static func checkEntries(_ names: [String], in directory: String) throws {
+        guard let resolved = realpath(directory, nil) else {
+            throw StoreError(.io, "\(directory): \(String(cString: strerror(errno)))")
+        }
+        var root = String(cString: resolved)
+        free(resolved)
+        let parts = root.split(separator: "/")
+        if parts.count >= 3, parts[parts.count - 2] == "snapshots" {
+            root = "/" + parts.dropLast(2).joined(separator: "/")
+        }
+        for name in names {
+            let path = directory + "/" + name
+            var status = stat()
+            guard lstat(path, &status) == 0 else {
+                throw StoreError(.io, "\(path): \(String(cString: strerror(errno)))")
+            }
+            if (status.st_mode & S_IFMT) == S_IFLNK {
+                guard let target = realpath(path, nil) else {
+                    throw StoreError(.invalidArgument, "\(path) is a symbolic link that leads nowhere")
+                }
+                let resolvedTarget = String(cString: target)
+                free(target)
+                guard resolvedTarget.hasPrefix(root + "/") else {
+                    throw StoreError(
+                        .invalidArgument,
+                        "\(path) is a symbolic link to \(resolvedTarget), outside the model's folder; pbrepo does not follow it"
+                    )
+                }
+                guard stat(path, &status) == 0 else { throw StoreError(.io, "\(path): cannot stat") }
+            }
+            switch status.st_mode & S_IFMT {
+            case S_IFREG: continue
+            case S_IFDIR:
+                throw StoreError(
+                    .invalidArgument,
+                    "\(path) is a sub-folder; pbrepo does not store model sub-folders yet and will not record the model without it"
+                )
+            default:
+                throw StoreError(.invalidArgument, "\(path) is not a regular file (a FIFO, socket or device)")
+            }
+        }
     }
 
     func absolutePath(_ relative: String) -> String { layout == .file ? root : root + "/" + relative }

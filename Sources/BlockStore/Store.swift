@@ -27,8 +27,9 @@ package final class Store: Sendable {
         return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share/pbrepo"
     }
 
-    /// Opens the store at `root`, creating it when `create` is true.
-    package init(root: String, create: Bool = true) throws {
+    /// Opens the store at `root`, creating it when `create` is true; `readOnly` for commands that only read (they
+    /// then work on read-only media and on other users' stores).
+    package init(root: String, create: Bool = true, readOnly: Bool = false) throws {
         self.root = root
         objects = ObjectDirectory(root: root)
         let indexPath = root + "/index.sqlite3"
@@ -36,6 +37,6 @@ package final class Store: Sendable {
             guard create else { throw StoreError(.io, "no store at \(root) (no index.sqlite3)") }
             try makeDirectories(root + "/objects")
         }
-        index = try StoreIndex(path: indexPath, root: root)
+        index = try StoreIndex(path: indexPath, root: root, readOnly: readOnly && !create)
     }
 }

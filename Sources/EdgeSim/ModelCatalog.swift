@@ -40,6 +40,18 @@ package struct ModelCatalog: Sendable, Equatable {
         guard !manifest.models.isEmpty else {
             throw ManifestError(.unusable, path: path, field: "models", "the manifest lists no models")
         }
+        guard !manifest.blocks.isEmpty else {
+            throw ManifestError(.unusable, path: path, field: "blocks", "the manifest lists no blocks")
+        }
+        guard Limit.blocks.allows(manifest.blocks.count) else {
+            throw ManifestError(
+                .unusable, path: path, field: "blocks",
+                "the manifest lists \(manifest.blocks.count) blocks; a simulation takes \(Limit.blocks.phrase)")
+        }
+        var seenModels = Set<String>()
+        for model in manifest.models where !seenModels.insert(model.id).inserted {
+            throw ManifestError(.unusable, path: path, field: "models", "model \"\(model.id)\" is listed twice")
+        }
         let index = Dictionary(uniqueKeysWithValues: manifest.blocks.enumerated().map { ($1.id, $0) })
         self.init(
             blockIDs: manifest.blocks.map(\.id), blockBytes: manifest.blocks.map { Double($0.bytes) },

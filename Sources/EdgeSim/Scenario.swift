@@ -126,6 +126,13 @@ package struct Scenario: Sendable, Equatable, Codable {
         try require(fields.nodes >= 1, "nodes must be at least 1, not \(fields.nodes)")
         try require(fields.users >= 1, "users must be at least 1, not \(fields.users)")
         try require(fields.antennas >= 1, "antennas must be at least 1, not \(fields.antennas)")
+        try require(Limit.nodes.allows(fields.nodes), "nodes must be \(Limit.nodes.phrase), not \(fields.nodes)")
+        try require(Limit.users.allows(fields.users), "users must be \(Limit.users.phrase), not \(fields.users)")
+        try require(
+            Limit.antennas.allows(fields.antennas), "antennas must be \(Limit.antennas.phrase), not \(fields.antennas)")
+        try require(
+            Limit.channelEntries.allows(Double(fields.nodes) * Double(fields.users) * Double(fields.antennas)),
+            "nodes × users × antennas (the channel entries) must be \(Limit.channelEntries.phrase)")
         try require(fields.areaMeters > 0 && fields.areaMeters.isFinite, "area_m must be positive")
         try require(
             fields.capacityBytes.count == 1 || fields.capacityBytes.count == fields.nodes,

@@ -10,6 +10,24 @@ package struct Sweep: Sendable {
         /// The fraction of the manifest's shared blocks that stay shared (`ModelCatalog.withSharing`), Fig. 13.
         case reuse
 
+        /// Refuses a value the parameter cannot take: counts must be whole numbers, `reuse` a fraction, every value
+        /// finite and non-negative. (Upper bounds are the scenario's, checked when it is validated.)
+        package func check(_ value: Double) throws(EdgeSimError) {
+            func refuse(_ why: String) -> EdgeSimError {
+                EdgeSimError(.invalidScenario, field: rawValue, "\(rawValue)=\(value): \(why)")
+            }
+            guard value.isFinite, value >= 0 else { throw refuse("must be a finite, non-negative number") }
+            switch self {
+            case .users, .nodes, .antennas:
+                guard value == value.rounded(), value >= 1, value < 0x1p62 else {
+                    throw refuse("must be a whole number of at least 1")
+                }
+            case .reuse:
+                guard value <= 1 else { throw refuse("is a fraction of the shared blocks, in [0, 1]") }
+            case .capacity, .zipf: break
+            }
+        }
+
         func apply(_ value: Double, to scenario: inout Scenario, repository: inout ModelCatalog) {
             switch self {
             case .capacity: scenario.capacityBytes = [value]
@@ -46,6 +64,10 @@ package struct Sweep: Sendable {
         schemes: [any CachingScheme], seeds: Int,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
+        guard !values.isEmpty else {
+            throw EdgeSimError(.invalidScenario, field: parameter.rawValue, "\(parameter.rawValue) has no values")
+        }
+        for value in values { try parameter.check(value) }
         let cases = values.flatMap { value in
             schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } }
         }

@@ -126,6 +126,14 @@ func describeLayout(_ dataset: hid_t, _ site: CallSite) throws -> HDF5Layout {
     case H5D_VIRTUAL: kind = .virtual
     default: throw site.fail("read dataset layout")
     }
+    // Both read other files by path (any file, /etc/shadow as well): a checkpoint is one file here.
+    if kind == .virtual {
+        throw site.fail(
+            "read dataset", "it is a virtual dataset (its data lives in other files), which pbrepo does not read")
+    }
+    if H5Pget_external_count(plist.id) > 0 {
+        throw site.fail("read dataset", "its data is stored in external files, which pbrepo does not read")
+    }
     guard kind == .chunked else { return HDF5Layout(kind: kind) }
     let rank = H5Pget_chunk(plist.id, 0, nil)
     if rank < 0 { throw site.fail("read chunk shape") }

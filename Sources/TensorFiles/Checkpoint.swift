@@ -34,7 +34,8 @@ public enum Checkpoint: Sendable {
 
     /// Whether `path` is an HDF5 file (signature at offset 0, or after a user block); reads only the signature.
     public static func isHDF5(_ path: String) -> Bool {
-        !FileSystem.isDirectory(path) && HDF5File.isHDF5(path)
+        // libhdf5 opens the file blocking: a FIFO would wait forever for a writer.
+        FileSystem.isRegularFile(path) && HDF5File.isHDF5(path)
     }
 
     public var path: String {
@@ -112,10 +113,16 @@ func attributeText(_ attribute: HDF5Attribute) -> String {
         }
         return value
     }
-    let elements = stride(from: 0, to: bytes.count, by: max(1, type.size)).map { start -> String in
+    // Whole elements only; numbers wider than 64 bits (a 128-bit integer attribute) are shown as hex bytes.
+    let size = max(1, type.size)
+    let elements = stride(from: 0, to: bytes.count - bytes.count % size, by: size).map { start -> String in
+        guard size <= 8 else {
+            let ordered = littleEndian ? bytes[start..<(start + size)].reversed() : Array(bytes[start..<(start + size)])
+            return "\"0x" + ordered.map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined() + "\""
+        }
         let raw = word(start)
         switch (type.typeClass, type.size) {
-        case (.float, 4): return String(Float(bitPattern: UInt32(raw)))
+        case (.float, 4): return String(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))
         case (.float, 8): return String(Double(bitPattern: raw))
         case (.integer, _) where type.signed:
             let shift = UInt64(64 - 8 * type.size)

@@ -135,6 +135,15 @@ package struct TrainingConfig: Sendable, Codable, Equatable {
         try require(
             fields.hidden >= 1 && fields.embedding >= 1 && fields.mixerHidden >= 1 && fields.reservoir >= 1,
             "network sizes must be at least 1")
+        let widest = [fields.hidden, fields.embedding, fields.mixerHidden, fields.reservoir].max() ?? 0
+        try require(
+            Limit.hiddenUnits.allows(widest),
+            "network sizes (hidden, embedding, mixerHidden, reservoir) must be \(Limit.hiddenUnits.phrase), not \(widest)"
+        )
+        try require(
+            Limit.replayCapacity.allows(fields.replayCapacity),
+            "replayCapacity must be \(Limit.replayCapacity.phrase)")
+        try require(Limit.episodes.allows(fields.episodes), "episodes must be \(Limit.episodes.phrase)")
         try require(
             (0...1).contains(fields.tau0) && fields.xi > 0 && fields.attenuation > 0 && fields.attenuation <= 1,
             "need 0 ≤ tau0 ≤ 1, xi > 0, 0 < attenuation ≤ 1")

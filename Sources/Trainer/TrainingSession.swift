@@ -129,21 +129,28 @@ struct PolicyRecord: Codable {
     var bestCost: Double?
     var bestEpisode: Int?
 
+    /// Reads policy.json strictly and checks what it says before anything is built from it (network sizes, the
+    /// scenario).
     static func read(_ path: String) throws -> PolicyRecord {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError(.unreadable, "cannot read \(path)")
-        }
+        let record: PolicyRecord
         do {
-            let record = try JSONDecoder().decode(PolicyRecord.self, from: data)
-            guard record.schema == TrainingSession.schemaID else {
-                throw TrainingError(.invalidPolicy, "\(path) is not a \(TrainingSession.schemaID) file")
-            }
-            return record
-        } catch let error as TrainingError {
-            throw error
+            record = try FileSystem.readJSON(PolicyRecord.self, from: path)
         } catch {
             throw TrainingError(.invalidPolicy, "\(path) is not a valid policy record: \(error)", underlying: error)
         }
+        guard record.schema == TrainingSession.schemaID else {
+            throw TrainingError(.invalidPolicy, "\(path) is not a \(TrainingSession.schemaID) file")
+        }
+        do {
+            try record.config.validate()
+            try record.scenario.validate()
+        } catch {
+            throw TrainingError(.invalidPolicy, "\(path): \(error)", underlying: error)
+        }
+        guard record.episodesDone >= 0, record.episodesDone <= record.config.episodes else {
+            throw TrainingError(.invalidPolicy, "\(path): episodesDone \(record.episodesDone) is not within the run")
+        }
+        return record
     }
 }
 

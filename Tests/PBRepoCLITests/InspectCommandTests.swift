@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import PBRCore
 import TestSupport
 import Testing
@@ -19,9 +20,16 @@ struct CommandRun {
         return Samples.root + "/.build/debug/pbrepo"
     }()
 
-    static func run(_ arguments: [String]) throws -> CommandRun {
+    /// Runs pbrepo as a user without privileges: as `nobody` (through setpriv) when the tests run as root.
+    static func run(asUnprivileged arguments: [String]) throws -> CommandRun {
+        guard getuid() == 0 else { return try run(arguments) }
+        return try run(
+            ["--reuid=nobody", "--regid=nogroup", "--clear-groups", binary] + arguments, executable: "/usr/bin/setpriv")
+    }
+
+    static func run(_ arguments: [String], executable: String = binary) throws -> CommandRun {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Glibc
 import PBRCore
 import ParameterBlocks
 import TensorFiles
@@ -14,19 +15,39 @@ import XXHash
 /// in the files. Every commit is durable (`synchronous = FULL`) and checkpointed into `index.sqlite3` itself, so a
 /// copy of that one file, or losing the `-wal` file after pbrepo has exited, loses nothing acknowledged.
 final class StoreIndex: Sendable {
-    let database: DatabasePool
+    let database: any DatabaseWriter
     /// The store directory, for messages.
     let root: String
 
-    init(path: String, root: String) throws(StoreError) {
+    /// Opens the index; `readOnly` opens it without writing anything (not even SQLite's shared-memory file when the
+    /// directory is not writable: a store on read-only media, or another user's), for the commands that only read.
+    init(path: String, root: String, readOnly: Bool = false) throws(StoreError) {
         self.root = root
         var configuration = Configuration()
         configuration.busyMode = .timeout(60)  // concurrent ingests wait for each other's commit
         configuration.foreignKeysEnabled = true
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         do {
-            database = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
+            if readOnly {
+                configuration.readonly = true
+                // Nothing can change a store nobody may write: SQLite may read it as immutable, without -shm.
+                let immutable = access(root, W_OK) != 0 || access(path, W_OK) != 0
+                let queue = try DatabaseQueue(
+                    path: immutable ? "file:\(path)?immutable=1" : path, configuration: configuration)
+                guard try queue.read({ try Self.migrator.hasCompletedMigrations($0) }) else {
+                    throw StoreError(
+                        .database,
+                        "the index of store \(root) was written by an older pbrepo; run a command that writes "
+                            + "(pbrepo gc) once to upgrade it")
+                }
+                database = queue
+            } else {
+                configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try Self.migrator.migrate(pool)
+                database = pool
+            }
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(.database, "cannot open the index of store \(root): \(error)", underlying: error)
         }

@@ -33,6 +33,12 @@ public enum FileSystem {
         }
     }
 
+    /// Whether `path` is (or links to) a regular file: not a directory, FIFO, socket or device.
+    public static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// The whole file's bytes.
     public static func read(_ path: String) throws(FileError) -> [UInt8] {
         let file = try MappedFile(path: path)

@@ -16,7 +16,8 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: `FileError` with code `.io` (or `.wrongKind` for a directory) naming the file and the system's reason.
     public init(path: String) throws(FileError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a regular file).
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw FileError.system(path, "cannot open") }
         defer { close(descriptor) }
         var status = stat()

@@ -15,6 +15,12 @@ struct BoundCommand: ParsableCommand {
     @Option(help: "Episodes E.") var episodes: Double = 600
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        guard steps.isFinite, steps >= 1, episodes.isFinite, episodes >= 1 else {
+            throw ValidationError("--steps and --episodes must be finite numbers of at least 1")
+        }
+    }
+
     func run() throws {
         var bound = ConvergenceBound()
         bound.steps = steps

@@ -21,12 +21,15 @@ struct RobustnessCommand: ParsableCommand {
 
     func validate() throws {
         guard blocks >= 1, draws >= 1 else { throw ValidationError("--blocks and --draws must be at least 1") }
+        guard Limit.draws.allows(Double(blocks) * Double(draws)) else {
+            throw ValidationError("--blocks × --draws must be \(Limit.draws.phrase)")
+        }
     }
 
     func run() throws {
         let radii = try eps.split(separator: ",").map { text -> Double in
-            guard let value = Double(text), value >= 0 else {
-                throw ValidationError("\(text) is not a non-negative number")
+            guard let value = Double(text), value >= 0, value.isFinite else {
+                throw ValidationError("--eps: \(text) is not a finite, non-negative number")
             }
             return value
         }

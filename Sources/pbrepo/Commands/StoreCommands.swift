@@ -12,8 +12,14 @@ struct StoreOptions: ParsableArguments {
         help: "The store directory (default: $PBREPO_STORE, else $XDG_DATA_HOME/pbrepo, else ~/.local/share/pbrepo).")
     var store: String?
 
+    /// Opens the store for a command that writes it (`create`: make it when it does not exist).
     func open(create: Bool = false) throws -> Store {
         try Console.run { try Store(root: Store.location(explicit: store), create: create) }
+    }
+
+    /// Opens the store for a command that only reads it: it works on read-only media and other users' stores.
+    func openForReading() throws -> Store {
+        try Console.run { try Store(root: Store.location(explicit: store), create: false, readOnly: true) }
     }
 }
 
@@ -97,7 +103,7 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let models = try Console.run { try storeOptions.open().list() }
+        let models = try Console.run { try storeOptions.openForReading().list() }
         if json {
             print(
                 JSONValue.array(
@@ -134,7 +140,7 @@ struct ShowCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let blocks = try Console.run { try storeOptions.open().show(model) }
+        let blocks = try Console.run { try storeOptions.openForReading().show(model) }
         if json {
             print(
                 JSONValue.array(
@@ -175,7 +181,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = try Console.run { try storeOptions.open().reuseReport() }
+        let report = try Console.run { try storeOptions.openForReading().reuseReport() }
         if json { return print(report.json.prettyPrinted()) }
         if csv { return print(report.csv, terminator: "") }
         var table = TextTable(
@@ -212,7 +218,7 @@ struct ExportManifestCommand: ParsableCommand {
 
     func run() throws {
         try Console.run {
-            let manifest = try storeOptions.open().manifest(models: models.isEmpty ? nil : models)
+            let manifest = try storeOptions.openForReading().manifest(models: models.isEmpty ? nil : models)
             try FileSystem.writeAtomically(manifest.text, to: output)
             if csv {
                 let stem = output.hasSuffix(".json") ? String(output.dropLast(5)) : output
@@ -235,7 +241,7 @@ struct ExportBlocksCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let exported = try Console.run { try storeOptions.open().exportBlocks(model, to: output) }
+        let exported = try Console.run { try storeOptions.openForReading().exportBlocks(model, to: output) }
         if json {
             print(
                 JSONValue.object([
@@ -274,7 +280,7 @@ struct AssembleCommand: ParsableCommand {
                     options: options
                 ) { progress.update(done: $0, total: $1) }
             }
-            return try storeOptions.open().assemble(model, to: output, options: options) {
+            return try storeOptions.openForReading().assemble(model, to: output, options: options) {
                 progress.update(done: $0, total: $1)
             }
         }
@@ -312,7 +318,7 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let store = try storeOptions.open()
+        let store = try repair ? storeOptions.open() : storeOptions.openForReading()
         var repaired: RepairResult?
         if repair {
             let progress = ProgressBar(label: "verify --repair")

@@ -40,14 +40,17 @@ struct SweepCommand: ParsableCommand {
     }
 
     func run() throws {
-        let parts = vary.split(separator: "=", maxSplits: 1).map(String.init)
+        let parts = vary.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let parameter = Sweep.Parameter(rawValue: parts[0]) else {
             throw ValidationError(
                 "unknown parameter \(parts[0]); choose one of \(Sweep.Parameter.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
-        let values = try parts[1].split(separator: ",").map { text -> Double in
-            guard let value = Double(text) else { throw ValidationError("\(text) is not a number") }
+        let values = try parts[1].split(separator: ",", omittingEmptySubsequences: false).map { text -> Double in
+            guard let value = Double(text) else {
+                throw ValidationError("--vary \(parameter.rawValue): \"\(text)\" is not a number")
+            }
+            try Console.run { try parameter.check(value) }
             return value
         }
         let chosen = try schemes.schemes.map { choice -> any CachingScheme in

@@ -14,6 +14,10 @@ enum Console {
     static func run<R>(_ body: () throws -> R) throws -> R {
         do {
             return try body()
+        } catch let exit as ExitCode {
+            throw exit  // already reported by an inner run
+        } catch let error as ValidationError {
+            throw error  // ArgumentParser prints it with the usage
         } catch {
             self.error(String(describing: error))
             throw ExitCode.failure

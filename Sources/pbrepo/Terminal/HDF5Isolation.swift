@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import TensorFiles
 
 /// Runs libhdf5 on a file in a child process before pbrepo reads the file itself.
@@ -19,7 +20,7 @@ enum HDF5Isolation {
         let limit = 60 + Double(size) / 1e8  // a minute, plus a second per 100 MB
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        process.arguments = [CheckHDF5.configuration.commandName ?? "check-hdf5", path]
+        process.arguments = [CheckHDF5.configuration.commandName ?? "check-hdf5", "--parent", String(getpid()), path]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -52,9 +53,17 @@ struct CheckHDF5: ParsableCommand {
         shouldDisplay: false
     )
 
+    @Option(help: "Exit as soon as this process is gone (the pbrepo that started the check).") var parent: Int32?
     @Argument var path: String
 
     func run() throws {
+        if let parent {
+            // A killed parent must not leave the check running for minutes: the child watches for it and leaves.
+            Thread.detachNewThread {
+                while getppid() == parent { usleep(100_000) }
+                Glibc.exit(1)
+            }
+        }
         try Console.run { _ = try Inspection.run(path: path) }
     }
 }

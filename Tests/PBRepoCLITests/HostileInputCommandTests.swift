@@ -1,0 +1,182 @@
+import Foundation
+import Glibc
+import HDF5
+import TestSupport
+import Testing
+
+/// The findings of the attack on the CLI (F-7, F-10, F-12, F-16, F-17, F-21, F-22, F-24, F-25, F-28), each as it was
+/// reported: a one-line error and exit status 1 (64 for a bad option), never a trap, a hang or a leak.
+@Suite struct HostileInputCommandTests {
+    static let base = Samples.path("mlp/mlp-base.safetensors")
+
+    func expectCleanRefusal(_ run: CommandRun, _ context: String, mentioning: String? = nil) {
+        #expect(run.status == 1 || run.status == 64, "\(context): status \(run.status): \(run.stderr)")
+        #expect(!run.stderr.contains("Fatal error") && !run.stderr.contains("ExitCode("), "\(context): \(run.stderr)")
+        if let mentioning { #expect(run.stderr.contains(mentioning), "\(context): \(run.stderr)") }
+    }
+
+    @Test(arguments: [
+        "capacity=", "capacity=1,,2", "users=nan", "users=9223372036854775807", "nodes=1e19", "users=1e18",
+        "nodes=1e10", "users=2.5", "reuse=2", "reuse=-1", "reuse=nan", "capacity=inf", "zipf=-1", "antennas=0",
+    ])
+    func sweepValuesThatCrashedAreRefused(vary: String) throws {
+        let run = try CommandRun.run([
+            "sweep", "--manifest", Samples.root + "/manifests/samples.json", "-o", Samples.temporaryDirectory(),
+            "--seeds", "1", "--schemes", "coarse", "--vary", vary,
+        ])
+        expectCleanRefusal(run, vary)
+    }
+
+    @Test func scenariosBeyondTheLimitsAreRefusedNamingTheLimit() throws {
+        let directory = Samples.temporaryDirectory()
+        for (field, value) in [("nodes", "1000000"), ("users", "10000000"), ("antennas", "100000")] {
+            try "{\"\(field)\": \(value)}".write(toFile: directory + "/s.json", atomically: true, encoding: .utf8)
+            let run = try CommandRun.run([
+                "simulate", "--manifest", Samples.root + "/manifests/samples.json", "--scenario", directory + "/s.json",
+                "--scheme", "coarse",
+            ])
+            expectCleanRefusal(run, field, mentioning: "PBREPO_LIMIT_\(field.uppercased())")
+        }
+    }
+
+    @Test func manifestsWithoutBlocksOrWithRepeatedModelsAreRefused() throws {
+        let directory = Samples.temporaryDirectory()
+        let text = try String(contentsOfFile: Samples.root + "/manifests/samples.json", encoding: .utf8)
+        var manifest = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        var models = manifest["models"] as! [[String: Any]]
+        models.append(models[0])
+        manifest["models"] = models
+        try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: directory + "/dup.json"))
+        manifest["models"] = (manifest["models"] as! [[String: Any]]).map {
+            var m = $0
+            m["blocks"] = []
+            return m
+        }
+        manifest["blocks"] = []
+        try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: directory + "/none.json"))
+        expectCleanRefusal(
+            try CommandRun.run(["train", "--manifest", directory + "/none.json", "-o", directory + "/t"]), "no blocks",
+            mentioning: "no blocks")
+        expectCleanRefusal(
+            try CommandRun.run(["simulate", "--manifest", directory + "/dup.json", "--scheme", "coarse"]),
+            "repeated model",
+            mentioning: "listed twice")
+    }
+
+    @Test func policiesWithImpossibleNetworkSizesAreRefused() throws {
+        let root = Samples.temporaryDirectory()
+        let manifest = try Fixtures.writeTinyManifest(to: root + "/tiny.json", includingFamilyG: false)
+        try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 1}"#
+            .write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        let train = try CommandRun.run([
+            "train", "--manifest", manifest, "--config", root + "/config.json", "--episodes", "1", "-o",
+            root + "/policy",
+        ])
+        #expect(train.status == 0, "\(train.stderr)")
+        let record = try String(contentsOfFile: root + "/policy/policy.json", encoding: .utf8)
+        for (field, value) in [("hidden", "-5"), ("hidden", "1000000"), ("embedding", "1000000000")] {
+            let edited = record.replacingOccurrences(
+                of: #""\#(field)" *: *[0-9]+"#, with: "\"\(field)\": \(value)", options: .regularExpression)
+            #expect(edited != record)
+            try edited.write(toFile: root + "/policy/policy.json", atomically: true, encoding: .utf8)
+            expectCleanRefusal(
+                try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", manifest]), "\(field) \(value)")
+        }
+    }
+
+    @Test func nonFiniteOptionsAreRefusedRatherThanPrintedAsInvalidJSON() throws {
+        let out = Samples.temporaryDirectory()
+        expectCleanRefusal(
+            try CommandRun.run([
+                "robustness", "--manifest", Samples.root + "/manifests/samples.json", "--eps", "inf", "--json", "-o",
+                out,
+            ]), "eps inf")
+        expectCleanRefusal(try CommandRun.run(["bound", "--steps", "inf", "--json"]), "steps inf")
+        expectCleanRefusal(try CommandRun.run(["bound", "--episodes", "nan", "--json"]), "episodes nan")
+    }
+
+    /// F-7: a link out of the model folder is refused, so nothing of its target is stored or shipped; links inside
+    /// the folder (as in a Hugging Face snapshot) are followed.
+    @Test func symlinksOutOfTheModelFolderAreNotFollowed() throws {
+        let root = Samples.temporaryDirectory()
+        let secret = root + "/secret.txt"
+        try "the secret".write(toFile: secret, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: root + "/m", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.base, toPath: root + "/m/model.safetensors")
+        try FileManager.default.createSymbolicLink(atPath: root + "/m/config.json", withDestinationPath: secret)
+        let refused = try CommandRun.run(["ingest", "--store", root + "/s", root + "/m"])
+        expectCleanRefusal(refused, "link out", mentioning: "outside the model's folder")
+        // A snapshot whose files link to ../../blobs of the same repository folder is ingested.
+        let repository = root + "/models--org--m"
+        try FileManager.default.createDirectory(atPath: repository + "/blobs", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: repository + "/snapshots/abc", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.base, toPath: repository + "/blobs/1234")
+        try FileManager.default.createSymbolicLink(
+            atPath: repository + "/snapshots/abc/model.safetensors", withDestinationPath: "../../blobs/1234")
+        let snapshot = try CommandRun.run(["ingest", "--store", root + "/s", repository + "/snapshots/abc"])
+        #expect(snapshot.status == 0, "\(snapshot.stderr)")
+    }
+
+    /// F-10: a FIFO in a model folder, or given as a file, is refused at once (the test would hang otherwise).
+    @Test func fifosAreRefusedInsteadOfBlocking() throws {
+        let root = Samples.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: root + "/m", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.base, toPath: root + "/m/model.safetensors")
+        #expect(mkfifo(root + "/m/config.json", 0o644) == 0)
+        #expect(mkfifo(root + "/pipe.h5", 0o644) == 0)
+        expectCleanRefusal(try CommandRun.run(["ingest", "--store", root + "/s", root + "/m"]), "FIFO in a folder")
+        expectCleanRefusal(try CommandRun.run(["inspect", root + "/pipe.h5"]), "FIFO as a file")
+        expectCleanRefusal(try CommandRun.run(["inspect", root + "/m/config.json"]), "FIFO as a file")
+    }
+
+    /// F-22: a 128-bit integer attribute is a valid HDF5 file; it is shown as hex and does not trap the reader.
+    @Test func wideIntegerAttributesAreRead() throws {
+        let path = Samples.temporaryDirectory() + "/wide.h5"
+        let writer = try HDF5FileWriter(creatingAt: path)
+        try writer.createGroup(
+            "",
+            attributes: [
+                HDF5Attribute(
+                    name: "big", datatype: HDF5Datatype(typeClass: .integer, size: 16, signed: true),
+                    dataspace: .scalar, value: .raw([1] + [UInt8](repeating: 0, count: 14) + [0x80]))
+            ])
+        let info = HDF5DatasetInfo(
+            path: "w", datatype: .integer(bytes: 4, signed: true), dataspace: .simple([2]), layout: .contiguous,
+            fileOffset: nil, storageSize: 0, attributes: [])
+        try [UInt8](repeating: 1, count: 8).withUnsafeBytes { try writer.createDataset(info, data: $0) }
+        try writer.close()
+        let run = try CommandRun.run(["inspect", path, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("0x80000000000000000000000000000001"), "\(run.stdout)")
+    }
+
+    /// F-16 and F-17: a store nobody may write is still listed, shown, verified and assembled; open errors are one
+    /// line.
+    @Test func readOnlyStoresCanBeReadAndErrorsAreOneLine() throws {
+        let root = Samples.temporaryDirectory() + "/store"
+        #expect(try CommandRun.run(["ingest", "--store", root, Self.base]).status == 0)
+        let missing = try CommandRun.run(["list", "--store", root + "-absent"])
+        expectCleanRefusal(missing, "no store")
+        #expect(missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
+        // Nobody may write the store; as root (which permissions do not stop), the commands run as `nobody`.
+        chmod(root, 0o555)
+        chmod(root + "/index.sqlite3", 0o444)
+        defer {
+            chmod(root, 0o755)
+            chmod(root + "/index.sqlite3", 0o644)
+        }
+        let outputDirectory = Samples.temporaryDirectory() + "/out"
+        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        chmod(outputDirectory, 0o777)
+        let output = outputDirectory + "/out.safetensors"
+        let commands: [[String]] = [
+            ["list"], ["show", "mlp-base"], ["verify"], ["assemble", "mlp-base", "-o", output],
+        ]
+        for command in commands {
+            let run = try CommandRun.run(asUnprivileged: command + ["--store", root])
+            #expect(run.status == 0, "\(command): \(run.stderr)")
+        }
+        #expect(FileManager.default.contentsEqual(atPath: output, andPath: Self.base))
+    }
+}
