@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import HDF5
+import TensorFiles
 import TestSupport
 import Testing
 
@@ -178,5 +179,17 @@ import Testing
             #expect(run.status == 0, "\(command): \(run.stderr)")
         }
         #expect(FileManager.default.contentsEqual(atPath: output, andPath: Self.base))
+    }
+}
+
+/// F-29: names that carry terminal escapes are shown escaped, in tables and in error lines.
+@Suite struct TerminalEscapeTests {
+    @Test func controlCharactersInNamesReachNoTerminal() throws {
+        let path = Samples.temporaryDirectory() + "/escape.safetensors"
+        let name = "\u{1b}]0;PWNED\u{07}\r\nfake line"
+        try SafetensorsWriter.write(path: path, tensors: [(name: name, dtype: .F32, shape: [1], bytes: [0, 0, 0, 0])])
+        let run = try CommandRun.run(["inspect", path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stdout.contains("\u{1b}") && !run.stdout.contains("\r") && run.stdout.contains("\\u{1b}]0;PWNED"))
     }
 }

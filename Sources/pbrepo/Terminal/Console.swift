@@ -93,6 +93,19 @@ func writeStandardError(_ text: String) {
 }
 
 extension String {
-    /// The text with line breaks turned into spaces: error messages are one line.
-    var oneLine: String { split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ") }
+    /// The text with line breaks turned into spaces and every other control character (ESC, CR, BEL, …) shown as
+    /// `\u{1b}`: error messages are one line, and names taken from files cannot drive the terminal.
+    var oneLine: String {
+        var result = ""
+        for scalar in unicodeScalars {
+            if scalar == "\n" {
+                result += " "
+            } else if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
 }

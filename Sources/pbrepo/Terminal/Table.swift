@@ -5,6 +5,8 @@ struct TextTable {
     var rows: [[String]] = []
 
     func render() -> String {
+        // Cells come from files (tensor and file names): control characters are shown, not sent to the terminal.
+        let rows = self.rows.map { $0.map(\.oneLine) }
         var widths = headers.map(\.count)
         for row in rows {
             for (column, cell) in row.enumerated() where column < widths.count {
