@@ -60,6 +60,24 @@ package struct ModelCatalog: Sendable, Equatable {
             })
     }
 
+    /// A fingerprint of the catalog's content (block ids and sizes, models and their blocks), independent of the
+    /// manifest's path and layout: FNV-1a 64 over a canonical text. A trained policy records it, so that planning
+    /// with another manifest than the one it was trained on is noticed.
+    package var fingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func add(_ text: String) {
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01b3
+            }
+            hash ^= 0x0A
+            hash = hash &* 0x100_0000_01b3
+        }
+        for (id, bytes) in zip(blockIDs, blockBytes) { add("block \(id) \(bytes)") }
+        for model in models { add("model \(model.id) " + model.blocks.map(String.init).joined(separator: ",")) }
+        return String(hash, radix: 16)
+    }
+
     /// Reads a manifest (strictly, as `Manifest.read`) into a catalog.
     package static func load(manifest path: String) throws(ManifestError) -> ModelCatalog {
         try ModelCatalog(manifest: try Manifest.read(path), path: path)

@@ -75,7 +75,8 @@ package final class TrainingSession {
         let record = PolicyRecord(
             schema: Self.schemaID, config: trainer.config, seed: trainer.seed, scenario: scenario, manifest: manifest,
             episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve,
-            bestCost: trainer.best?.cost, bestEpisode: trainer.best?.episode)
+            bestCost: trainer.best?.cost, bestEpisode: trainer.best?.episode,
+            catalogFingerprint: trainer.environment.simulator.network.repository.fingerprint)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(
@@ -128,6 +129,8 @@ struct PolicyRecord: Codable {
     /// Cost and episode of the kept best greedy policy (best.safetensors); absent before the first evaluation.
     var bestCost: Double?
     var bestEpisode: Int?
+    /// `ModelCatalog.fingerprint` of the manifest trained on (absent in records of earlier builds).
+    var catalogFingerprint: String?
 
     /// Reads policy.json strictly and checks what it says before anything is built from it (network sizes, the
     /// scenario).
@@ -161,9 +164,15 @@ package enum TrainedPolicy {
         -> MAASNTrainer
     {
         let record = try PolicyRecord.read(directory + "/policy.json")
+        let catalog = try ModelCatalog.load(manifest: manifest)
+        if let trained = record.catalogFingerprint, trained != catalog.fingerprint {
+            throw TrainingError(
+                .settingsMismatch,
+                "the policy in \(directory) was trained on another manifest (\(record.manifest)); \(manifest) has other "
+                    + "blocks or models. Plan with the manifest it was trained on")
+        }
         let network = EdgeNetwork(
-            scenario: scenario ?? record.scenario, repository: try ModelCatalog.load(manifest: manifest),
-            seed: seed ?? record.seed)
+            scenario: scenario ?? record.scenario, repository: catalog, seed: seed ?? record.seed)
         guard network.scenario.nodes == record.scenario.nodes else {
             throw TrainingError(
                 .settingsMismatch,

@@ -74,6 +74,14 @@ import Testing
             root + "/policy",
         ])
         #expect(train.status == 0, "\(train.stderr)")
+        // F-28: planning with another manifest than the one trained on is refused; the same blocks elsewhere are not.
+        let other = try Fixtures.writeTinyManifest(to: root + "/other.json", includingFamilyG: true)
+        expectCleanRefusal(
+            try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", other]), "other manifest",
+            mentioning: "trained on another manifest")
+        try FileManager.default.copyItem(atPath: manifest, toPath: root + "/copy.json")
+        let copy = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", root + "/copy.json"])
+        #expect(copy.status == 0, "\(copy.stderr)")
         let record = try String(contentsOfFile: root + "/policy/policy.json", encoding: .utf8)
         for (field, value) in [("hidden", "-5"), ("hidden", "1000000"), ("embedding", "1000000000")] {
             let edited = record.replacingOccurrences(
