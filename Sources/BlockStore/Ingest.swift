@@ -107,7 +107,7 @@ extension Store {
         // The whole-file checksums take one core for a while: they run beside the encoders rather than before them.
         let checksums = BackgroundWork { try source.checksums() }
         var written = WrittenObjects()
-        var fileChecksums: [FileChecksum] = []
+        var fileChecksums: [FileChecksum]?
         // A gc that started before this ingest's lease existed may delete objects it relies on; the transaction that
         // records the model notices, and the ingest writes them again (its lease now protects them).
         var attempt = 0
@@ -116,9 +116,10 @@ extension Store {
             do {
                 try index.claim(leased)
                 written.add(try writeObjects(&plan, base: base, level: options.level))
-                if attempt == 1 {
-                    fileChecksums = try checksums.wait()
-                    plan.setChecksums(fileChecksums)
+                if fileChecksums == nil {
+                    let computed = try checksums.wait()
+                    fileChecksums = computed
+                    plan.setChecksums(computed)
                 }
                 let reused = try index.record(
                     StoreIndex.ModelEntry(
@@ -130,10 +131,10 @@ extension Store {
                 continue
             } catch let error as StoreError where error.code == .conflict {
                 // Another ingest of the same files won the race: the model is there, as asked.
-                guard try index.sourceFingerprint(of: name) == fingerprint(fileChecksums) else { throw error }
+                guard try index.sourceFingerprint(of: name) == fingerprint(fileChecksums ?? []) else { throw error }
                 return result(.unchanged, written, reused: report.blocks.count)
             } catch {
-                if attempt == 1 { _ = try? checksums.wait() }
+                if fileChecksums == nil { _ = try? checksums.wait() }  // not left running behind the error
                 throw error
             }
         }
