@@ -46,6 +46,13 @@ extension Store {
     /// object row against its file, every recipe against the objects its model's rows list, and that every model has
     /// all it needs.
     package func verify(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> VerifyResult {
+        try examine(progress: progress).result
+    }
+
+    /// `verify`'s work, with the index problems as `repair` needs them (which model or object each concerns).
+    func examine(progress: (@Sendable (UInt64, UInt64) -> Void)?) throws -> (
+        result: VerifyResult, problems: [StoreIndex.Problem]
+    ) {
         let files = objects.allObjects()
         let report: @Sendable (Int) -> Void = { progress?(UInt64($0), UInt64(files.count)) }
         let damaged = try Parallel.map(count: files.count, completed: report) { index -> Bool in
@@ -60,16 +67,16 @@ extension Store {
         }
         let corrupt = Set(files.indices.filter { damaged[$0] }.map { files[$0].description })
         let present = Set(files.map(\.description))
-        let (problems, incomplete, missing) = try checkIndex(present: present, corrupt: corrupt)
-        return VerifyResult(
-            objectsChecked: files.count, modelsChecked: try index.references().recipes.count,
-            corrupt: corrupt.sorted(), missing: missing.sorted(), incompleteModels: incomplete.sorted(),
-            indexProblems: problems.map(\.message))
+        let (problems, incomplete, missing, models) = try checkIndex(present: present, corrupt: corrupt)
+        let result = VerifyResult(
+            objectsChecked: files.count, modelsChecked: models, corrupt: corrupt.sorted(), missing: missing.sorted(),
+            incompleteModels: incomplete.sorted(), indexProblems: problems.map(\.message))
+        return (result, problems)
     }
 
     /// The index against itself and against the object files.
     func checkIndex(present: Set<String>, corrupt: Set<String>) throws -> (
-        problems: [StoreIndex.Problem], incomplete: Set<String>, missing: Set<String>
+        problems: [StoreIndex.Problem], incomplete: Set<String>, missing: Set<String>, models: Int
     ) {
         var problems = try index.problems()
         let references = try index.references()
@@ -108,16 +115,14 @@ extension Store {
             }
         }
         incomplete.formUnion(problems.compactMap(\.model))
-        return (problems, incomplete, missing)
+        return (problems, incomplete, missing, references.recipes.count)
     }
 
     /// Heals what `verify` found where the data still exists: each incomplete model is ingested again from the
     /// source it was recorded from, when those files still have the recorded checksums (which writes its damaged
     /// and missing objects again), and object rows that disagree with their files are rewritten from the files.
     package func repair(progress: (@Sendable (UInt64, UInt64) -> Void)? = nil) throws -> RepairResult {
-        let found = try verify(progress: progress)
-        let present = Set(objects.allObjects().map(\.description))
-        let (problems, _, _) = try checkIndex(present: present, corrupt: Set(found.corrupt))
+        let (found, problems) = try examine(progress: progress)
         var result = RepairResult(repaired: [], unrepairable: [:], rowsRefreshed: 0)
         let mismatched = problems.compactMap { $0.object.flatMap(XXH3Digest.init(hex:)) }
         if !mismatched.isEmpty {
