@@ -20,6 +20,17 @@ struct CommandRun {
         return Samples.root + "/.build/debug/pbrepo"
     }()
 
+    /// Starts pbrepo without waiting for it, its output discarded (for races and kills).
+    static func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Runs pbrepo as a user without privileges: as `nobody` (through setpriv) when the tests run as root.
     static func run(asUnprivileged arguments: [String]) throws -> CommandRun {
         guard getuid() == 0 else { return try run(arguments) }

@@ -15,16 +15,6 @@ import XXHash
         "transformer/tiny-llama-base", "mlp/mlp-ft-freeze1.h5", "lora/digits-rotated", "hdf5/dtypes-and-layouts.h5",
     ]
 
-    func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandRun.binary)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     /// The store, if the killed process got as far as creating it, must be consistent: every object the index
     /// names exists and decodes, every model it lists is complete.
     func expectConsistent(_ root: String, _ context: String) throws {
@@ -43,7 +33,7 @@ import XXHash
         let scratch = Samples.temporaryDirectory() + "/timing"
         for model in Self.models {
             let begin = DispatchTime.now().uptimeNanoseconds
-            let run = try start(["ingest", "--store", scratch, Samples.path(model)])
+            let run = try CommandRun.start(["ingest", "--store", scratch, Samples.path(model)])
             run.waitUntilExit()
             duration[model] = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
         }
@@ -52,7 +42,7 @@ import XXHash
         var killed = 0
         for round in 0..<48 {
             let model = Self.models[round % Self.models.count]
-            let process = try start(["ingest", "--store", root, Samples.path(model)])
+            let process = try CommandRun.start(["ingest", "--store", root, Samples.path(model)])
             let limit = max(0.01, 0.9 * (duration[model] ?? 0.1))
             usleep(UInt32(Double.random(in: 0.002...limit, using: &generator) * 1e6))
             kill(process.processIdentifier, SIGKILL)
@@ -63,7 +53,7 @@ import XXHash
         #expect(killed >= 16, "only \(killed) of 48 ingests were killed mid-way")
         // Afterwards every model ingests completely, leftovers are collected, and a model assembles exactly.
         for model in Self.models {
-            let finished = try start(["ingest", "--store", root, Samples.path(model)])
+            let finished = try CommandRun.start(["ingest", "--store", root, Samples.path(model)])
             finished.waitUntilExit()
             #expect(finished.terminationStatus == 0, "\(model)")
         }
@@ -86,7 +76,7 @@ import XXHash
         // Seed the store so both runs find the index, then race: different models, and the same model twice.
         _ = try Store(root: root)
         let runs = try (Self.models + ["mlp/mlp-base.safetensors"]).map {
-            try start(["ingest", "--store", root, Samples.path($0)])
+            try CommandRun.start(["ingest", "--store", root, Samples.path($0)])
         }
         for run in runs {
             run.waitUntilExit()
@@ -103,16 +93,6 @@ import XXHash
     static let base = Samples.path("mlp/mlp-base.safetensors")
     static let fineTune = Samples.path("mlp/mlp-ft-freeze1.safetensors")
 
-    func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandRun.binary)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     func expectAssembles(_ store: Store, _ model: String, from source: String, _ context: String) {
         let output = Samples.temporaryDirectory() + "/\(model)-\(UInt32.random(in: 0...UInt32.max))"
         #expect(throws: Never.self, "\(context): \(model)") { _ = try store.assemble(model, to: output) }
@@ -126,8 +106,10 @@ import XXHash
         for trial in 0..<10 {
             let root = Samples.temporaryDirectory() + "/race-\(trial)"
             #expect(try CommandRun.run(["ingest", "--store", root, Self.base]).status == 0)
-            let plain = try start(["ingest", "--store", root, "--name", "copy", "--family", "other", Self.fineTune])
-            let delta = try start(["ingest", "--store", root, Self.fineTune])
+            let plain = try CommandRun.start([
+                "ingest", "--store", root, "--name", "copy", "--family", "other", Self.fineTune,
+            ])
+            let delta = try CommandRun.start(["ingest", "--store", root, Self.fineTune])
             plain.waitUntilExit()
             delta.waitUntilExit()
             #expect(plain.terminationStatus == 0 && delta.terminationStatus == 0, "trial \(trial)")
@@ -183,7 +165,7 @@ import XXHash
         var collections = 0
         for round in 0..<3 {
             let ingests = try family.fineTunes.map { path in
-                try start([
+                try CommandRun.start([
                     "ingest", "--store", root, "--name", "r\(round)-" + URL(fileURLWithPath: path).lastPathComponent,
                     path,
                 ])
@@ -247,7 +229,7 @@ import XXHash
         var killed = 0
         for round in 0..<5 {
             try makeGarbage(round)
-            let gc = try start(["gc", "--store", root])
+            let gc = try CommandRun.start(["gc", "--store", root])
             usleep(UInt32(Double.random(in: 0.05...0.9, using: &generator) * duration * 1e6))
             kill(gc.processIdentifier, SIGKILL)
             gc.waitUntilExit()
