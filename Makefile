@@ -7,7 +7,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 
-.PHONY: deps build test test-fast lint demo bench clean
+.PHONY: deps build test test-fast lint fuzz demo bench clean
 
 # Installs the Debian packages that are missing (idempotent; `apt-get update` only when something is missing).
 deps:
@@ -26,10 +26,19 @@ deps:
 build: deps
 	swift build -c release --product pbrepo
 
-# Builds everything first (the CLI tests run the real pbrepo binary), then runs the tests.
+# Seconds each fuzz target runs: 30 in `make test` (five targets, a few minutes with the build); raise it to fuzz
+# for real, e.g. `make fuzz FUZZ_SECONDS=3600` (docs/fuzzing.md).
+FUZZ_SECONDS ?= 30
+
+# Builds everything first (the CLI tests run the real pbrepo binary), then runs the tests, then a bounded fuzz run.
 test: deps lint
 	swift build --build-tests
 	swift test --skip-build
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# libFuzzer + AddressSanitizer over the decoders of untrusted bytes, and HDF5 mutants through the CLI.
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Everything but the suites tagged .slow (Tests/TestSupport/Tags.swift), for the edit–test loop.
 test-fast: deps
@@ -48,4 +57,4 @@ bench: build
 	$(PBREPO) bench inspect --size-gb 1.5
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

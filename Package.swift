@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "pbrepo", targets: ["pbrepo"]),
         .library(name: "TensorFiles", targets: ["TensorFiles"]),
+        .executable(name: "pbrepo-fuzz", targets: ["PBRepoFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,6 +62,10 @@ let package = Package(
                 .product(name: "Numerics", package: "swift-numerics"),
             ]),
 
+        // MARK: - Fuzz targets: the decoders of untrusted bytes, and the tool libFuzzer drives (scripts/fuzz.sh)
+        .target(name: "FuzzHarnesses", dependencies: ["PBRCore", "TensorFiles", "BlockStore", "XXHash"]),
+        .executableTarget(name: "PBRepoFuzz", dependencies: ["FuzzHarnesses", "PBRCore"]),
+
         // MARK: - Executable (thin: parses, calls one library function, prints)
         .executableTarget(
             name: "pbrepo",
@@ -96,6 +101,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: ["FuzzHarnesses", "BlockStore", "PBRCore", "TensorFiles", "XXHash", "TestSupport"],
+            exclude: ["Corpus", "Regressions"]),
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [

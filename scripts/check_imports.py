@@ -26,8 +26,8 @@ LAYERS = [
     ["TensorFiles"],
     ["ParameterBlocks", "PBManifest", "ManifestSynthesis"],
     ["BlockStore", "EdgeSim", "NeuralKit"],
-    ["Trainer"],
-    ["pbrepo"],
+    ["Trainer", "FuzzHarnesses"],
+    ["pbrepo", "PBRepoFuzz"],
 ]
 C_WRAPPERS = {"CHDF5": "HDF5", "CZstd": "Zstd", "CXXHash": "XXHash", "COpenBLAS": "BLAS"}
 SYSTEM = {"Foundation", "FoundationEssentials", "Glibc", "Dispatch", "Synchronization", "Testing", "XCTest", "_Concurrency"}

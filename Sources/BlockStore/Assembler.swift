@@ -42,10 +42,11 @@ package enum Assembler {
         return (present, missing)
     }
 
-    /// Checks, before anything is written, that the recipe adds up: each file's parts (as the objects' headers give
-    /// their lengths, and the extents their places) make exactly the size the recipe declares, with no arithmetic
-    /// that overflows — a crafted recipe must not make assemble write gigabytes before it notices, or trap.
-    static func checkSizes(_ recipe: Recipe, objects: ObjectDirectory) throws {
+    /// Checks, before anything is written, that the recipe adds up: every file has a plain name of its own, and its
+    /// parts (as the objects' headers give their lengths, and the extents their places) make exactly the size the
+    /// recipe declares, with no arithmetic that overflows — a crafted recipe must not make assemble write gigabytes
+    /// before it notices, or trap, or write outside its output.
+    static func check(_ recipe: Recipe, objects: ObjectDirectory) throws {
         func length(_ name: String, in file: Recipe.File) throws -> UInt64 {
             guard let digest = XXH3Digest(hex: name) else {
                 throw StoreError(.corruptObject, "recipe of \(recipe.model) has an invalid object name in \(file.path)")
@@ -58,6 +59,11 @@ package enum Assembler {
         var total: UInt64 = 0
         var paths = Set<String>()
         for file in recipe.files {
+            guard !file.path.isEmpty, file.path != ".", file.path != "..", !file.path.contains("/"),
+                !file.path.utf8.contains(0)
+            else {
+                throw StoreError(.corruptObject, "recipe of \(recipe.model) names an unsafe path \"\(file.path)\"")
+            }
             guard paths.insert(file.path).inserted else { throw damaged(file, "is named twice") }
             var size: UInt64 = 0
             func add(_ count: UInt64) throws {
@@ -123,7 +129,7 @@ package enum Assembler {
                 "model \(recipe.model): \(required.missing.count) object(s) missing from \(objects.root): \(shown)\(more)"
             )
         }
-        try checkSizes(recipe, objects: objects)
+        try check(recipe, objects: objects)
         let total = recipe.files.reduce(0) { $0 + $1.size }  // cannot overflow: checked above
         var done: UInt64 = 0
         func write(_ file: Recipe.File, to path: String) throws {
@@ -178,9 +184,6 @@ package enum Assembler {
         _ file: Recipe.File, of recipe: Recipe, objects: ObjectDirectory, to path: String, options: Options,
         advanced: (UInt64) -> Void
     ) throws {
-        guard !file.path.contains("/"), !file.path.hasPrefix(".") || file.path.count > 2 else {
-            throw StoreError(.corruptObject, "recipe of \(recipe.model) names an unsafe path \"\(file.path)\"")
-        }
         // Model files are large, written once and then read by another program: direct I/O makes them durable at
         // the disk's speed without first filling the page cache.
         let output = try AtomicFile(destination: path, directIO: file.size >= 1 << 20)
@@ -212,7 +215,7 @@ package enum Assembler {
             var cursor = 0
             try decodeInOrder(extents.map(\.object), objects: objects, model: recipe.model) { index, data in
                 let extent = extents[index]
-                // Offsets are within the file's declared size (checkSizes), which is within memory.
+                // Offsets are within the file's declared size (check), which is within memory.
                 let gap = Int(extent.offset - min(extent.offset, written))
                 guard extent.offset >= written, cursor + gap <= skeleton.count else {
                     throw StoreError(.corruptObject, "recipe of \(recipe.model): extents of \(file.path) out of order")
@@ -285,11 +288,22 @@ package enum Assembler {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.unknownModel, "no recipe for model \(model) in \(directory) (\(path))")
         }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.read(path)
+        } catch {
+            throw StoreError(.io, "cannot read \(path): \(error)", underlying: error)
+        }
+        return try recipe(decoding: bytes, path: path, model: model)
+    }
+
+    /// Decodes the bytes of a recipe file of `model` (read from `path`, which messages name).
+    package static func recipe(decoding bytes: [UInt8], path: String, model: String) throws -> Recipe {
         let recipe: Recipe
         do {
-            recipe = try FileSystem.readJSON(Recipe.self, from: path)
+            recipe = try JSONValueDecoder().decode(Recipe.self, from: bytes)
         } catch {
-            throw StoreError(.corruptObject, "\(path) is not a valid recipe: \(error)", underlying: error)
+            throw StoreError(.corruptObject, "\(path) is not a valid recipe: \(describe(error))", underlying: error)
         }
         guard recipe.schema == Recipe.schemaID, recipe.model == model else {
             throw StoreError(.corruptObject, "\(path) is not a \(Recipe.schemaID) recipe of model \(model)")

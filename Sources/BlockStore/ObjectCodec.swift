@@ -206,7 +206,7 @@ package struct StoredObject: Sendable {
     }
 
     /// XXH3-128 of a version 2 object file's bytes other than its checksum field.
-    static func fileChecksum(_ object: UnsafeRawBufferPointer) -> XXH3Digest {
+    package static func fileChecksum(_ object: UnsafeRawBufferPointer) -> XXH3Digest {
         var hasher = XXH3Hasher()
         hasher.update(UnsafeRawBufferPointer(rebasing: object[0..<version1HeaderLength]))
         hasher.update(UnsafeRawBufferPointer(rebasing: object[headerLength...]))

@@ -124,6 +124,13 @@ package struct Recipe: Codable, Sendable, Equatable {
     package var layout: Layout
     package var files: [File]
 
+    package init(schema: String = Recipe.schemaID, model: String, layout: Layout, files: [File]) {
+        self.schema = schema
+        self.model = model
+        self.layout = layout
+        self.files = files
+    }
+
     /// Every object the model needs (without delta bases), each once, in first-use order.
     package var objects: [String] {
         var seen = Set<String>()
