@@ -35,6 +35,11 @@ public struct StrictJSONParser {
         try withBytes(bytes) { (buffer) throws(JSONSyntaxError) -> JSONValue in try parse(buffer) }
     }
 
+    private static func scalars(_ text: String) -> String {
+        text.unicodeScalars.prefix(12).map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(
+            separator: " ")
+    }
+
     private func error(_ message: String) -> JSONSyntaxError { JSONSyntaxError(offset: position, message: message) }
 
     private var current: UInt8? { position < bytes.count ? bytes[position] : nil }
@@ -76,7 +81,7 @@ public struct StrictJSONParser {
     private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         position += 1
         var members: [JSONValue.Member] = []
-        var keys = Set<String>()
+        var keys: [String: String] = [:]
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1
@@ -87,8 +92,15 @@ public struct StrictJSONParser {
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let keyOffset = position
             let key = try parseString()
-            guard keys.insert(key).inserted else {
-                throw JSONSyntaxError(offset: keyOffset, message: "duplicate key \"\(key)\"", duplicateKey: key)
+            if let earlier = keys.updateValue(key, forKey: key) {
+                // Swift compares text by canonical equivalence, so "\u{e9}" and "e\u{301}" are one key to it (and to
+                // every dictionary downstream): refused, saying why when the bytes differ.
+                let message =
+                    earlier.utf8.elementsEqual(key.utf8)
+                    ? "duplicate key \"\(key)\""
+                    : "keys \"\(earlier)\" (\(Self.scalars(earlier))) and \"\(key)\" (\(Self.scalars(key))) are the same text"
+                        + " in two Unicode normalization forms, which pbrepo cannot keep apart"
+                throw JSONSyntaxError(offset: keyOffset, message: message, duplicateKey: key)
             }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after key") }
@@ -149,7 +161,17 @@ public struct StrictJSONParser {
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
             guard try requireDigits() else { throw error("invalid number: digits must follow the exponent") }
         }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        // As the reference safetensors reader (serde_json) does: a number no double can hold is refused even where
+        // its value is never used, so pbrepo never stores a file that reader cannot load. Only an exponent or more
+        // than 308 digits can get there.
+        if position - start > 308 || text.contains(where: { $0 == "e" || $0 == "E" }), let value = Double(text),
+            !value.isFinite
+        {
+            position = start
+            throw error("number out of range")
+        }
+        return text
     }
 
     private mutating func skipDigits() {

@@ -81,7 +81,8 @@ public struct SafetensorsHeader: Sendable {
             root = try StrictJSONParser.parse(json)
         } catch {
             if let key = error.duplicateKey {
-                throw fail(.duplicateName, "duplicate name \"\(key)\" in header (at header byte \(error.offset))")
+                let what = error.message.hasPrefix("duplicate") ? "duplicate name \"\(key)\"" : error.message
+                throw fail(.duplicateName, "\(what) in header (at header byte \(error.offset))")
             }
             throw fail(.invalidJSON, "header is not valid JSON: \(error)")
         }
