@@ -13,7 +13,7 @@ extension BeamformingInstance {
         var errorEps: [[Double]]
         var channels: [[[[Double]]]]
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case bandwidthHz = "bandwidth_hz"
             case noiseWatts = "noise_w"
             case pMaxWatts = "p_max_w"
@@ -26,14 +26,28 @@ extension BeamformingInstance {
 
     /// Reads an instance file; refuses missing fields, wrong shapes and invalid values with a message.
     package static func load(_ path: String) throws -> BeamformingInstance {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let value: JSONValue
+        do {
+            value = try StrictJSONParser.parse(try FileSystem.read(path))
+        } catch let error as JSONSyntaxError {
+            throw EdgeSimError(.invalidInstance, path: path, "not valid JSON: \(error)", underlying: error)
+        } catch {
             throw EdgeSimError(.unreadable, path: path, "cannot read instance file")
+        }
+        if case .object(let members) = value {
+            let known = File.CodingKeys.allCases.map(\.stringValue)
+            if let unknown = members.first(where: { !known.contains($0.key) }) {
+                throw EdgeSimError(
+                    .invalidInstance, path: path, field: unknown.key,
+                    "unknown field \"\(unknown.key)\" (fields: \(known.joined(separator: ", ")))")
+            }
         }
         let file: File
         do {
-            file = try JSONDecoder().decode(File.self, from: data)
+            file = try JSONValueDecoder().decode(File.self, from: value)
         } catch {
-            throw EdgeSimError(.invalidInstance, path: path, "not a beamforming instance: \(error)", underlying: error)
+            throw EdgeSimError(
+                .invalidInstance, path: path, "not a beamforming instance: \(describe(error))", underlying: error)
         }
         let channels = try file.channels.map { user in
             try user.map { node in

@@ -104,15 +104,20 @@ package struct Scenario: Sendable, Equatable, Codable {
 
     /// Reads a scenario file; refuses unknown fields and invalid values with a message naming the field.
     package static func load(_ path: String) throws(EdgeSimError) -> Scenario {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.read(path)
+        } catch {
             throw EdgeSimError(.unreadable, path: path, "cannot read scenario file")
         }
         do {
-            return try JSONDecoder().decode(Scenario.self, from: data)
+            // Strictly (duplicate keys and numbers no double holds are refused), with errors naming the field.
+            return try JSONValueDecoder().decode(Scenario.self, from: bytes)
         } catch let error as EdgeSimError {
             throw error.at(path)
         } catch {
-            throw EdgeSimError(.invalidScenario, path: path, "not a valid scenario: \(error)", underlying: error)
+            throw EdgeSimError(
+                .invalidScenario, path: path, "not a valid scenario: \(describe(error))", underlying: error)
         }
     }
 

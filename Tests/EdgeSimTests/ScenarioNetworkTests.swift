@@ -48,6 +48,39 @@ import Testing
     }
 }
 
+/// F-34 and F-28: a scenario file is read as strictly as every other input, and a number that does not fit says which
+/// field it is (it used to be "The given data was not valid JSON").
+@Suite struct ScenarioFileStrictnessTests {
+    @Test(arguments: [
+        (#"{"nodes": 6.5}"#, "nodes"), (#"{"nodes": 1e300}"#, "nodes"), (#"{"users": "6"}"#, "users"),
+        (#"{"zipf": 1e400}"#, "number out of range"), (#"{"nodes": 3, "nodes": 4}"#, "duplicate key \"nodes\""),
+    ])
+    func refusedNamingTheFieldOrTheProblem(json: String, named: String) throws {
+        try Samples.withTemporaryDirectory { directory in
+            let path = directory + "/scenario.json"
+            try json.write(toFile: path, atomically: true, encoding: .utf8)
+            let error = #expect(throws: EdgeSimError.self, "\(json)") { try Scenario.load(path) }
+            #expect(error?.code == .invalidScenario, "\(json)")
+            #expect(error?.description.contains(named) == true, "\(json): \(String(describing: error))")
+            #expect(error?.description.contains("not valid JSON") == false, "\(String(describing: error))")
+        }
+    }
+
+    @Test func aBeamformingInstanceWithAnUnknownFieldIsRefused() throws {
+        try Samples.withTemporaryDirectory { directory in
+            let example = try String(
+                contentsOfFile: Samples.root + "/docs/examples/beamform-instance.json", encoding: .utf8)
+            let path = directory + "/instance.json"
+            try example.replacingOccurrences(of: "\"bandwidth_hz\"", with: "\"bandwith_hz\"")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            let error = #expect(throws: EdgeSimError.self) { try BeamformingInstance.load(path) }
+            #expect(error?.field == "bandwith_hz", "\(String(describing: error))")
+            #expect(
+                try BeamformingInstance.load(Samples.root + "/docs/examples/beamform-instance.json").channels.count > 0)
+        }
+    }
+}
+
 @Suite struct NetworkTests {
     static let repository = ModelCatalog(
         blockIDs: ["a", "b", "c", "d"], blockBytes: [10, 20, 30, 40],

@@ -48,7 +48,13 @@ private struct NodeDecoder: Decoder {
             guard case .bool(let flag) = value else { throw mismatch(type) }
             return flag as! T
         case is Double.Type: return try double() as! T
-        case is Float.Type: return Float(try double()) as! T
+        case is Float.Type:
+            let number = try double()
+            guard Float(number).isFinite else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: codingPath, debugDescription: "\(number) does not fit a 32-bit float"))
+            }
+            return Float(number) as! T
         case is Int.Type: return try integer(Int.self) as! T
         case is Int8.Type: return try integer(Int8.self) as! T
         case is Int16.Type: return try integer(Int16.self) as! T
