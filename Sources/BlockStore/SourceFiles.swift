@@ -21,7 +21,9 @@ struct SourceFiles: Sendable {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         if isDirectory.boolValue || path.hasSuffix(".index.json") {
             let directory = isDirectory.boolValue ? url : url.deletingLastPathComponent()
-            let names = try FileSystem.listDirectory(directory.path).filter { !$0.hasPrefix(".pbrepo-tmp-") }
+            let names = try FileSystem.listDirectory(directory.path, requireUTF8: true).filter {
+                !$0.hasPrefix(".pbrepo-tmp-")
+            }
             try checkEntries(names, in: directory.path)
             return SourceFiles(
                 layout: .directory, root: directory.path, relativePaths: names,

@@ -44,4 +44,6 @@ extension ErrorCode where Domain == FileError {
     public static let wrongKind = ErrorCode(rawValue: "wrong_kind")
     /// The file's text is not valid JSON, or not the JSON the reader expects.
     public static let invalidJSON = ErrorCode(rawValue: "invalid_json")
+    /// A file name pbrepo cannot record as it is (not UTF-8).
+    public static let invalidName = ErrorCode(rawValue: "invalid_name")
 }

@@ -139,6 +139,25 @@ import Testing
         expectCleanRefusal(try CommandRun.run(["inspect", root + "/m/config.json"]), "FIFO as a file")
     }
 
+    /// F-31: a file whose name is not UTF-8 is refused naming its bytes (it was "No such file or directory"); F-30:
+    /// a file that says it is empty but has content (/proc) is refused rather than stored empty.
+    @Test func namesThatAreNotUTF8AndFilesThatLieAboutTheirSizeAreRefused() throws {
+        let root = Samples.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: root + "/m", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.base, toPath: root + "/m/model.safetensors")
+        let name = Array((root + "/m/conf").utf8) + [0xFF] + Array("ig.json".utf8) + [0]
+        let descriptor = name.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+        }
+        #expect(descriptor >= 0)
+        close(descriptor)
+        let run = try CommandRun.run(["ingest", "--store", root + "/s", root + "/m"])
+        expectCleanRefusal(run, "non-UTF-8 name", mentioning: "conf\\xffig.json")
+        #expect(run.stderr.contains("not UTF-8"), "\(run.stderr)")
+        expectCleanRefusal(
+            try CommandRun.run(["inspect", "/proc/self/status"]), "/proc file", mentioning: "its size is 0 but")
+    }
+
     /// F-22: a 128-bit integer attribute is a valid HDF5 file; it is shown as hex and does not trap the reader.
     @Test func wideIntegerAttributesAreRead() throws {
         let path = Samples.temporaryDirectory() + "/wide.h5"

@@ -9,13 +9,22 @@ public enum FileSystem {
     }
 
     /// The names in a directory (no "." or ".."), sorted byte-wise.
-    public static func listDirectory(_ path: String) throws(FileError) -> [String] {
+    ///
+    /// A name that is not UTF-8 cannot be given back as a `String` without becoming another name: with
+    /// `requireUTF8` (a model's folder, whose every file must be stored) it is refused naming its bytes, otherwise
+    /// (the store's own directories, whose names pbrepo writes in ASCII) it is left out.
+    public static func listDirectory(_ path: String, requireUTF8: Bool = false) throws(FileError) -> [String] {
         guard let directory = opendir(path) else { throw FileError.system(path, "cannot list directory") }
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                guard requireUTF8 else { continue }
+                let shown = bytes.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : "\\x" + hex($0) }.joined()
+                throw FileError(
+                    .invalidName, path: path,
+                    "the name \"\(shown)\" is not UTF-8; pbrepo records names as UTF-8 text (rename the file)")
             }
             if name != "." && name != ".." { names.append(name) }
         }
@@ -71,6 +80,11 @@ public enum FileSystem {
             throw FileError(.invalidJSON, path: path, describe(error), underlying: error)
         }
     }
+}
+
+private func hex(_ byte: UInt8) -> String {
+    let digits = Array("0123456789abcdef")
+    return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
 }
 
 /// A decoding error as one line that names the field: `models[3].blocks: expected String, found a JSON number`.

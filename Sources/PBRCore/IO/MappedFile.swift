@@ -29,6 +29,13 @@ public final class MappedFile: @unchecked Sendable {
         }
         count = Int(status.st_size)
         guard count > 0 else {
+            // /proc and sysfs files say 0 bytes and still have content: mapping would read them as empty.
+            var probe: UInt8 = 0
+            guard read(descriptor, &probe, 1) <= 0 else {
+                throw FileError(
+                    .wrongKind, path: path,
+                    "its size is 0 but it has content (a /proc or /sys file?); only files whose size is true are read")
+            }
             base = nil
             return
         }

@@ -37,7 +37,9 @@ public struct SafetensorsModel: Sendable {
     /// - Throws: `TensorFileError`, `.shardMismatch` when shards and index disagree or a name appears in two shards.
     public static func open(_ path: String) throws(TensorFileError) -> SafetensorsModel {
         if FileSystem.isDirectory(path) {
-            let entries = try fileOperation { () throws(FileError) in try FileSystem.listDirectory(path) }
+            let entries = try fileOperation { () throws(FileError) in
+                try FileSystem.listDirectory(path, requireUTF8: true)
+            }
             let indexes = entries.filter { $0.hasSuffix(".safetensors.index.json") }
             if indexes.count > 1 {
                 throw TensorFileError(
