@@ -158,6 +158,19 @@ import Testing
             try CommandRun.run(["inspect", "/proc/self/status"]), "/proc file", mentioning: "its size is 0 but")
     }
 
+    /// F-23: a valid HDF5 file the check child cannot finish in time is refused saying it may be valid and how to
+    /// raise the limit (a time limit of a millisecond stands in for a file that needs minutes).
+    @Test func theHDF5CheckLimitSaysHowToRaiseIt() throws {
+        let sample = Samples.path("mlp/mlp-base.h5")
+        let hurried = try CommandRun.run(
+            ["PBREPO_LIMIT_HDF5_CHECK_SECONDS=0.000001", CommandRun.binary, "inspect", sample],
+            executable: "/usr/bin/env")
+        expectCleanRefusal(hurried, "hurried check", mentioning: "PBREPO_LIMIT_HDF5_CHECK_SECONDS raises the limit")
+        let patient = try CommandRun.run(
+            ["PBREPO_LIMIT_HDF5_CHECK_SECONDS=600", CommandRun.binary, "inspect", sample], executable: "/usr/bin/env")
+        #expect(patient.status == 0, "\(patient.stderr)")
+    }
+
     /// F-22: a 128-bit integer attribute is a valid HDF5 file; it is shown as hex and does not trap the reader.
     @Test func wideIntegerAttributesAreRead() throws {
         let path = Samples.temporaryDirectory() + "/wide.h5"

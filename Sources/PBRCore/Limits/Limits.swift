@@ -46,4 +46,7 @@ public struct Limit: Sendable {
     // Monte Carlo draws and training episodes.
     public static let draws = Limit("DRAWS", 100_000_000)
     public static let episodes = Limit("EPISODES", 10_000_000)
+    // The child that reads an HDF5 file first (libhdf5 can crash or hang on corrupt files): seconds it may take,
+    // plus one per 100 MB of file.
+    public static let hdf5CheckSeconds = Limit("HDF5_CHECK_SECONDS", 60)
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import PBRCore
 import TensorFiles
 
 /// Runs libhdf5 on a file in a child process before pbrepo reads the file itself.
@@ -17,7 +18,7 @@ enum HDF5Isolation {
     static func check(_ path: String) throws {
         guard Checkpoint.isHDF5(path) else { return }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
-        let limit = 60 + Double(size) / 1e8  // a minute, plus a second per 100 MB
+        let limit = Limit.hdf5CheckSeconds.value + Double(size) / 1e8  // a minute, plus a second per 100 MB
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = [CheckHDF5.configuration.commandName ?? "check-hdf5", "--parent", String(getpid()), path]
@@ -29,8 +30,12 @@ enum HDF5Isolation {
         while process.isRunning && Date() < deadline { usleep(2000) }
         if process.isRunning {
             process.terminate()
+            // A valid file can take longer: tens of thousands of objects, or datasets with no storage whose
+            // (fill) values still have to be read and hashed.
             throw Failure(
-                description: "\(path): libhdf5 did not finish reading the file within \(Int(limit)) s: corrupt?")
+                description:
+                    "\(path): libhdf5 did not finish reading the file within \(Int(limit)) s; it is corrupt, or"
+                    + " very many objects or unallocated elements (PBREPO_LIMIT_HDF5_CHECK_SECONDS raises the limit)")
         }
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         switch (process.terminationReason, process.terminationStatus) {
