@@ -45,9 +45,16 @@ package enum NetworkCheckpoint {
                 )
             }
             let bytes = file.bytes(of: tensor)
-            parameter.value.values = (0..<(parameter.value.rows * parameter.value.columns)).map {
+            let values = (0..<(parameter.value.rows * parameter.value.columns)).map {
                 bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self)
             }
+            // A NaN weight makes every score NaN, and the plan then quietly caches nothing (F-28).
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw TrainingError(
+                    .invalidPolicy,
+                    "\(path): tensor \(parameter.name) holds \(values[bad]) at element \(bad); weights must be finite")
+            }
+            parameter.value.values = values
         }
         return file.header.metadata ?? []
     }

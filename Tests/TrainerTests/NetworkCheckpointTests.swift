@@ -25,4 +25,17 @@ import Testing
         let wrong = MLP(sizes: [4, 5, 3], name: "actor", using: &generator)
         #expect(throws: TensorFileError.self) { try NetworkCheckpoint.load(wrong.parameters, from: path) }
     }
+
+    /// F-28: a policy with a NaN or infinite weight is refused naming the tensor (it used to plan nothing, silently).
+    @Test(arguments: [Float.nan, .infinity])
+    func nonFiniteWeightsAreRefused(bad: Float) throws {
+        var generator = SplitMix64(seed: 6)
+        let network = MLP(sizes: [4, 6, 3], name: "actor", using: &generator)
+        network.parameters[2].value.values[5] = bad
+        let path = Samples.temporaryDirectory() + "/policy.safetensors"
+        try NetworkCheckpoint.save(network.parameters, to: path)
+        let error = #expect(throws: TrainingError.self) { try NetworkCheckpoint.load(network.parameters, from: path) }
+        #expect(error?.code == .invalidPolicy)
+        #expect(error?.description.contains(network.parameters[2].name) == true, "\(String(describing: error))")
+    }
 }
