@@ -171,6 +171,52 @@ import Testing
         #expect(patient.status == 0, "\(patient.stderr)")
     }
 
+    /// F-21: killing pbrepo while its HDF5 check child runs does not leave the child running: the child sees its
+    /// parent gone and exits within its 100 ms poll (it used to go on hashing at 100 % CPU for minutes).
+    @Test func killingTheParentEndsTheHDF5CheckChild() throws {
+        let path = Samples.temporaryDirectory() + "/many-datasets.h5"
+        let writer = try HDF5FileWriter(creatingAt: path)
+        // Thousands of small datasets keep the child busy for seconds (each is opened, described and hashed).
+        for index in 0..<Self.slowCheckDatasets {
+            let info = HDF5DatasetInfo(
+                path: "d\(index)", datatype: .integer(bytes: 4, signed: true), dataspace: .simple([2]),
+                layout: .contiguous, fileOffset: nil, storageSize: 0, attributes: [])
+            try [UInt8](repeating: 1, count: 8).withUnsafeBytes { try writer.createDataset(info, data: $0) }
+        }
+        try writer.close()
+        let parent = try CommandRun.start(["inspect", path])
+        var child: Int32?
+        let deadline = Date().addingTimeInterval(20)
+        while child == nil && Date() < deadline && parent.isRunning {
+            child = Self.processes(commandLineContaining: ["check-hdf5", path]).first
+            if child == nil { usleep(10_000) }
+        }
+        let running = try #require(child, "the check child never appeared")
+        defer { kill(running, SIGKILL) }
+        usleep(300_000)
+        #expect(
+            kill(running, 0) == 0, "the check finished before the parent could be killed: the test needs a slower file")
+        kill(parent.processIdentifier, SIGKILL)
+        parent.waitUntilExit()
+        let gone = Date().addingTimeInterval(3)
+        while kill(running, 0) == 0 && Date() < gone { usleep(20_000) }
+        #expect(kill(running, 0) != 0, "the check child \(running) outlived its killed parent")
+    }
+
+    static let slowCheckDatasets = 15_000
+
+    /// Processes whose command line contains each of `texts` (from /proc), excluding this one.
+    static func processes(commandLineContaining texts: [String]) -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap(Int32.init).filter { pid in
+            guard pid != getpid(), let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+                return false
+            }
+            let commandLine = String(decoding: line, as: UTF8.self)
+            return texts.allSatisfy { commandLine.contains($0) }
+        }
+    }
+
     /// F-22: a 128-bit integer attribute is a valid HDF5 file; it is shown as hex and does not trap the reader.
     @Test func wideIntegerAttributesAreRead() throws {
         let path = Samples.temporaryDirectory() + "/wide.h5"
