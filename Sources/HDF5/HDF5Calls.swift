@@ -295,19 +295,33 @@ func writeAttribute(_ attribute: HDF5Attribute, to object: hid_t, _ site: CallSi
 
 // MARK: - Tree walk
 
+/// The names of a group's links in name order, in one pass: looking each up by index walks an old-style group's
+/// B-tree from its start every time, which made reading a file of 20 000 datasets take 9 s instead of 1.
+func linkNames(of group: hid_t, _ here: CallSite) throws -> [String] {
+    final class Names {
+        var list: [String] = []
+    }
+    let names = Names()
+    var position: hsize_t = 0
+    let status = withExtendedLifetime(names) {
+        H5Literate(
+            group, H5_INDEX_NAME, H5_ITER_INC, &position,
+            { _, name, _, context in
+                guard let name, let context else { return -1 }
+                Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
+                return 0
+            }, Unmanaged.passUnretained(names).toOpaque())
+    }
+    try here.check(status, "list group")
+    return names.list
+}
+
 func walkGroup(
     _ group: hid_t, path: String, _ site: CallSite, visitedGroups: inout Set<UInt64>, into nodes: inout [HDF5Node]
 ) throws {
     let here = site.at(path.isEmpty ? "/" : path)
     nodes.append(.group(path: path, attributes: try readAttributes(of: group, here)))
-    var info = H5G_info_t()
-    try here.check(H5Gget_info(group, &info), "list group")
-    for index in 0..<info.nlinks {
-        let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, chdf5_p_default())
-        if length < 0 { throw here.fail("read link name") }
-        var nameBytes = [CChar](repeating: 0, count: length + 1)
-        _ = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &nameBytes, length + 1, chdf5_p_default())
-        let name = nameBytes.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    for name in try linkNames(of: group, here) {
         let childPath = path.isEmpty ? name : path + "/" + name
         let child = here.at(childPath)
         var link = H5L_info_t()
