@@ -127,6 +127,19 @@ import Testing
         #expect(snapshot.status == 0, "\(snapshot.stderr)")
     }
 
+    /// F-5: a model folder with a sub-folder is refused naming it, instead of being stored without it and then
+    /// assembled as "verified" (storing whole trees is issue 12).
+    @Test func subFoldersAreRefusedRatherThanDropped() throws {
+        let root = Samples.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: root + "/m/tokenizer", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.base, toPath: root + "/m/model.safetensors")
+        try "{}".write(toFile: root + "/m/tokenizer/t.json", atomically: true, encoding: .utf8)
+        let run = try CommandRun.run(["ingest", "--store", root + "/s", root + "/m"])
+        expectCleanRefusal(run, "sub-folder", mentioning: "tokenizer is a sub-folder")
+        let list = try CommandRun.run(["list", "--store", root + "/s"])
+        #expect(!list.stdout.contains("m "), "\(list.stdout)")
+    }
+
     /// F-10: a FIFO in a model folder, or given as a file, is refused at once (the test would hang otherwise).
     @Test func fifosAreRefusedInsteadOfBlocking() throws {
         let root = Samples.temporaryDirectory()
