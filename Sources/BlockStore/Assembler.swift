@@ -15,6 +15,8 @@ package struct AssembleResult: Sendable, Equatable {
     package var bytes: UInt64
     /// Whether every file's SHA-256 was computed and compared (asked for, or the recipe predates XXH3 checks).
     package var sha256Verified: Bool
+    /// Temporary files and directories that killed runs had left beside the output, removed first (F-27).
+    package var staleTemporariesRemoved: [String] = []
 }
 
 /// Rebuilds a model's files from a recipe and a directory of objects (the store's, or one `export-blocks` wrote).
@@ -130,6 +132,7 @@ package enum Assembler {
             )
         }
         try check(recipe, objects: objects)
+        let stale = AtomicFile.removeStaleTemporaries(in: AtomicFile.directory(of: output))
         let total = recipe.files.reduce(0) { $0 + $1.size }  // cannot overflow: checked above
         var done: UInt64 = 0
         func write(_ file: Recipe.File, to path: String) throws {
@@ -154,7 +157,8 @@ package enum Assembler {
             // A fresh directory of an unpredictable name that nobody else can have planted (mkdtemp: O_EXCL, 0700),
             // opened up to the usual permissions only once it is complete and moved into place.
             var template = Array(
-                (parent + "/.pbrepo-tmp-\(getpid())-" + (output.split(separator: "/").last.map(String.init) ?? "model")
+                (parent + "/" + AtomicFile.temporaryPrefix
+                    + (output.split(separator: "/").last.map(String.init) ?? "model")
                     + ".XXXXXX").utf8CString)
             guard let created = mkdtemp(&template) else {
                 throw StoreError(.io, "cannot create a directory in \(parent): \(String(cString: strerror(errno)))")
@@ -177,7 +181,8 @@ package enum Assembler {
         }
         return AssembleResult(
             model: recipe.model, output: output, files: recipe.files.count, bytes: total,
-            sha256Verified: options.sha256 || recipe.files.allSatisfy { $0.xxh3 == nil })
+            sha256Verified: options.sha256 || recipe.files.allSatisfy { $0.xxh3 == nil },
+            staleTemporariesRemoved: stale)
     }
 
     static func write(

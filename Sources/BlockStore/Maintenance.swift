@@ -180,12 +180,7 @@ extension Store {
     func removeStaleTemporaryFiles() -> Int {
         var removed = 0
         for fan in (try? FileSystem.listDirectory(root + "/objects")) ?? [] {
-            let directory = root + "/objects/" + fan
-            for name in (try? FileSystem.listDirectory(directory)) ?? [] where name.hasPrefix(".pbrepo-tmp-") {
-                let pid = name.dropFirst(".pbrepo-tmp-".count).prefix { $0 != "-" }
-                if let pid = Int32(pid), kill(pid, 0) == 0 || errno == EPERM { continue }
-                if unlink(directory + "/" + name) == 0 { removed += 1 }
-            }
+            removed += AtomicFile.removeStaleTemporaries(in: root + "/objects/" + fan, quietSeconds: 0).count
         }
         return removed
     }

@@ -248,6 +248,78 @@ import XXHash
     }
 }
 
+/// F-27: what a killed assemble leaves beside its output is removed by the next assemble there, and nothing else is.
+@Suite(.tags(.slow)) struct StaleTemporaryTests {
+    /// A process id that is certainly not running: a child that has exited and been reaped.
+    static func deadProcessID() throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        return process.processIdentifier
+    }
+
+    static func backdate(_ path: String, seconds: Int) {
+        var times = [
+            timeval(tv_sec: time(nil) - seconds, tv_usec: 0), timeval(tv_sec: time(nil) - seconds, tv_usec: 0),
+        ]
+        _ = lutimes(path, &times)
+    }
+
+    @Test func aKilledAssemblesTemporaryFileIsRemovedByTheNextAndOnlyStaleOnesAre() throws {
+        let root = Samples.temporaryDirectory()
+        let family = try StoreRaceTests.generatedFamily(in: root)
+        let store = root + "/store"
+        #expect(try CommandRun.run(["ingest", "--store", store, "--name", "big", family.base]).status == 0)
+        let out = root + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        func temporaries() -> [String] {
+            ((try? FileSystem.listDirectory(out)) ?? []).filter { $0.hasPrefix(".pbrepo-tmp-") }
+        }
+        // kill -9 an assemble while its temporary file is there (the 8 MiB write takes a few milliseconds).
+        var killed = false
+        for _ in 0..<30 where !killed {
+            let run = try CommandRun.start(["assemble", "--store", store, "big", "-o", out + "/big.safetensors"])
+            while run.isRunning && temporaries().isEmpty { usleep(200) }
+            if run.isRunning {
+                kill(run.processIdentifier, SIGKILL)
+                killed = true
+            }
+            run.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: out + "/big.safetensors")
+        }
+        try #require(killed, "no assemble could be killed while writing")
+        let leftByTheKill = try #require(temporaries().first)
+        Self.backdate(out + "/" + leftByTheKill, seconds: 120)
+
+        // Beside it: a staging directory of a dead process holding a link to a file outside (removed, not
+        // followed), one of a dead process changed just now, and one of a live process (both kept).
+        let dead = try Self.deadProcessID()
+        let victim = root + "/victim.txt"
+        try "keep me".write(toFile: victim, atomically: true, encoding: .utf8)
+        let staleDirectory = ".pbrepo-tmp-\(dead)-model.AbC123"
+        try FileManager.default.createDirectory(atPath: out + "/" + staleDirectory, withIntermediateDirectories: true)
+        try "x".write(toFile: out + "/" + staleDirectory + "/config.json", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: out + "/" + staleDirectory + "/model.safetensors", withDestinationPath: victim)
+        Self.backdate(out + "/" + staleDirectory + "/config.json", seconds: 120)
+        Self.backdate(out + "/" + staleDirectory + "/model.safetensors", seconds: 120)
+        Self.backdate(out + "/" + staleDirectory, seconds: 120)
+        let fresh = ".pbrepo-tmp-\(dead)-123-fresh.safetensors"
+        try "y".write(toFile: out + "/" + fresh, atomically: true, encoding: .utf8)
+        let live = ".pbrepo-tmp-\(getpid())-456-live.safetensors"
+        try "z".write(toFile: out + "/" + live, atomically: true, encoding: .utf8)
+        Self.backdate(out + "/" + live, seconds: 120)
+
+        let again = try CommandRun.run(["assemble", "--store", store, "big", "-o", out + "/big.safetensors"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("removed 2 temporary file(s)"), "\(again.stderr)")
+        #expect(Set(temporaries()) == [fresh, live], "\(temporaries())")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
+        #expect(try FileSystem.read(out + "/big.safetensors") == FileSystem.read(family.base))
+    }
+}
+
 @Suite struct AssembleCommandTests {
     @Test func assemblesFromTheStoreAndFromExportedBlocksWithTheChecksItReports() throws {
         let root = Samples.temporaryDirectory()

@@ -49,7 +49,7 @@ public final class AtomicFile {
         let name = destination.split(separator: "/").last.map(String.init) ?? "file"
         var attempt = 0
         while true {
-            let candidate = directory + "/.pbrepo-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-" + name
+            let candidate = directory + "/" + Self.temporaryPrefix + "\(UInt32.random(in: 0...UInt32.max))-" + name
             let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd >= 0 {
                 descriptor = fd
@@ -270,5 +270,57 @@ private final class WriteBehind: Sendable {
     /// it is now, the caller's original buffer has taken its place in the pool). Call after `drain()`.
     func release() {
         for buffer in free.withLock({ $0 }) { buffer.pointer.deallocate() }
+    }
+}
+
+extension AtomicFile {
+    /// The prefix of every temporary file and staging directory pbrepo makes next to a destination:
+    /// `.pbrepo-tmp-<pid>-…`, so that what a killed process left can be told from what a running one is writing.
+    public static var temporaryPrefix: String { ".pbrepo-tmp-\(getpid())-" }
+
+    /// Removes the temporary files and staging directories that killed pbrepo processes left in `directory`: those
+    /// whose process is gone, that belong to this user, and that nothing has changed for `quietSeconds` (a writer on
+    /// another machine sharing the directory keeps its files changing).
+    ///
+    /// - Returns: the names removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in directory: String, quietSeconds: Int = 60) -> [String] {
+        var removed: [String] = []
+        let now = time(nil)
+        for name in (try? FileSystem.listDirectory(directory)) ?? [] where name.hasPrefix(".pbrepo-tmp-") {
+            let pid = name.dropFirst(".pbrepo-tmp-".count).prefix { $0 != "-" }
+            guard let pid = Int32(pid), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = directory + "/" + name
+            var status = stat()
+            guard lstat(path, &status) == 0, status.st_uid == geteuid(),
+                now - latestChange(path, status) >= quietSeconds
+            else { continue }
+            if (status.st_mode & S_IFMT) == S_IFDIR ? removeTree(path) : unlink(path) == 0 {
+                removed.append(name)
+            }
+        }
+        return removed
+    }
+
+    /// The latest modification time of `path` and, for a directory, of everything under it (links not followed).
+    private static func latestChange(_ path: String, _ status: stat) -> Int {
+        var latest = status.st_mtim.tv_sec
+        guard (status.st_mode & S_IFMT) == S_IFDIR else { return latest }
+        for name in (try? FileSystem.listDirectory(path)) ?? [] {
+            var inner = stat()
+            if lstat(path + "/" + name, &inner) == 0 { latest = max(latest, latestChange(path + "/" + name, inner)) }
+        }
+        return latest
+    }
+
+    /// `rm -r` without following links.
+    private static func removeTree(_ path: String) -> Bool {
+        for name in (try? FileSystem.listDirectory(path)) ?? [] {
+            let inner = path + "/" + name
+            var status = stat()
+            guard lstat(inner, &status) == 0 else { continue }
+            if (status.st_mode & S_IFMT) == S_IFDIR { _ = removeTree(inner) } else { unlink(inner) }
+        }
+        return rmdir(path) == 0
     }
 }

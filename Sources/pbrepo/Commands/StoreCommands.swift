@@ -285,6 +285,11 @@ struct AssembleCommand: ParsableCommand {
             }
         }
         progress.finish()
+        if !result.staleTemporariesRemoved.isEmpty {
+            Console.note(
+                "removed \(result.staleTemporariesRemoved.count) temporary file(s) that interrupted runs left beside "
+                    + "the output: \(result.staleTemporariesRemoved.prefix(5).joined(separator: ", "))")
+        }
         let checks = result.sha256Verified ? "XXH3-128 and sha256 verified" : "XXH3-128 verified"
         if json {
             print(
@@ -293,6 +298,7 @@ struct AssembleCommand: ParsableCommand {
                     ("files", .number(result.files)),
                     ("bytes", .number(result.bytes)), ("xxh3_verified", .bool(true)),
                     ("sha256_verified", .bool(result.sha256Verified)),
+                    ("stale_temporaries_removed", .array(result.staleTemporariesRemoved.map { .string($0) })),
                 ]).prettyPrinted())
         } else {
             print(

@@ -8,6 +8,11 @@ enum Console {
         writeStandardError("pbrepo: error: " + message.oneLine + "\n")
     }
 
+    /// Something the user should know that is not an error (one line on stderr).
+    static func note(_ message: String) {
+        writeStandardError("pbrepo: " + message.oneLine + "\n")
+    }
+
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
     /// Runs a library call; a failure becomes one line on stderr and exit status 1 (never a trap or a stack dump).
