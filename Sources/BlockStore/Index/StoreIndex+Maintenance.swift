@@ -81,11 +81,12 @@ extension StoreIndex {
                 db,
                 sql: """
                     SELECT m.name, b.position, b.block, k.bytes, k.tensor_count,
-                        (SELECT COALESCE(SUM(t.bytes), 0) FROM model_tensor t
-                            WHERE t.model_id = b.model_id AND t.block_position = b.position) AS tensor_bytes,
-                        (SELECT COUNT(*) FROM model_tensor t
-                            WHERE t.model_id = b.model_id AND t.block_position = b.position) AS tensors
+                        COALESCE(t.bytes, 0) AS tensor_bytes, COALESCE(t.tensors, 0) AS tensors
                     FROM model_block b JOIN model m ON m.id = b.model_id LEFT JOIN block k ON k.digest = b.block
+                    LEFT JOIN (
+                        SELECT model_id, block_position, SUM(bytes) AS bytes, COUNT(*) AS tensors FROM model_tensor
+                        GROUP BY model_id, block_position) t
+                        ON t.model_id = b.model_id AND t.block_position = b.position
                     """)
             {
                 let bytes: Int64? = row["bytes"]

@@ -316,6 +316,16 @@ final class StoreIndex: Sendable {
                     """)
             for id in try Int64.fetchAll(db, sql: "SELECT id FROM model") {
                 try db.execute(
+                    sql: "UPDATE model SET seal = ? WHERE id = ?", arguments: [try firstSeal(ofModel: id, in: db), id])
+            }
+        }
+        // Seals in the second format (`2:…`, linear without reflection). A model whose first seal does not hold
+        // keeps it, so it is still reported as damaged rather than sealed afresh.
+        migrator.registerMigration("v3") { db in
+            for row in try Row.fetchAll(db, sql: "SELECT id, seal FROM model") {
+                let id: Int64 = row["id"]
+                guard try sealHolds(row["seal"], ofModel: id, in: db) else { continue }
+                try db.execute(
                     sql: "UPDATE model SET seal = ? WHERE id = ?", arguments: [try seal(ofModel: id, in: db), id])
             }
         }

@@ -38,6 +38,8 @@ private final class EncodingNode {
             preconditionFailure("a keyed container was asked of a value that is not an object")
         }
         if let existing = nodes[key] { return existing }
+        // Released first, so that the arrays below are uniquely referenced and grow in place (not copied per member).
+        content = .none
         let node = EncodingNode()
         keys.append(key)
         nodes[key] = node
@@ -50,6 +52,7 @@ private final class EncodingNode {
         guard case .array(var nodes) = content else {
             preconditionFailure("an unkeyed container was asked of a value that is not an array")
         }
+        content = .none  // as in child(forKey:): appending stays linear
         let node = EncodingNode()
         nodes.append(node)
         content = .array(nodes)
