@@ -107,8 +107,44 @@ package enum Assembler {
         /// checked against its XXH3-128 digest, and every file against its whole-file XXH3-128, which already
         /// proves the bytes equal to the ingested ones; SHA-256 adds a cryptographic check at some cost in speed.
         package var sha256: Bool
+        /// Replace a file or directory already at the output (`--force`); without it, an existing output is refused.
+        package var overwrite: Bool
 
-        package init(sha256: Bool = false) { self.sha256 = sha256 }
+        package init(sha256: Bool = false, overwrite: Bool = false) {
+            self.sha256 = sha256
+            self.overwrite = overwrite
+        }
+    }
+
+    /// Where a model goes for `-o output`, as `cp` would put it: a single-file model given a directory (an existing
+    /// one, or any path ending in `/`) goes inside it under its file name; anything else is the path itself. An
+    /// existing output is refused unless `overwrite`.
+    package static func destination(of recipe: Recipe, output: String, overwrite: Bool) throws -> String {
+        var destination = output
+        while destination.count > 1 && destination.hasSuffix("/") && recipe.layout == .directory {
+            destination.removeLast()
+        }
+        if recipe.layout == .file, let name = recipe.files.first?.path,
+            output.hasSuffix("/") || FileSystem.isDirectory(output)
+        {
+            destination = (output.hasSuffix("/") ? String(output.dropLast()) : output) + "/" + name
+        }
+        var status = stat()
+        guard lstat(destination, &status) == 0 else { return destination }
+        let isDirectory = (status.st_mode & S_IFMT) == S_IFDIR
+        guard overwrite else {
+            throw StoreError(
+                .outputExists,
+                "\(destination) exists; pass --force to replace it\(recipe.layout == .file ? ", or -o DIRECTORY/ to write into a directory" : "")"
+            )
+        }
+        if isDirectory != (recipe.layout == .directory) {
+            throw StoreError(
+                .outputExists,
+                "\(destination) is a \(isDirectory ? "directory" : "file"); \(recipe.model) is assembled to a "
+                    + "\(recipe.layout == .directory ? "directory" : "file"), and --force replaces only its like")
+        }
+        return destination
     }
 
     /// Writes the model to `output`: a file for a single-file model, a new directory for a directory model.
@@ -132,11 +168,14 @@ package enum Assembler {
             )
         }
         try check(recipe, objects: objects)
-        let stale = AtomicFile.removeStaleTemporaries(in: AtomicFile.directory(of: output))
+        let output = try destination(of: recipe, output: output, overwrite: options.overwrite)
+        let parent = AtomicFile.directory(of: output)
+        try makeDirectories(parent)
+        let stale = AtomicFile.removeStaleTemporaries(in: parent)
         let total = recipe.files.reduce(0) { $0 + $1.size }  // cannot overflow: checked above
         var done: UInt64 = 0
-        func write(_ file: Recipe.File, to path: String) throws {
-            try Self.write(file, of: recipe, objects: objects, to: path, options: options) {
+        func write(_ file: Recipe.File, to path: String, replacing: Bool = true) throws {
+            try Self.write(file, of: recipe, objects: objects, to: path, options: options, replacing: replacing) {
                 done += $0
                 progress?(done, total)
             }
@@ -147,13 +186,8 @@ package enum Assembler {
                 throw StoreError(
                     .corruptObject, "recipe of \(recipe.model) has \(recipe.files.count) files for a single-file model")
             }
-            try write(file, to: output)
+            try write(file, to: output, replacing: options.overwrite)
         case .directory:
-            if FileManager.default.fileExists(atPath: output) {
-                throw StoreError(.invalidArgument, "\(output) exists; assemble writes a new directory")
-            }
-            let parent = AtomicFile.directory(of: output)
-            try makeDirectories(parent)
             // A fresh directory of an unpredictable name that nobody else can have planted (mkdtemp: O_EXCL, 0700),
             // opened up to the usual permissions only once it is complete and moved into place.
             var template = Array(
@@ -169,13 +203,24 @@ package enum Assembler {
                 let mask = umask(0)
                 umask(mask)
                 chmod(staging, 0o777 & ~mask)
-                guard rename(staging, output) == 0 else {
-                    throw StoreError(
-                        .io, "cannot move the assembled directory to \(output): \(String(cString: strerror(errno)))")
+                if options.overwrite && FileSystem.isDirectory(output) {
+                    // Swapped in one step, so that the output is always either the old model or the new one.
+                    guard FileSystem.exchange(staging, output) else {
+                        throw StoreError(
+                            .io, "cannot replace the directory \(output): \(String(cString: strerror(errno)))")
+                    }
+                    _ = FileSystem.removeTree(staging)
+                } else {
+                    // No replacing rename of a directory: one that appeared meanwhile makes this fail (ENOTEMPTY).
+                    guard rename(staging, output) == 0 else {
+                        throw StoreError(
+                            .io,
+                            "cannot move the assembled directory to \(output): \(String(cString: strerror(errno)))")
+                    }
                 }
                 AtomicFile.syncDirectory(AtomicFile.directory(of: output))
             } catch {
-                try? FileManager.default.removeItem(atPath: staging)
+                FileSystem.removeTree(staging)
                 throw error
             }
         }
@@ -187,7 +232,7 @@ package enum Assembler {
 
     static func write(
         _ file: Recipe.File, of recipe: Recipe, objects: ObjectDirectory, to path: String, options: Options,
-        advanced: (UInt64) -> Void
+        replacing: Bool = true, advanced: (UInt64) -> Void
     ) throws {
         // Model files are large, written once and then read by another program: direct I/O makes them durable at
         // the disk's speed without first filling the page cache.
@@ -259,7 +304,9 @@ package enum Assembler {
                     "assembled \(file.path) of \(recipe.model) has sha256 \(actual), ingested file had \(file.sha256)")
             }
         }
-        try output.commit()
+        guard try output.commit(replacing: replacing) else {
+            throw StoreError(.outputExists, "\(path) appeared while it was being assembled; pass --force to replace it")
+        }
     }
 
     /// Decodes objects on all cores and hands them to `body` in order, while the workers go on decoding the next

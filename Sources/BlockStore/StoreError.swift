@@ -35,4 +35,6 @@ extension ErrorCode where Domain == StoreError {
     /// An assembled file does not have the sha256 recorded at ingest.
     package static let checksumMismatch = ErrorCode(rawValue: "checksum_mismatch")
     package static let invalidArgument = ErrorCode(rawValue: "invalid_argument")
+    /// The output of assemble exists and `--force` was not given.
+    package static let outputExists = ErrorCode(rawValue: "output_exists")
 }

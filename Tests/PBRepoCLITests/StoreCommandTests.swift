@@ -354,6 +354,58 @@ import XXHash
         #expect(refused.status != 0 && refused.stderr.contains("exists"), "\(refused.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/taken").isEmpty)
     }
+
+    /// Issue 12 §1: nothing is overwritten without `--force`; a directory given for a single-file model receives the
+    /// file as `cp` would; missing parent directories are created for files and directories alike.
+    @Test func existingOutputsAreRefusedUnlessForcedAndDirectoriesReceiveFiles() throws {
+        let root = Samples.temporaryDirectory()
+        let store = root + "/store"
+        let single = Samples.path("mlp/mlp-base.safetensors")
+        let sharded = Samples.path("transformer/tiny-llama-ft-sharded")
+        for source in [single, sharded] {
+            #expect(try CommandRun.run(["ingest", "--store", store, source]).status == 0)
+        }
+        func assemble(_ model: String, _ output: String, force: Bool = false) throws -> CommandRun {
+            try CommandRun.run(["assemble", "--store", store, model, "-o", output] + (force ? ["--force"] : []))
+        }
+        let original = try FileSystem.read(single)
+
+        // A file in the way is left alone, then replaced with --force.
+        let taken = root + "/taken.safetensors"
+        try "precious".write(toFile: taken, atomically: true, encoding: .utf8)
+        let refused = try assemble("mlp-base", taken)
+        #expect(refused.status == 1 && refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: taken, encoding: .utf8) == "precious")
+        #expect(try assemble("mlp-base", taken, force: true).status == 0)
+        #expect(try FileSystem.read(taken) == original)
+
+        // -o DIR/ (created, with its parents) and -o EXISTING_DIR put the file inside under its name.
+        #expect(try assemble("mlp-base", root + "/new/deeper/").status == 0)
+        #expect(try FileSystem.read(root + "/new/deeper/mlp-base.safetensors") == original)
+        try FileManager.default.createDirectory(atPath: root + "/existing", withIntermediateDirectories: true)
+        #expect(try assemble("mlp-base", root + "/existing").status == 0)
+        #expect(try FileSystem.read(root + "/existing/mlp-base.safetensors") == original)
+        #expect(try assemble("mlp-base", root + "/existing").status == 1, "the file inside is not replaced either")
+
+        // A directory model: parents created; an existing directory refused, then swapped whole with --force
+        // (nothing of the old one survives); --force does not replace a file with a directory.
+        let directory = root + "/a/b/llama"
+        #expect(try assemble("tiny-llama-ft-sharded", directory).status == 0)
+        try "stale".write(toFile: directory + "/extra.txt", atomically: true, encoding: .utf8)
+        #expect(try assemble("tiny-llama-ft-sharded", directory).status == 1)
+        #expect(FileManager.default.fileExists(atPath: directory + "/extra.txt"))
+        #expect(try assemble("tiny-llama-ft-sharded", directory, force: true).status == 0)
+        #expect(
+            try Set(FileManager.default.contentsOfDirectory(atPath: directory))
+                == Set(FileManager.default.contentsOfDirectory(atPath: sharded)))
+        for name in try FileManager.default.contentsOfDirectory(atPath: sharded) {
+            #expect(try FileSystem.read(directory + "/" + name) == FileSystem.read(sharded + "/" + name), "\(name)")
+        }
+        let mismatch = try assemble("tiny-llama-ft-sharded", taken, force: true)
+        #expect(mismatch.status == 1 && mismatch.stderr.contains("is a file"), "\(mismatch.stderr)")
+        #expect(try FileSystem.read(taken) == original)
+        #expect(((try? FileSystem.listDirectory(root + "/a/b")) ?? []).filter { $0.hasPrefix(".pbrepo-tmp") }.isEmpty)
+    }
 }
 
 @Suite struct TrainCommandTests {

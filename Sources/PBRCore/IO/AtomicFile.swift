@@ -295,7 +295,7 @@ extension AtomicFile {
             guard lstat(path, &status) == 0, status.st_uid == geteuid(),
                 now - latestChange(path, status) >= quietSeconds
             else { continue }
-            if (status.st_mode & S_IFMT) == S_IFDIR ? removeTree(path) : unlink(path) == 0 {
+            if (status.st_mode & S_IFMT) == S_IFDIR ? FileSystem.removeTree(path) : unlink(path) == 0 {
                 removed.append(name)
             }
         }
@@ -313,14 +313,4 @@ extension AtomicFile {
         return latest
     }
 
-    /// `rm -r` without following links.
-    private static func removeTree(_ path: String) -> Bool {
-        for name in (try? FileSystem.listDirectory(path)) ?? [] {
-            let inner = path + "/" + name
-            var status = stat()
-            guard lstat(inner, &status) == 0 else { continue }
-            if (status.st_mode & S_IFMT) == S_IFDIR { _ = removeTree(inner) } else { unlink(inner) }
-        }
-        return rmdir(path) == 0
-    }
 }

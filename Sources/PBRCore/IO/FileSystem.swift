@@ -42,6 +42,26 @@ public enum FileSystem {
         }
     }
 
+    /// `rm -r` that never follows a link (a link inside is removed, not what it points to).
+    ///
+    /// - Returns: whether `path` itself is gone.
+    @discardableResult
+    public static func removeTree(_ path: String) -> Bool {
+        for name in (try? listDirectory(path)) ?? [] {
+            let inner = path + "/" + name
+            var status = stat()
+            guard lstat(inner, &status) == 0 else { continue }
+            if (status.st_mode & S_IFMT) == S_IFDIR { removeTree(inner) } else { unlink(inner) }
+        }
+        return rmdir(path) == 0
+    }
+
+    /// Swaps two paths in one step (`renameat2` with `RENAME_EXCHANGE`, Linux 3.15): each name then names what the
+    /// other did, and no moment exists when either is missing. False with `errno` set when it fails.
+    public static func exchange(_ a: String, _ b: String) -> Bool {
+        renameat2(AT_FDCWD, a, AT_FDCWD, b, 2) == 0  // RENAME_EXCHANGE
+    }
+
     /// Whether `path` is (or links to) a regular file: not a directory, FIFO, socket or device.
     public static func isRegularFile(_ path: String) -> Bool {
         var status = stat()
@@ -81,6 +101,13 @@ public enum FileSystem {
         }
     }
 }
+
+// Glibc declares renameat2 only under _GNU_SOURCE, which Swift's Glibc module does not set.
+@_silgen_name("renameat2")
+private func renameat2(
+    _ oldDirectory: Int32, _ old: UnsafePointer<CChar>, _ newDirectory: Int32, _ new: UnsafePointer<CChar>,
+    _ flags: UInt32
+) -> Int32
 
 private func hex(_ byte: UInt8) -> String {
     let digits = Array("0123456789abcdef")

@@ -263,8 +263,13 @@ struct AssembleCommand: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
     @Option(
-        name: .shortAndLong, help: "Output file (single-file models) or new directory (sharded / directory models).")
+        name: .shortAndLong,
+        help: """
+            Output file (single-file models; an existing directory or a path ending in / gets the model's file name \
+            inside it) or new directory (sharded / directory models). Parent directories are created.
+            """)
     var output: String
+    @Flag(help: "Replace an existing output file or directory (refused otherwise).") var force = false
     @Option(help: "A directory written by export-blocks, instead of the store.") var from: String?
     @Flag(help: "Also check each file's SHA-256 (every object and every whole file are always checked with XXH3-128).")
     var sha256 = false
@@ -272,7 +277,7 @@ struct AssembleCommand: ParsableCommand {
 
     func run() throws {
         let progress = ProgressBar(label: "assemble \(model)")
-        let options = Assembler.Options(sha256: sha256)
+        let options = Assembler.Options(sha256: sha256, overwrite: force)
         let result = try Console.run {
             if let from {
                 return try Assembler.assemble(
