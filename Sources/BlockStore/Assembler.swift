@@ -190,14 +190,25 @@ package enum Assembler {
         case .directory:
             // A fresh directory of an unpredictable name that nobody else can have planted (mkdtemp: O_EXCL, 0700),
             // opened up to the usual permissions only once it is complete and moved into place.
-            var template = Array(
-                (parent + "/" + AtomicFile.temporaryPrefix
-                    + (output.split(separator: "/").last.map(String.init) ?? "model")
-                    + ".XXXXXX").utf8CString)
-            guard let created = mkdtemp(&template) else {
-                throw StoreError(.io, "cannot create a directory in \(parent): \(String(cString: strerror(errno)))")
+            let template =
+                parent + "/" + AtomicFile.temporaryPrefix
+                + (output.split(separator: "/").last.map(String.init) ?? "model")
+                + ".XXXXXX"
+            var failure: Int32 = 0
+            let made = Interruption.creatingTemporary { () -> (result: String, path: String)? in
+                var bytes = Array(template.utf8CString)
+                guard let created = mkdtemp(&bytes) else {
+                    failure = errno
+                    return nil
+                }
+                let path = String(cString: created)
+                return (path, path)
             }
-            let staging = String(cString: created)
+            guard let made else {
+                throw StoreError(.io, "cannot create a directory in \(parent): \(String(cString: strerror(failure)))")
+            }
+            let staging = made.result
+            defer { Interruption.unregister(made.token) }
             do {
                 for file in recipe.files { try write(file, to: staging + "/" + file.path) }
                 let mask = umask(0)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PBRCore
 
 @main
 struct PBRepo: ParsableCommand {
@@ -28,6 +29,9 @@ struct PBRepo: ParsableCommand {
         // empty: every tensor's buffers then came back as fresh pages to fault in and zero (12 % of an ingest went
         // to clear_page). One arena keeps them; its lock is taken a few times per tensor, not per element.
         _ = glibcMallopt(-8, 1)  // M_ARENA_MAX
+        // SIGINT/SIGTERM remove what is half-written and exit 130/143 with one line (see Interruption).
+        let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "pbrepo"
+        Interruption.install(unfinished: "pbrepo \(command)")
         main(nil)
     }
 }

@@ -320,6 +320,55 @@ import XXHash
     }
 }
 
+/// Issue 12 §1: SIGINT and SIGTERM during assemble (a file model, and a directory model while its staging directory
+/// fills) leave no temporary file, print one line saying what was not finished, and exit 130 / 143.
+@Suite(.serialized, .tags(.slow)) struct InterruptionTests {
+    @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
+    func interruptedAssemblesLeaveNothingAndSaySo(signal: Int32, status: Int32) throws {
+        let root = Samples.temporaryDirectory()
+        let family = try StoreRaceTests.generatedFamily(in: root)
+        let folder = root + "/family"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: family.base, toPath: folder + "/model.safetensors")
+        try #"{"architectures": ["Test"]}"#.write(toFile: folder + "/config.json", atomically: true, encoding: .utf8)
+        let store = root + "/store"
+        #expect(try CommandRun.run(["ingest", "--store", store, "--name", "one", family.base]).status == 0)
+        #expect(try CommandRun.run(["ingest", "--store", store, "--name", "tree", folder]).status == 0)
+        for (model, output) in [("one", root + "/out/one.safetensors"), ("tree", root + "/out/tree")] {
+            try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: true)
+            var interrupted: (status: Int32, stderr: String)?
+            for _ in 0..<40 where interrupted == nil {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: CommandRun.binary)
+                process.arguments = ["assemble", "--store", store, model, "-o", output]
+                let errors = Pipe()
+                process.standardError = errors
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                func staged() -> Bool {
+                    ((try? FileSystem.listDirectory(root + "/out")) ?? []).contains { $0.hasPrefix(".pbrepo-tmp-") }
+                }
+                while process.isRunning && !staged() { usleep(100) }
+                if process.isRunning { kill(process.processIdentifier, signal) }
+                let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                if process.terminationReason == .exit && process.terminationStatus == status {
+                    interrupted = (process.terminationStatus, text)
+                } else {
+                    FileSystem.removeTree(output)
+                    unlink(output)
+                }
+            }
+            let result = try #require(interrupted, "no assemble of \(model) could be interrupted while writing")
+            #expect(result.stderr.contains("interrupted by SIG"), "\(result.stderr)")
+            #expect(result.stderr.contains("assemble of \(model)") && result.stderr.contains("not finished"))
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            let left = try FileSystem.listDirectory(root + "/out")
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+}
+
 @Suite struct AssembleCommandTests {
     @Test func assemblesFromTheStoreAndFromExportedBlocksWithTheChecksItReports() throws {
         let root = Samples.temporaryDirectory()

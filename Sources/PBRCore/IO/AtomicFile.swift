@@ -39,6 +39,8 @@ public final class AtomicFile {
     private var offset = 0
     private var behind: WriteBehind?
     private static let alignment = 4096
+    /// The temporary file's registration with `Interruption`, which removes it if the process is interrupted.
+    private var interruptionToken: Int?
 
     /// Creates the temporary file next to `destination`.
     ///
@@ -50,14 +52,22 @@ public final class AtomicFile {
         var attempt = 0
         while true {
             let candidate = directory + "/" + Self.temporaryPrefix + "\(UInt32.random(in: 0...UInt32.max))-" + name
-            let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            if fd >= 0 {
-                descriptor = fd
+            var failure: Int32 = 0
+            let made = Interruption.creatingTemporary { () -> (result: Int32, path: String)? in
+                let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                failure = errno
+                return fd >= 0 ? (fd, candidate) : nil
+            }
+            if let made {
+                descriptor = made.result
                 temporaryPath = candidate
+                interruptionToken = made.token
                 break
             }
+            guard !Interruption.isInterrupted else { throw FileError(.io, path: destination, "interrupted") }
             attempt += 1
-            if errno != EEXIST || attempt > 16 {
+            if failure != EEXIST || attempt > 16 {
+                errno = failure
                 throw FileError.system(destination, "cannot create a temporary file in \(directory)")
             }
         }
@@ -75,6 +85,7 @@ public final class AtomicFile {
             if descriptor >= 0 { close(descriptor) }
             unlink(temporaryPath)
         }
+        if let interruptionToken { Interruption.unregister(interruptionToken) }
     }
 
     /// Appends bytes (buffered).

@@ -241,6 +241,7 @@ struct ExportBlocksCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        Interruption.setUnfinished("export-blocks of \(model) to \(output)")
         let exported = try Console.run { try storeOptions.openForReading().exportBlocks(model, to: output) }
         if json {
             print(
@@ -276,6 +277,7 @@ struct AssembleCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        Interruption.setUnfinished("assemble of \(model) to \(output)")
         let progress = ProgressBar(label: "assemble \(model)")
         let options = Assembler.Options(sha256: sha256, overwrite: force)
         let result = try Console.run {
