@@ -69,22 +69,12 @@ final class RecipeHarness: @unchecked Sendable {
         return result
     }
 
-    /// Every path under a directory with its size, sorted.
+    /// Every file under a directory with its size.
     private static func listing(_ root: String) -> [String] {
         var entries: [String] = []
-        func walk(_ directory: String) {
-            for name in (try? FileSystem.listDirectory(directory)) ?? [] {
-                let path = directory + "/" + name
-                if FileSystem.isDirectory(path) {
-                    walk(path)
-                } else {
-                    var status = stat()
-                    _ = stat(path, &status)
-                    entries.append("\(path) \(status.st_size)")
-                }
-            }
+        FileSystem.forEachEntry(under: root) { path, status in
+            if (status.st_mode & S_IFMT) != S_IFDIR { entries.append("\(path) \(status.st_size)") }
         }
-        walk(root)
         return entries
     }
 }

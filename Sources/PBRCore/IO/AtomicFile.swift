@@ -316,10 +316,8 @@ extension AtomicFile {
     /// The latest modification time of `path` and, for a directory, of everything under it (links not followed).
     private static func latestChange(_ path: String, _ status: stat) -> Int {
         var latest = status.st_mtim.tv_sec
-        guard (status.st_mode & S_IFMT) == S_IFDIR else { return latest }
-        for name in (try? FileSystem.listDirectory(path)) ?? [] {
-            var inner = stat()
-            if lstat(path + "/" + name, &inner) == 0 { latest = max(latest, latestChange(path + "/" + name, inner)) }
+        if (status.st_mode & S_IFMT) == S_IFDIR {
+            FileSystem.forEachEntry(under: path) { _, inner in latest = max(latest, inner.st_mtim.tv_sec) }
         }
         return latest
     }

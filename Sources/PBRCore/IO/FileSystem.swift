@@ -1,4 +1,4 @@
-import Glibc
+package import Glibc
 
 /// Small file-system operations every module needs, with errors that name the path.
 public enum FileSystem {
@@ -42,16 +42,25 @@ public enum FileSystem {
         }
     }
 
+    /// Calls `body` with every entry under `directory` and its `lstat`, depth first, a directory's entries before the
+    /// directory itself; links are reported, never followed.
+    package static func forEachEntry(under directory: String, _ body: (String, stat) -> Void) {
+        for name in (try? listDirectory(directory)) ?? [] {
+            let path = directory + "/" + name
+            var status = stat()
+            guard lstat(path, &status) == 0 else { continue }
+            if (status.st_mode & S_IFMT) == S_IFDIR { forEachEntry(under: path, body) }
+            body(path, status)
+        }
+    }
+
     /// `rm -r` that never follows a link (a link inside is removed, not what it points to).
     ///
     /// - Returns: whether `path` itself is gone.
     @discardableResult
     public static func removeTree(_ path: String) -> Bool {
-        for name in (try? listDirectory(path)) ?? [] {
-            let inner = path + "/" + name
-            var status = stat()
-            guard lstat(inner, &status) == 0 else { continue }
-            if (status.st_mode & S_IFMT) == S_IFDIR { removeTree(inner) } else { unlink(inner) }
+        forEachEntry(under: path) { entry, status in
+            if (status.st_mode & S_IFMT) == S_IFDIR { rmdir(entry) } else { unlink(entry) }
         }
         return rmdir(path) == 0
     }
