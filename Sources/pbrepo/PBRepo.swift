@@ -32,7 +32,13 @@ struct PBRepo: ParsableCommand {
         // SIGINT/SIGTERM remove what is half-written and exit 130/143 with one line (see Interruption).
         let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "pbrepo"
         Interruption.install(unfinished: "pbrepo \(command)")
-        main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            Interruption.waitIfInterrupted()
+            exit(withError: error)
+        }
     }
 }
 

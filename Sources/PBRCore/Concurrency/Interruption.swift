@@ -45,6 +45,12 @@ public enum Interruption {
     /// Whether an interruption is being handled: writers stop creating temporary files.
     public static var isInterrupted: Bool { state.withLock { $0.interrupted } }
 
+    /// Never returns while an interruption is being handled (the handler ends the process): a failure it caused —
+    /// a temporary file refused, a file removed under a writer — is then not reported as an error of its own.
+    public static func waitIfInterrupted() {
+        while isInterrupted { pause() }
+    }
+
     /// Creates a temporary file or directory and registers it in one step, so that an interruption either finds it
     /// registered or comes before it exists (`make` runs under the lock the interruption takes first).
     ///

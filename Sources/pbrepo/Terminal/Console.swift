@@ -1,10 +1,13 @@
 import ArgumentParser
 import Glibc
+import PBRCore
 import Synchronization
 
 /// Where the CLI writes: results to stdout, diagnostics and progress to stderr.
 enum Console {
     static func error(_ message: String) {
+        // An interruption's handler prints the one line and exits; what it made fail is not a second error.
+        Interruption.waitIfInterrupted()
         writeStandardError("pbrepo: error: " + message.oneLine + "\n")
     }
 
