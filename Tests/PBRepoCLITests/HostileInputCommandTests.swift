@@ -256,9 +256,16 @@ import Testing
     @Test func readOnlyStoresCanBeReadAndErrorsAreOneLine() throws {
         let root = Samples.temporaryDirectory() + "/store"
         #expect(try CommandRun.run(["ingest", "--store", root, Self.base]).status == 0)
-        let missing = try CommandRun.run(["list", "--store", root + "-absent"])
+        let missing = try CommandRun.run(["show", "--store", root + "-absent", "mlp-base"])
         expectCleanRefusal(missing, "no store")
         #expect(missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
+        // Issue 12 §5: a new user's first `list` (no store yet) is an empty list, with a note, not an error.
+        let first = try CommandRun.run(["list", "--store", root + "-absent"])
+        #expect(first.status == 0 && first.stdout.contains("0 models"), "\(first.stdout) \(first.stderr)")
+        #expect(first.stderr.contains("pbrepo ingest creates it"), "\(first.stderr)")
+        let firstJSON = try CommandRun.run(["list", "--store", root + "-absent", "--json"])
+        #expect(firstJSON.status == 0 && firstJSON.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        #expect(!FileManager.default.fileExists(atPath: root + "-absent"), "list must not create a store")
         // Nobody may write the store; as root (which permissions do not stop), the commands run as `nobody`.
         chmod(root, 0o555)
         chmod(root + "/index.sqlite3", 0o444)

@@ -103,7 +103,11 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let models = try Console.run { try storeOptions.openForReading().list() }
+        // A new user's first `pbrepo list`: no store yet is an empty list, not an error.
+        let root = Store.location(explicit: storeOptions.store)
+        let exists = FileSystem.isRegularFile(root + "/index.sqlite3")
+        if !exists { Console.note("no store at \(root) yet; pbrepo ingest creates it") }
+        let models = exists ? try Console.run { try storeOptions.openForReading().list() } : []
         if json {
             print(
                 JSONValue.array(
