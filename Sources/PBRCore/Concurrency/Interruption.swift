@@ -76,11 +76,7 @@ public enum Interruption {
             return (Array(state.paths.values), state.unfinished)
         }
         var removed = 0
-        for path in paths {
-            var status = stat()
-            guard lstat(path, &status) == 0 else { continue }
-            if (status.st_mode & S_IFMT) == S_IFDIR ? FileSystem.removeTree(path) : unlink(path) == 0 { removed += 1 }
-        }
+        for path in paths where FileSystem.removeTree(path) { removed += 1 }
         let name = number == SIGINT ? "SIGINT" : "SIGTERM"
         let line =
             "pbrepo: interrupted by \(name): \(unfinished) was not finished"

@@ -306,9 +306,7 @@ extension AtomicFile {
             guard lstat(path, &status) == 0, status.st_uid == geteuid(),
                 now - latestChange(path, status) >= quietSeconds
             else { continue }
-            if (status.st_mode & S_IFMT) == S_IFDIR ? FileSystem.removeTree(path) : unlink(path) == 0 {
-                removed.append(name)
-            }
+            if FileSystem.removeTree(path) { removed.append(name) }
         }
         return removed
     }

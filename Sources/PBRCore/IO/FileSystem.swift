@@ -21,7 +21,10 @@ public enum FileSystem {
             let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
             guard let name = String(validating: bytes, as: UTF8.self) else {
                 guard requireUTF8 else { continue }
-                let shown = bytes.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : "\\x" + hex($0) }.joined()
+                let shown = bytes.map {
+                    $0 < 0x80 && $0 >= 0x20
+                        ? String(UnicodeScalar($0)) : "\\x" + String($0 >> 4, radix: 16) + String($0 & 15, radix: 16)
+                }.joined()
                 throw FileError(
                     .invalidName, path: path,
                     "the name \"\(shown)\" is not UTF-8; pbrepo records names as UTF-8 text (rename the file)")
@@ -54,11 +57,15 @@ public enum FileSystem {
         }
     }
 
-    /// `rm -r` that never follows a link (a link inside is removed, not what it points to).
+    /// `rm -r` that never follows a link (a link, here or inside, is removed, not what it points to); a file or
+    /// link at `path` is simply unlinked.
     ///
     /// - Returns: whether `path` itself is gone.
     @discardableResult
     public static func removeTree(_ path: String) -> Bool {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return false }
+        guard (status.st_mode & S_IFMT) == S_IFDIR else { return unlink(path) == 0 }
         forEachEntry(under: path) { entry, status in
             if (status.st_mode & S_IFMT) == S_IFDIR { rmdir(entry) } else { unlink(entry) }
         }
@@ -117,11 +124,6 @@ private func renameat2(
     _ oldDirectory: Int32, _ old: UnsafePointer<CChar>, _ newDirectory: Int32, _ new: UnsafePointer<CChar>,
     _ flags: UInt32
 ) -> Int32
-
-private func hex(_ byte: UInt8) -> String {
-    let digits = Array("0123456789abcdef")
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
-}
 
 /// A decoding error as one line that names the field: `models[3].blocks: expected String, found a JSON number`.
 public func describe(_ error: any Error) -> String {
