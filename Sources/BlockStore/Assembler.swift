@@ -58,14 +58,31 @@ package enum Assembler {
         func damaged(_ file: Recipe.File, _ what: String) -> StoreError {
             StoreError(.corruptObject, "recipe of \(recipe.model) is damaged: \(file.path) \(what)")
         }
+        func unsafe(_ path: String) -> StoreError {
+            StoreError(.corruptObject, "recipe of \(recipe.model) names an unsafe path \"\(path)\"")
+        }
+        // Folders are written inside a fresh staging directory, so relative paths whose every component is a plain
+        // name cannot reach outside it; a single-file model has no folders at all.
+        func isPlain(_ path: String) -> Bool {
+            let components = path.split(separator: "/", omittingEmptySubsequences: false)
+            return !path.utf8.contains(0) && (recipe.layout == .directory || components.count == 1)
+                && components.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+        }
         var total: UInt64 = 0
         var paths = Set<String>()
-        for file in recipe.files {
-            guard !file.path.isEmpty, file.path != ".", file.path != "..", !file.path.contains("/"),
-                !file.path.utf8.contains(0)
-            else {
-                throw StoreError(.corruptObject, "recipe of \(recipe.model) names an unsafe path \"\(file.path)\"")
+        var folders = Set<String>()
+        for path in recipe.files.map(\.path) + (recipe.directories ?? []) {
+            guard isPlain(path) else { throw unsafe(path) }
+            var parent = Substring(path)
+            while let cut = parent.lastIndex(of: "/") {
+                parent = parent[..<cut]
+                folders.insert(String(parent))
             }
+        }
+        if let clash = recipe.files.first(where: { folders.contains($0.path) }) {
+            throw damaged(clash, "is both a file and a folder")
+        }
+        for file in recipe.files {
             guard paths.insert(file.path).inserted else { throw damaged(file, "is named twice") }
             var size: UInt64 = 0
             func add(_ count: UInt64) throws {
@@ -210,7 +227,13 @@ package enum Assembler {
             let staging = made.result
             defer { Interruption.unregister(made.token) }
             do {
-                for file in recipe.files { try write(file, to: staging + "/" + file.path) }
+                for folder in recipe.directories ?? [] { try makeDirectories(staging + "/" + folder) }
+                for file in recipe.files {
+                    if let cut = file.path.lastIndex(of: "/") {
+                        try makeDirectories(staging + "/" + file.path[..<cut])
+                    }
+                    try write(file, to: staging + "/" + file.path)
+                }
                 let mask = umask(0)
                 umask(mask)
                 chmod(staging, 0o777 & ~mask)
@@ -368,8 +391,14 @@ package enum Assembler {
         } catch {
             throw StoreError(.corruptObject, "\(path) is not a valid recipe: \(describe(error))", underlying: error)
         }
-        guard recipe.schema == Recipe.schemaID, recipe.model == model else {
-            throw StoreError(.corruptObject, "\(path) is not a \(Recipe.schemaID) recipe of model \(model)")
+        guard Recipe.readableSchemas.contains(recipe.schema) else {
+            throw StoreError(
+                .corruptObject,
+                "\(path) is a \(recipe.schema) recipe; this pbrepo reads \(Recipe.readableSchemas.sorted().joined(separator: " and ")) (a newer pbrepo wrote it?)"
+            )
+        }
+        guard recipe.model == model else {
+            throw StoreError(.corruptObject, "\(path) is a recipe of model \(recipe.model), not of \(model)")
         }
         return recipe
     }
@@ -380,11 +409,17 @@ extension Store {
     package func recipe(of model: String) throws -> Recipe {
         let text = try index.recipeText(of: model)
         guard let text else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
+        let recipe: Recipe
         do {
-            return try JSONValueDecoder().decode(Recipe.self, from: Array(text.utf8))
+            recipe = try JSONValueDecoder().decode(Recipe.self, from: Array(text.utf8))
         } catch {
             throw StoreError(.database, "the recipe of \(model) in the index is unreadable: \(describe(error))")
         }
+        guard Recipe.readableSchemas.contains(recipe.schema) else {
+            throw StoreError(
+                .database, "the recipe of \(model) is a \(recipe.schema) recipe, which this pbrepo cannot read")
+        }
+        return recipe
     }
 
     /// Rebuilds `model` from the store's objects (see `Assembler.assemble`).

@@ -51,6 +51,11 @@ package struct IngestResult: Sendable, Equatable {
     package var newStoredBytes: UInt64
     /// Objects that were damaged and were written again from the model's files.
     package var repairedObjects: Int
+    /// Files of the model, and checkpoints among them.
+    package var files: Int
+    package var checkpoints: Int
+    /// What was left out of the model's folder on purpose (`.git`), relative to it.
+    package var skipped: [String]
 }
 
 extension Store {
@@ -63,9 +68,16 @@ extension Store {
     package func ingest(
         _ path: String, options: IngestOptions = IngestOptions(), progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> IngestResult {
-        // The files are checked (links, kinds) before anything reads them.
-        let source = try SourceFiles.find(path)
-        let report = try PartitionReport.run(path: path, rules: options.rules, progress: progress)
+        try ingest(try ModelSource.find(path), from: path, options: options, progress: progress)
+    }
+
+    /// Adds the model whose files `source` found at `path` (see `ingest(_:options:progress:)`); the files have been
+    /// checked (links, kinds) before anything reads them.
+    package func ingest(
+        _ source: ModelSource, from path: String, options: IngestOptions = IngestOptions(),
+        progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> IngestResult {
+        let report = try ModelPartition.run(try source.open(), rules: options.rules, progress: progress)
         let name = options.name ?? source.defaultName
         let family = options.family ?? source.defaultFamily
         guard !name.isEmpty, !name.contains("/") else {
@@ -77,12 +89,13 @@ extension Store {
         }
         func result(_ status: IngestResult.Status, _ written: WrittenObjects, reused: Int) -> IngestResult {
             IngestResult(
-                model: name, family: family, status: status, tensors: report.inspection.tensors.count,
-                tensorBytes: report.inspection.totalBytes, blocks: report.blocks.count, reusedBlocks: reused,
+                model: name, family: family, status: status, tensors: report.tensors.count,
+                tensorBytes: report.totalBytes, blocks: report.blocks.count, reusedBlocks: reused,
                 newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored,
-                repairedObjects: written.repaired.count)
+                repairedObjects: written.repaired.count, files: source.relativePaths.count,
+                checkpoints: source.checkpoints.count, skipped: source.skipped)
         }
-        var plan = try ModelPlan(report: report, source: source, model: name)
+        var plan = try ModelPlan(partition: report, source: source, model: name)
         if let existing = try index.sourceFingerprint(of: name) {
             guard existing == fingerprint(try source.checksums()) else {
                 throw StoreError(
@@ -123,7 +136,7 @@ extension Store {
                 }
                 let reused = try index.record(
                     StoreIndex.ModelEntry(
-                        plan: plan, report: report, name: name, family: family, baseModel: base?.model,
+                        plan: plan, partition: report, name: name, family: family, baseModel: base?.model,
                         rules: options.rules, source: path),
                     facts: objects.facts)
                 return result(.added, written, reused: reused)

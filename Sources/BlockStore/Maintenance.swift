@@ -135,7 +135,7 @@ extension Store {
             do {
                 // Damaged rows are recorded again from scratch; damaged objects are healed by ingesting the same files.
                 if damagedRows.contains(model) {
-                    _ = try SourceFiles.find(recorded.path)
+                    _ = try ModelSource.find(recorded.path)
                     try remove(model)
                 }
                 _ = try ingest(recorded.path, options: IngestOptions(name: model, family: recorded.family))

@@ -32,12 +32,11 @@ struct ModelPlan: Sendable {
     var objects: [PlannedObject]
     let files: [MappedFile]
 
-    init(report: PartitionReport, source: SourceFiles, model: String) throws {
+    init(partition: ModelPartition, source: ModelSource, model: String) throws {
         let mapped = try source.relativePaths.map { try MappedFile(path: source.absolutePath($0)) }
         files = mapped
-        let inspection = report.inspection
         var place = [Int: BaseTensors.Key]()
-        for (position, block) in report.blocks.enumerated() {
+        for (position, block) in partition.blocks.enumerated() {
             for (index, tensor) in block.block.tensors.enumerated() {
                 place[tensor] = BaseTensors.Key(block: position, index: index)
             }
@@ -51,7 +50,7 @@ struct ModelPlan: Sendable {
             }
         }
         func tensorObject(_ index: Int, source: PlannedObject.Source) -> XXH3Digest {
-            let tensor = inspection.tensors[index]
+            let tensor = partition.tensors[index]
             add(
                 PlannedObject(
                     digest: tensor.digest, rawBytes: tensor.descriptor.byteCount,
@@ -78,24 +77,34 @@ struct ModelPlan: Sendable {
             return digest
         }
 
+        var componentOf: [String: ModelPartition.Component] = [:]
+        for component in partition.components {
+            for file in component.files { componentOf[file] = component }
+        }
         var recipeFiles: [Recipe.File] = []
         for (fileIndex, relative) in source.relativePaths.enumerated() {
             let content: Recipe.File.Content
-            switch inspection.checkpoint.layout(ofFile: relative, length: mapped[fileIndex].count) {
+            let component = componentOf[relative]
+            let first = component?.firstTensor ?? 0
+            let layout =
+                component?.report.inspection.checkpoint.layout(
+                    ofFile: Checkpoint.lastComponent(relative), length: mapped[fileIndex].count) ?? .other
+            switch layout {
             case .safetensors(let header, let tensors):
                 content = .safetensors(
                     header: bytesObject(header).description,
                     tensors: tensors.map { extent in
                         tensorObject(
-                            extent.tensor, source: .file(index: fileIndex, offset: extent.offset, length: extent.length)
+                            first + extent.tensor,
+                            source: .file(index: fileIndex, offset: extent.offset, length: extent.length)
                         ).description
                     })
-            case .embedded(let candidates) where source.layout == .file:
+            case .embedded(let candidates):
                 let bytes = mapped[fileIndex].unsafeBytes
                 // Spliced only where the file's bytes really are the tensor's (its metadata could lie).
                 let extents = candidates.filter { extent in
                     let range = UnsafeRawBufferPointer(rebasing: bytes[extent.offset..<(extent.offset + extent.length)])
-                    return xxh3_128(range) == inspection.tensors[extent.tensor].digest
+                    return xxh3_128(range) == partition.tensors[first + extent.tensor].digest
                 }
                 var skeleton: [UInt8] = []
                 var cursor = 0
@@ -103,20 +112,22 @@ struct ModelPlan: Sendable {
                 for extent in extents where extent.offset >= cursor {
                     skeleton.append(contentsOf: bytes[cursor..<extent.offset])
                     let digest = tensorObject(
-                        extent.tensor, source: .file(index: fileIndex, offset: extent.offset, length: extent.length))
+                        first + extent.tensor,
+                        source: .file(index: fileIndex, offset: extent.offset, length: extent.length))
                     kept.append(
                         .init(offset: UInt64(extent.offset), length: UInt64(extent.length), object: digest.description))
                     cursor = extent.offset + extent.length
                 }
                 skeleton.append(contentsOf: bytes[cursor...])
                 content = .hdf5(skeleton: bytesObject(skeleton).description, extents: kept)
-            case .embedded, .other:
+            case .other:
                 content = .verbatim(object: fileObject(fileIndex).description)
             }
             recipeFiles.append(
                 Recipe.File(path: relative, size: UInt64(mapped[fileIndex].count), sha256: "", content: content))
         }
-        recipe = Recipe(schema: Recipe.schemaID, model: model, layout: source.layout, files: recipeFiles)
+        recipe = Recipe(
+            model: model, layout: source.layout, files: recipeFiles, emptyDirectories: source.emptyDirectories)
         objects = order.compactMap { planned[$0] }
     }
 

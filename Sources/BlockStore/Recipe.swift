@@ -3,7 +3,12 @@
 /// Stored in the index with each model and written as `<model>.recipe.json` by `export-blocks`, next to the objects
 /// it names.
 package struct Recipe: Codable, Sendable, Equatable {
+    /// A recipe of files in one folder: what every pbrepo build reads.
     package static let schemaID = "pbrepo.recipe/v1"
+    /// A recipe of a folder tree (a file in a sub-folder, or an empty folder): builds that predate trees refuse it by
+    /// its schema rather than misread it.
+    package static let treeSchemaID = "pbrepo.recipe/v2"
+    package static let readableSchemas: Set<String> = [schemaID, treeSchemaID]
 
     package enum Layout: String, Codable, Sendable {
         /// One file: the model was ingested from a file and is assembled to a file.
@@ -122,13 +127,21 @@ package struct Recipe: Codable, Sendable, Equatable {
     package var schema: String
     package var model: String
     package var layout: Layout
+    /// Paths relative to the model's folder, `/` between folders.
     package var files: [File]
+    /// Folders of the model that hold no file (absent when there is none).
+    package var directories: [String]?
 
-    package init(schema: String = Recipe.schemaID, model: String, layout: Layout, files: [File]) {
-        self.schema = schema
+    /// A recipe with the lowest schema that can hold it, unless `schema` is given.
+    package init(
+        schema: String? = nil, model: String, layout: Layout, files: [File], emptyDirectories: [String] = []
+    ) {
         self.model = model
         self.layout = layout
         self.files = files
+        self.directories = emptyDirectories.isEmpty ? nil : emptyDirectories
+        let isTree = !emptyDirectories.isEmpty || files.contains { $0.path.contains("/") }
+        self.schema = schema ?? (isTree ? Recipe.treeSchemaID : Recipe.schemaID)
     }
 
     /// Every object the model needs (without delta bases), each once, in first-use order.

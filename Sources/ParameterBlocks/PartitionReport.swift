@@ -11,7 +11,11 @@ package struct PartitionReport: Sendable {
     package static func run(
         path: String, rules: PartitionRules? = nil, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> PartitionReport {
-        let inspection = try Inspection.run(path: path, progress: progress)
+        try run(inspection: try Inspection.run(path: path, progress: progress), rules: rules)
+    }
+
+    /// Partitions an inspected checkpoint.
+    package static func run(inspection: Inspection, rules: PartitionRules? = nil) -> PartitionReport {
         let partition = Partition.make(
             inspection.checkpoint, tensors: inspection.tensors.map(\.descriptor), rules: rules)
         return PartitionReport(inspection: inspection, blocks: partition.digested(inspection))
@@ -19,9 +23,14 @@ package struct PartitionReport: Sendable {
 
     /// `{"path", "format", "blocks": [{"name", "kind", "position", "bytes", "digest", "tensors": [names]}]}`.
     package var json: JSONValue {
+        Self.json(
+            path: inspection.path, format: inspection.format.rawValue, blocks: blocks, tensors: inspection.tensors)
+    }
+
+    static func json(path: String, format: String, blocks: [DigestedBlock], tensors: [InspectedTensor]) -> JSONValue {
         .object([
-            ("path", .string(inspection.path)),
-            ("format", .string(inspection.format.rawValue)),
+            ("path", .string(path)),
+            ("format", .string(format)),
             (
                 "blocks",
                 .array(
@@ -32,10 +41,7 @@ package struct PartitionReport: Sendable {
                             ("position", .number(position)),
                             ("bytes", .number(block.bytes)),
                             ("digest", .string(block.digest.description)),
-                            (
-                                "tensors",
-                                .array(block.block.tensors.map { .string(inspection.tensors[$0].descriptor.name) })
-                            ),
+                            ("tensors", .array(block.block.tensors.map { .string(tensors[$0].descriptor.name) })),
                         ])
                     })
             ),

@@ -67,5 +67,7 @@ extension Checkpoint {
         }
     }
 
-    static func lastComponent(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
+    public static func lastComponent(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
 }

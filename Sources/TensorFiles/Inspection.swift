@@ -29,7 +29,13 @@ public struct Inspection: Sendable {
     public static func run(
         path: String, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> Inspection {
-        let checkpoint = try Checkpoint.open(path)
+        try run(checkpoint: try Checkpoint.open(path), path: path, progress: progress)
+    }
+
+    /// Validates and hashes an opened checkpoint (reported as `path`), as `run(path:progress:)` does.
+    public static func run(
+        checkpoint: Checkpoint, path: String, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> Inspection {
         let descriptors = try checkpoint.tensors()
         if case .safetensors(let model) = checkpoint { for shard in model.shards { shard.adviseSequential() } }
         let digests = try hashAll(checkpoint, descriptors: descriptors, progress: progress)

@@ -119,6 +119,46 @@ import XXHash
         try expectRefused(directory, "../\(model)", "a model name with a path")
     }
 
+    /// Recipes of folder trees: no path may climb out of the model's folder, be absolute or empty in a component,
+    /// name a file that is also a folder, or put a single-file model in a folder.
+    @Test func treePathsThatLeaveTheModelOrContradictThemselvesAreRefused() throws {
+        let (directory, model, original) = try exported("transformer/tiny-llama-ft-sharded")
+        let originalFiles = original["files"] as! [[String: Any]]
+        for path in ["../escape", "a/../../escape", "/tmp/escape", "a//b", "a/./b", "sub/", "a/..", "a\u{0}b"] {
+            var files = originalFiles
+            files[0]["path"] = path
+            var recipe = original
+            recipe["files"] = files
+            try write(recipe, to: directory, model: model)
+            try expectRefused(directory, model, "file path \(path)")
+        }
+        var clash = originalFiles
+        clash[1]["path"] = (clash[0]["path"] as! String) + "/inside"
+        var recipe = original
+        recipe["files"] = clash
+        try write(recipe, to: directory, model: model)
+        try expectRefused(directory, model, "a file that is also a folder")
+        for folder in ["../up", "/abs", ""] {
+            recipe = original
+            recipe["directories"] = [folder]
+            recipe["schema"] = "pbrepo.recipe/v2"
+            try write(recipe, to: directory, model: model)
+            try expectRefused(directory, model, "empty folder \(folder)")
+        }
+        recipe = original
+        recipe["schema"] = "pbrepo.recipe/v9"
+        try write(recipe, to: directory, model: model)
+        try expectRefused(directory, model, "a schema from the future")
+
+        let (single, singleModel, singleRecipe) = try exported("mlp/mlp-base.safetensors")
+        var files = singleRecipe["files"] as! [[String: Any]]
+        files[0]["path"] = "sub/mlp-base.safetensors"
+        recipe = singleRecipe
+        recipe["files"] = files
+        try write(recipe, to: single, model: singleModel)
+        try expectRefused(single, singleModel, "a single-file model in a folder")
+    }
+
     /// F-3 at a client: every flip of an object's length field, in an export directory, is a clean error.
     @Test func objectsWithLyingLengthsAreRefusedWithoutAllocatingThem() throws {
         let (directory, model, _) = try exported("mlp/mlp-base.safetensors")

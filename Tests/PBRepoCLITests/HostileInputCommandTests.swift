@@ -127,17 +127,26 @@ import Testing
         #expect(snapshot.status == 0, "\(snapshot.stderr)")
     }
 
-    /// F-5: a model folder with a sub-folder is refused naming it, instead of being stored without it and then
-    /// assembled as "verified" (storing whole trees is issue 12).
-    @Test func subFoldersAreRefusedRatherThanDropped() throws {
+    /// F-5 (sub-folders dropped) is answered by storing the whole tree (ModelTreeCommandTests); what a tree must not
+    /// hold is refused naming it: a link to a folder (a loop, or a second copy), a shard its index does not name.
+    @Test func linksToFoldersAndShardsTheIndexLostAreRefused() throws {
         let root = Samples.temporaryDirectory()
         try FileManager.default.createDirectory(atPath: root + "/m/tokenizer", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.base, toPath: root + "/m/model.safetensors")
-        try "{}".write(toFile: root + "/m/tokenizer/t.json", atomically: true, encoding: .utf8)
-        let run = try CommandRun.run(["ingest", "--store", root + "/s", root + "/m"])
-        expectCleanRefusal(run, "sub-folder", mentioning: "tokenizer is a sub-folder")
-        let list = try CommandRun.run(["list", "--store", root + "/s"])
-        #expect(!list.stdout.contains("m "), "\(list.stdout)")
+        try FileManager.default.createSymbolicLink(atPath: root + "/m/tokenizer/loop", withDestinationPath: "..")
+        expectCleanRefusal(
+            try CommandRun.run(["ingest", "--store", root + "/s", root + "/m"]), "link to a folder",
+            mentioning: "tokenizer/loop is a symbolic link to the folder")
+        let sharded = root + "/sharded"
+        try FileManager.default.copyItem(atPath: Samples.path("hostile/index-ignores-a-shard"), toPath: sharded)
+        try FileManager.default.createDirectory(atPath: root + "/tree", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: sharded, toPath: root + "/tree/text_encoder")
+        try FileManager.default.copyItem(atPath: Self.base, toPath: root + "/tree/model.safetensors")
+        expectCleanRefusal(
+            try CommandRun.run(["ingest", "--store", root + "/s", root + "/tree"]), "stray shard in a sub-folder",
+            mentioning: "text_encoder/model-00002-of-00002.safetensors looks like a shard of")
+        let list = try CommandRun.run(["list", "--store", root + "/s", "--json"])
+        #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(list.stdout)")
     }
 
     /// F-10: a FIFO in a model folder, or given as a file, is refused at once (the test would hang otherwise).

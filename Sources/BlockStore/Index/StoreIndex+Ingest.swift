@@ -62,7 +62,7 @@ extension StoreIndex {
     /// What one ingest records.
     struct ModelEntry {
         var plan: ModelPlan
-        var report: PartitionReport
+        var partition: ModelPartition
         var name: String
         var family: String
         var baseModel: String?
@@ -75,7 +75,7 @@ extension StoreIndex {
     /// can never claim a self-contained object for a file that is a delta). Returns how many of the model's blocks
     /// the store already had.
     func record(_ entry: ModelEntry, facts: (XXH3Digest) -> ObjectFileFacts?) throws -> Int {
-        let (plan, report, name) = (entry.plan, entry.report, entry.name)
+        let (plan, report, name) = (entry.plan, entry.partition, entry.name)
         let recipeJSON = try String(decoding: JSONEncoder().encode(plan.recipe), as: UTF8.self)
         return try write { db -> Int in
             if try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) != nil {
@@ -99,9 +99,9 @@ extension StoreIndex {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    name, entry.family, entry.baseModel, report.inspection.format.rawValue, entry.source,
+                    name, entry.family, entry.baseModel, report.format, entry.source,
                     entry.rules?.source,
-                    recipeJSON, Int64(report.inspection.totalBytes), ISO8601DateFormatter().string(from: Date()),
+                    recipeJSON, Int64(report.totalBytes), ISO8601DateFormatter().string(from: Date()),
                 ])
             let id = db.lastInsertedRowID
             for (position, file) in plan.recipe.files.enumerated() {
@@ -117,7 +117,7 @@ extension StoreIndex {
                 for (index, tensor) in block.block.tensors.enumerated() { blockOf[tensor] = (position, index) }
             }
             let stored = Set(plan.objects.map(\.digest))
-            for (position, tensor) in report.inspection.tensors.enumerated() {
+            for (position, tensor) in report.tensors.enumerated() {
                 let place = blockOf[position] ?? (-1, -1)
                 let shape = "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]"
                 try db.execute(

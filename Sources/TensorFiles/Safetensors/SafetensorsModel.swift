@@ -70,8 +70,22 @@ public struct SafetensorsModel: Sendable {
         return SafetensorsModel(path: path, shards: [try SafetensorsFile(path: path)], index: nil, indexMetadata: [])
     }
 
-    private static func openIndex(_ indexPath: String, reportedPath: String) throws(TensorFileError) -> SafetensorsModel
-    {
+    /// Opens `files` as the shards of one model without an index (a folder of a model tree holds several), reported
+    /// as `reportedPath`; no tensor name may appear in two of them.
+    public static func open(shards files: [String], reportedPath: String) throws(TensorFileError) -> SafetensorsModel {
+        let shards = try files.map { (path) throws(TensorFileError) in try SafetensorsFile(path: path) }
+        try checkUniqueNames(shards, path: reportedPath)
+        return SafetensorsModel(path: reportedPath, shards: shards, index: nil, indexMetadata: [])
+    }
+
+    /// The names of the shards an index file (`*.safetensors.index.json`) names, without opening them.
+    public static func shardNames(ofIndex indexPath: String) throws(TensorFileError) -> Set<String> {
+        Set(try readIndex(indexPath).shardOf.values)
+    }
+
+    private static func readIndex(_ indexPath: String) throws(TensorFileError) -> (
+        root: JSONValue, bytes: [UInt8], shardOf: [String: String]
+    ) {
         let mapping = try fileOperation { () throws(FileError) in try MappedFile(path: indexPath) }
         let bytes = mapping.withUnsafeBytes { Array($0) }
         let root: JSONValue
@@ -100,6 +114,12 @@ public struct SafetensorsModel: Sendable {
             }
             shardOf[entry.key] = shard
         }
+        return (root, bytes, shardOf)
+    }
+
+    private static func openIndex(_ indexPath: String, reportedPath: String) throws(TensorFileError) -> SafetensorsModel
+    {
+        let (root, bytes, shardOf) = try readIndex(indexPath)
         let directory = AtomicFile.directory(of: indexPath)
         let names = Set(shardOf.values).sorted()
         let shards = try names.map { (name) throws(TensorFileError) in try SafetensorsFile(path: directory + "/" + name)

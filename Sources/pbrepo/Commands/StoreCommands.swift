@@ -59,14 +59,20 @@ struct IngestCommand: ParsableCommand {
         for path in paths {
             let progress = ProgressBar(label: "ingest \(path)")
             let result = try Console.run {
-                try HDF5Isolation.check(path)
+                let source = try ModelSource.find(path)
+                for file in source.hdf5Files { try HDF5Isolation.check(file) }
                 return try store.ingest(
-                    path,
+                    source, from: path,
                     options: IngestOptions(name: name, family: family, base: base, rules: parsedRules, level: level)
                 ) { progress.update(done: $0, total: $1) }
             }
             progress.finish()
             results.append(result)
+            if !result.skipped.isEmpty {
+                Console.note(
+                    "left out of \(result.model): \(result.skipped.joined(separator: ", ")) (version-control and download-cache folders)"
+                )
+            }
             if !json {
                 let reuse = result.blocks == 0 ? 0 : 100 * result.reusedBlocks / result.blocks
                 print(
@@ -90,6 +96,8 @@ struct IngestCommand: ParsableCommand {
                             ("new_object_bytes", .number(result.newObjectBytes)),
                             ("new_stored_bytes", .number(result.newStoredBytes)),
                             ("repaired_objects", .number(result.repairedObjects)),
+                            ("files", .number(result.files)), ("checkpoints", .number(result.checkpoints)),
+                            ("skipped", .array(result.skipped.map(JSONValue.string))),
                         ])
                     }
                 ).prettyPrinted())
