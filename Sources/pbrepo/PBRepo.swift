@@ -12,7 +12,8 @@ struct PBRepo: ParsableCommand {
             ReportCommand.self,
             ExportManifestCommand.self, SynthesizeManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self,
             VerifyCommand.self,
-            CollectGarbageCommand.self, RemoveCommand.self, BeamformCommand.self, SimulateCommand.self,
+            CollectGarbageCommand.self, RemoveCommand.self, DiskUsageCommand.self, BeamformCommand.self,
+            SimulateCommand.self,
             SweepCommand.self, RobustnessCommand.self, TrainCommand.self, PlanCommand.self, PlotCommand.self,
             BoundCommand.self, Bench.self, CheckHDF5.self,
         ]

@@ -200,3 +200,49 @@ extension StoreIndex {
         }
     }
 }
+
+extension StoreIndex {
+    /// Which objects each model needs and the delta base each object row names, read in one transaction: what space
+    /// accounting (`du`, `rm`, `gc --dry-run`) works from.
+    struct Needs: Sendable {
+        var byModel: [String: Set<String>]
+        var base: [String: String]
+        var indexed: Set<String>
+    }
+
+    func needs() throws -> Needs {
+        try read { db in
+            var byModel: [String: Set<String>] = [:]
+            for name in try String.fetchAll(db, sql: "SELECT name FROM model") { byModel[name] = [] }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT m.name, o.object FROM model_object o JOIN model m ON m.id = o.model_id")
+            {
+                byModel[row["name"], default: []].insert(row["object"])
+            }
+            var base: [String: String] = [:]
+            var indexed = Set<String>()
+            for row in try Row.fetchAll(db, sql: "SELECT digest, base FROM object") {
+                indexed.insert(row["digest"])
+                if let of: String = row["base"] { base[row["digest"]] = of }
+            }
+            return Needs(byModel: byModel, base: base, indexed: indexed)
+        }
+    }
+
+    /// Deletes the rows of every model in `names` in one transaction, or of none when one of them is not there.
+    func removeModels(_ names: [String]) throws -> [String] {
+        try write { db -> [String] in
+            var missing: [String] = []
+            for name in names {
+                try db.execute(sql: "DELETE FROM model WHERE name = ?", arguments: [name])
+                if db.changesCount == 0 { missing.append(name) }
+            }
+            if !missing.isEmpty { throw RollbackUnknown(names: missing) }
+            return names
+        }
+    }
+
+    struct RollbackUnknown: Error {
+        var names: [String]
+    }
+}

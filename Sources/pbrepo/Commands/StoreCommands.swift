@@ -405,9 +405,21 @@ struct CollectGarbageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc", abstract: "Delete objects no model needs and temporary files of finished processes.")
     @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Say what would be deleted, and delete nothing.") var dryRun = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        if dryRun {
+            let freed = try Console.run { try storeOptions.openForReading().reclaimable() }
+            if json {
+                return print(
+                    JSONValue.object([
+                        ("dry_run", .bool(true)), ("objects_removed", .number(freed.objects)),
+                        ("bytes_freed", .number(freed.bytes)),
+                    ]).prettyPrinted())
+            }
+            return print("would remove \(freed.objects) objects (\(formatBytes(freed.bytes)))")
+        }
         let result = try Console.run { try storeOptions.open().collectGarbage() }
         if json {
             return print(
@@ -424,13 +436,81 @@ struct CollectGarbageCommand: ParsableCommand {
 
 struct RemoveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rm", abstract: "Remove a model from the store (run gc to free its objects).")
+        commandName: "rm", abstract: "Remove models from the store (gc then frees their objects).",
+        discussion: """
+            All the models or none: a name that is not in the store removes nothing. Objects another model still \
+            needs (as a block or as the base of its deltas) stay; the line printed says what gc would free.
+
+            Example: pbrepo rm llama-ft-old llama-ft-older --dry-run
+            """)
     @OptionGroup var storeOptions: StoreOptions
-    @Argument(help: "Model name.") var model: String
+    @Argument(help: "Model names.") var models: [String]
+    @Flag(help: "Say what would be removed and freed, and change nothing.") var dryRun = false
+    @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        try Console.run { try storeOptions.open().remove(model) }
-        print("removed \(model)")
+        let freed = try Console.run { () throws -> Reclaimable in
+            let store = dryRun ? try storeOptions.openForReading() : try storeOptions.open()
+            let freed = try store.reclaimable(removing: models)
+            if !dryRun { try store.remove(models) }
+            return freed
+        }
+        if json {
+            return print(
+                JSONValue.object([
+                    ("removed", .array(models.map(JSONValue.string))), ("dry_run", .bool(dryRun)),
+                    ("gc_objects", .number(freed.objects)), ("gc_bytes", .number(freed.bytes)),
+                ]).prettyPrinted())
+        }
+        print(
+            "\(dryRun ? "would remove" : "removed") \(models.joined(separator: ", ")); gc would then free"
+                + " \(freed.objects) objects (\(formatBytes(freed.bytes)))")
+    }
+}
+
+struct DiskUsageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "du",
+        abstract: "Show what each model takes in the store, and what only it holds.",
+        discussion: """
+            stored: the object files the model needs (with the bases of its deltas); unique: the part no other \
+            model needs, which rm and then gc would free. Shared objects count in every model's stored bytes.
+
+            Example: pbrepo du --store /data/pbrepo
+            """)
+    @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let (usage, garbage) = try Console.run { () throws -> ([ModelUsage], Reclaimable) in
+            let store = try storeOptions.openForReading()
+            return (try store.usage(), try store.reclaimable())
+        }
+        if json {
+            return print(
+                JSONValue.object([
+                    (
+                        "models",
+                        .array(
+                            usage.map { model in
+                                .object([
+                                    ("model", .string(model.model)), ("stored_bytes", .number(model.storedBytes)),
+                                    ("unique_bytes", .number(model.uniqueBytes)), ("objects", .number(model.objects)),
+                                    ("unique_objects", .number(model.uniqueObjects)),
+                                ])
+                            })
+                    ),
+                    ("garbage_objects", .number(garbage.objects)), ("garbage_bytes", .number(garbage.bytes)),
+                ]).prettyPrinted())
+        }
+        var table = TextTable(headers: ["model", "objects", "stored", "unique"], rightAligned: [1, 2, 3])
+        for model in usage {
+            table.rows.append([
+                model.model, String(model.objects), formatBytes(model.storedBytes), formatBytes(model.uniqueBytes),
+            ])
+        }
+        print(table.render())
+        print("\n\(usage.count) models; gc would free \(garbage.objects) objects (\(formatBytes(garbage.bytes))) now")
     }
 }
 
