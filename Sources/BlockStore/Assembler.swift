@@ -367,9 +367,7 @@ package enum Assembler {
 
     /// Reads `<model>.recipe.json` from a directory written by `export-blocks`.
     package static func recipe(from directory: String, model: String) throws -> Recipe {
-        guard !model.isEmpty, !model.contains("/"), model != ".", model != ".." else {
-            throw StoreError(.invalidArgument, "\"\(model)\" is not a model name")
-        }
+        try ModelName.check(model)
         let path = directory + "/" + model + ".recipe.json"
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.unknownModel, "no recipe for model \(model) in \(directory) (\(path))")
@@ -455,6 +453,9 @@ extension Store {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let organisation = ModelName.organisation(of: model) {
+            try makeDirectories(directory + "/" + organisation)
+        }
         try FileSystem.writeAtomically(
             [UInt8](try encoder.encode(recipe)) + [0x0A], to: directory + "/" + model + ".recipe.json")
         return (required.present.count, bytes)

@@ -77,12 +77,10 @@ extension Store {
         _ source: ModelSource, from path: String, options: IngestOptions = IngestOptions(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> IngestResult {
-        let report = try ModelPartition.run(try source.open(), rules: options.rules, progress: progress)
         let name = options.name ?? source.defaultName
         let family = options.family ?? source.defaultFamily
-        guard !name.isEmpty, !name.contains("/") else {
-            throw StoreError(.invalidArgument, "model name \"\(name)\" must be non-empty and contain no \"/\"")
-        }
+        try ModelName.check(name)
+        let report = try ModelPartition.run(try source.open(), rules: options.rules, progress: progress)
         try index.requireSound()
         func fingerprint(_ checksums: [FileChecksum]) -> [String] {
             zip(source.relativePaths, checksums).map { "\($0.0)=\($0.1.sha256)" }

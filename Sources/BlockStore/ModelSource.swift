@@ -81,12 +81,19 @@ package struct ModelSource: Sendable {
             return source
         }
         let file = url.lastPathComponent
-        let name = file.hasSuffix(".safetensors") ? String(file.dropLast(".safetensors".count)) : file
+        let folder = url.deletingLastPathComponent()
+        var name = file.hasSuffix(".safetensors") ? String(file.dropLast(".safetensors".count)) : file
+        var family = folder.lastPathComponent
+        // `org/llama-ft/model.safetensors` is the model llama-ft, as its folder would be, not the tenth "model".
+        if file == "model.safetensors" && folder.path != "/" {
+            name = folder.lastPathComponent
+            family = folder.deletingLastPathComponent().lastPathComponent
+        }
         let isHDF5 = TensorFiles.Checkpoint.isHDF5(url.path)
         return ModelSource(
             layout: .file, root: url.path, relativePaths: [file], emptyDirectories: [],
             checkpoints: [Checkpoint(prefix: "", kind: isHDF5 ? .hdf5(file) : .safetensorsShards([file]))],
-            skipped: [], defaultName: name, defaultFamily: url.deletingLastPathComponent().lastPathComponent)
+            skipped: [], defaultName: name, defaultFamily: family)
     }
 
     /// Where symbolic links in the folder may lead: the folder itself, or for a Hugging Face cache snapshot

@@ -28,15 +28,21 @@ struct IngestCommand: ParsableCommand {
         commandName: "ingest",
         abstract: "Add checkpoints to the store, each distinct tensor once, compressed.",
         discussion: """
-            Each PATH (a file, a sharded checkpoint's directory or index, a model directory) becomes one model. The \
-            name defaults to the file name without .safetensors (or the directory name), the family to the name of \
-            the directory holding it, the base to the family's first model. Ingesting the same files again changes \
-            nothing.
+            Each PATH (a file, a sharded checkpoint's directory or index, a model folder with all its sub-folders) \
+            becomes one model. The name defaults to the file name without .safetensors (for model.safetensors: its \
+            folder's name) or the folder's name, the family to the name of the folder holding it, the base to the \
+            family's first model. Ingesting the same files again changes nothing.
+
+            Every PATH is checked (files, links, headers, names) before anything is stored: one bad PATH stores \
+            nothing, unless --keep-going, which stores the others and ends with a summary. The exit status is 1 \
+            when any PATH failed.
+
+            Example: pbrepo ingest ~/models/llama-base ~/models/llama-ft-* --family llama --keep-going
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
-    @Argument(help: "Checkpoint files or directories.") var paths: [String]
+    @Argument(help: "Checkpoint files or model folders.") var paths: [String]
     @Option(help: "Model name (only with one PATH).") var name: String?
     @Option(help: "Family name.") var family: String?
     @Option(help: "Base model for delta compression (default: the family's first model).") var base: String?
@@ -45,49 +51,113 @@ struct IngestCommand: ParsableCommand {
         help:
             "zstd level of the objects (1 is fastest; on byte-grouped floats it also compressed best in our measurements)."
     ) var level: Int = 1
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Store every PATH that is valid even when others are not, and report the others at the end.")
+    var keepGoing = false
+    @Flag(help: "Print JSON: one object per PATH, with its error when it failed.") var json = false
 
     func validate() throws {
-        if name != nil && paths.count > 1 { throw ValidationError("--name names one model: give one PATH") }
+        if name != nil && paths.count > 1 {
+            throw ValidationError("--name names one model, and \(paths.count) PATHs were given: ingest them one by one")
+        }
         if !(1...19).contains(level) { throw ValidationError("--level must be in 1...19") }
     }
 
+    /// One PATH's outcome.
+    enum Outcome {
+        case ingested(IngestResult)
+        case failed(String)
+    }
+
     func run() throws {
-        let store = try storeOptions.open(create: true)
         let parsedRules = try Console.run { try rules.map { (path) throws in try PartitionRules.load(path) } }
-        var results: [IngestResult] = []
-        for path in paths {
-            let progress = ProgressBar(label: "ingest \(path)")
-            let result = try Console.run {
+        // Every PATH is checked before anything is stored.
+        var sources: [String: ModelSource] = [:]
+        var outcomes: [String: Outcome] = [:]
+        var owner: [String: String] = [:]
+        for path in paths where sources[path] == nil && outcomes[path] == nil {
+            do {
                 let source = try ModelSource.find(path)
                 for file in source.hdf5Files { try HDF5Isolation.check(file) }
-                return try store.ingest(
+                _ = try source.open()
+                let model = name ?? source.defaultName
+                if let other = owner.updateValue(path, forKey: model) {
+                    throw StoreError(
+                        .conflict, "\(path) and \(other) would both be the model \"\(model)\"; ingest one with --name")
+                }
+                sources[path] = source
+            } catch {
+                outcomes[path] = .failed(String(describing: error))
+                if !keepGoing && !json { Console.error(String(describing: error)) }
+            }
+        }
+        let invalid = paths.filter { outcomes[$0] != nil }
+        if !invalid.isEmpty && !keepGoing {
+            if json { printJSON(outcomes) }
+            if !json && paths.count > 1 {
+                Console.note("nothing stored: \(invalid.count) of \(paths.count) PATHs are not valid")
+            }
+            throw ExitCode.failure
+        }
+        let store = try storeOptions.open(create: true)
+        let valid = paths.filter { sources[$0] != nil }
+        for (number, path) in valid.enumerated() {
+            guard let source = sources[path], outcomes[path] == nil else { continue }
+            let label = valid.count > 1 ? "ingest \(number + 1)/\(valid.count) \(path)" : "ingest \(path)"
+            let progress = ProgressBar(label: label)
+            do {
+                let result = try store.ingest(
                     source, from: path,
                     options: IngestOptions(name: name, family: family, base: base, rules: parsedRules, level: level)
                 ) { progress.update(done: $0, total: $1) }
-            }
-            progress.finish()
-            results.append(result)
-            if !result.skipped.isEmpty {
-                Console.note(
-                    "left out of \(result.model): \(result.skipped.joined(separator: ", ")) (version-control and download-cache folders)"
-                )
-            }
-            if !json {
-                let reuse = result.blocks == 0 ? 0 : 100 * result.reusedBlocks / result.blocks
-                print(
-                    "\(result.status.rawValue) \(result.model) (\(result.family)): "
-                        + "\(result.tensors) tensors, \(result.blocks) blocks (\(reuse)% already stored), "
-                        + "\(formatBytes(result.tensorBytes)); wrote \(result.newObjects) objects, "
-                        + "\(formatBytes(result.newObjectBytes)) → \(formatBytes(result.newStoredBytes))"
-                        + (result.repairedObjects > 0 ? " (\(result.repairedObjects) damaged objects rewritten)" : ""))
+                progress.finish()
+                outcomes[path] = .ingested(result)
+                if !result.skipped.isEmpty {
+                    Console.note(
+                        "left out of \(result.model): \(result.skipped.joined(separator: ", ")) (version-control and download-cache folders)"
+                    )
+                }
+                if !json { print(Self.summary(of: result)) }
+            } catch {
+                progress.finish()
+                outcomes[path] = .failed(String(describing: error))
+                if !json { Console.error(String(describing: error)) }
+                if !keepGoing {
+                    if json { printJSON(outcomes) }
+                    throw ExitCode.failure
+                }
             }
         }
-        if json {
-            print(
-                JSONValue.array(
-                    results.map { result in
-                        .object([
+        if json { printJSON(outcomes) }
+        let failed = paths.filter { if case .failed = outcomes[$0] { return true } else { return false } }
+        if paths.count > 1 && !json {
+            let added = outcomes.values.filter {
+                if case .ingested(let r) = $0 { return r.status == .added } else { return false }
+            }.count
+            var line =
+                "\(added) added, \(paths.count - added - failed.count) already stored or repaired, \(failed.count) failed"
+            if !failed.isEmpty { line += ": " + failed.joined(separator: ", ") }
+            print(line)
+        }
+        if !failed.isEmpty { throw ExitCode.failure }
+    }
+
+    static func summary(of result: IngestResult) -> String {
+        let reuse = result.blocks == 0 ? 0 : 100 * result.reusedBlocks / result.blocks
+        return "\(result.status.rawValue) \(result.model) (\(result.family)): "
+            + "\(result.tensors) tensors, \(result.blocks) blocks (\(reuse)% already stored), "
+            + "\(formatBytes(result.tensorBytes)); wrote \(result.newObjects) objects, "
+            + "\(formatBytes(result.newObjectBytes)) → \(formatBytes(result.newStoredBytes))"
+            + (result.repairedObjects > 0 ? " (\(result.repairedObjects) damaged objects rewritten)" : "")
+    }
+
+    func printJSON(_ outcomes: [String: Outcome]) {
+        print(
+            JSONValue.array(
+                paths.compactMap { path -> JSONValue? in
+                    switch outcomes[path] {
+                    case .ingested(let result):
+                        return .object([
+                            ("path", .string(path)),
                             ("model", .string(result.model)), ("family", .string(result.family)),
                             ("status", .string(result.status.rawValue)), ("tensors", .number(result.tensors)),
                             ("bytes", .number(result.tensorBytes)), ("blocks", .number(result.blocks)),
@@ -99,9 +169,15 @@ struct IngestCommand: ParsableCommand {
                             ("files", .number(result.files)), ("checkpoints", .number(result.checkpoints)),
                             ("skipped", .array(result.skipped.map(JSONValue.string))),
                         ])
+                    case .failed(let message):
+                        return .object([
+                            ("path", .string(path)), ("status", .string("failed")), ("error", .string(message)),
+                        ])
+                    case nil:
+                        return .object([("path", .string(path)), ("status", .string("not attempted"))])
                     }
-                ).prettyPrinted())
-        }
+                }
+            ).prettyPrinted())
     }
 }
 
