@@ -111,7 +111,8 @@ extension Store {
             }
             return result(written.count > 0 ? .repaired : .unchanged, written, reused: report.blocks.count)
         }
-        let base = try index.baseTensors(family: family, explicit: options.base, excluding: name)
+        let base = try index.baseTensors(
+            family: family, explicit: options.base, parent: source.provenance.parent, excluding: name)
         let leased = plan.objects.map(\.digest) + (base?.tensors.values.map(\.object) ?? [])
         let lease = try Lease(store: root, digests: leased)
         defer { lease.release() }

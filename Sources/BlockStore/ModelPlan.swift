@@ -127,7 +127,8 @@ struct ModelPlan: Sendable {
                 Recipe.File(path: relative, size: UInt64(mapped[fileIndex].count), sha256: "", content: content))
         }
         recipe = Recipe(
-            model: model, layout: source.layout, files: recipeFiles, emptyDirectories: source.emptyDirectories)
+            model: model, layout: source.layout, files: recipeFiles, emptyDirectories: source.emptyDirectories,
+            provenance: source.provenance)
         objects = order.compactMap { planned[$0] }
     }
 

@@ -46,6 +46,7 @@ package struct ModelSource: Sendable {
     package var skipped: [String]
     package var defaultName: String
     package var defaultFamily: String
+    package var provenance = Recipe.Provenance()
 
     /// The HDF5 files among the model's checkpoints, as absolute paths (the CLI has libhdf5 read them in a child
     /// first).
@@ -56,7 +57,28 @@ package struct ModelSource: Sendable {
         }
     }
 
+    /// The model at `path`: a checkpoint file, a sharded checkpoint's index, a model folder, or a Hugging Face
+    /// cache repository (`models--ORG--NAME`, meaning the snapshot `refs/main` names) or one of its snapshots.
     package static func find(_ path: String) throws -> ModelSource {
+        if let (repository, commit) = HuggingFaceRepository.locate(path) {
+            let snapshot = try commit ?? repository.defaultSnapshot()
+            var source = try find(plain: repository.folder + "/snapshots/" + snapshot)
+            source.defaultName = repository.modelName(ofSnapshot: snapshot)
+            source.provenance = Recipe.Provenance(
+                hub: "huggingface", repo: repository.id, revision: repository.ref(of: snapshot), commit: snapshot,
+                parent: DeclaredParent.find(in: source.root, ownNames: [repository.id, source.defaultName]))
+            // A fine-tune's family is its base's repo id; a base is its own family.
+            source.defaultFamily = source.provenance.parent ?? repository.id
+            return source
+        }
+        var source = try find(plain: path)
+        if source.layout == .directory {
+            source.provenance.parent = DeclaredParent.find(in: source.root, ownNames: [source.defaultName])
+        }
+        return source
+    }
+
+    static func find(plain path: String) throws -> ModelSource {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw StoreError(.io, "\(path): no such file or directory")

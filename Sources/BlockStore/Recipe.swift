@@ -131,11 +131,39 @@ package struct Recipe: Codable, Sendable, Equatable {
     package var files: [File]
     /// Folders of the model that hold no file (absent when there is none).
     package var directories: [String]?
+    /// Where the model comes from, as far as its files say (absent in recipes of builds before it was recorded).
+    package var provenance: Provenance?
+
+    /// Where a model comes from.
+    package struct Provenance: Codable, Sendable, Equatable {
+        /// `huggingface` for a model ingested from the hub cache.
+        package var hub: String?
+        /// The hub's repo id, the ref and the commit of the snapshot.
+        package var repo: String?
+        package var revision: String?
+        package var commit: String?
+        /// The model it was made from, as its model card, adapter config or config names it; absent when it names
+        /// none (then it counts as a base).
+        package var parent: String?
+
+        package init(
+            hub: String? = nil, repo: String? = nil, revision: String? = nil, commit: String? = nil,
+            parent: String? = nil
+        ) {
+            self.hub = hub
+            self.repo = repo
+            self.revision = revision
+            self.commit = commit
+            self.parent = parent
+        }
+    }
 
     /// A recipe with the lowest schema that can hold it, unless `schema` is given.
     package init(
-        schema: String? = nil, model: String, layout: Layout, files: [File], emptyDirectories: [String] = []
+        schema: String? = nil, model: String, layout: Layout, files: [File], emptyDirectories: [String] = [],
+        provenance: Provenance? = nil
     ) {
+        self.provenance = provenance
         self.model = model
         self.layout = layout
         self.files = files

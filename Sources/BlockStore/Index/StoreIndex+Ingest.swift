@@ -27,17 +27,30 @@ extension StoreIndex {
 
     /// The base model's self-contained tensors by (block position, index in block), for delta candidates: the
     /// explicit model, else the family's first model other than `name`.
-    func baseTensors(family: String, explicit: String?, excluding name: String) throws -> BaseTensors? {
+    func baseTensors(family: String, explicit: String?, parent: String?, excluding name: String) throws
+        -> BaseTensors?
+    {
         try read { db -> BaseTensors? in
-            let row: Row?
+            var row: Row?
             if let explicit {
                 row = try Row.fetchOne(db, sql: "SELECT id, name FROM model WHERE name = ?", arguments: [explicit])
                 guard row != nil else {
                     throw StoreError(.unknownModel, "base model \"\(explicit)\" is not in the store")
                 }
-            } else {
+            }
+            if row == nil, let parent, parent != name {
+                row = try Row.fetchOne(db, sql: "SELECT id, name FROM model WHERE name = ?", arguments: [parent])
+            }
+            if row == nil {
+                // The family's base: the model named like the family (a Hugging Face base's family is its repo id),
+                // else one whose files name no parent, else the first ingested — never the shell's glob order alone.
                 row = try Row.fetchOne(
-                    db, sql: "SELECT id, name FROM model WHERE family = ? AND name != ? ORDER BY id LIMIT 1",
+                    db,
+                    sql: """
+                        SELECT id, name FROM model WHERE family = ? AND name != ?
+                        ORDER BY name = family DESC, json_extract(recipe, '$.provenance.parent') IS NULL DESC, id
+                        LIMIT 1
+                        """,
                     arguments: [family, name])
             }
             guard let row else { return nil }

@@ -37,7 +37,12 @@ struct IngestCommand: ParsableCommand {
             nothing, unless --keep-going, which stores the others and ends with a summary. The exit status is 1 \
             when any PATH failed.
 
+            A Hugging Face hub cache folder (models--ORG--NAME, or one of its snapshots) is the model ORG/NAME at \
+            the revision refs/main names (others are ORG/NAME@REF), with its revision and commit recorded; its \
+            family is the base_model its model card names, else its own repo id.
+
             Example: pbrepo ingest ~/models/llama-base ~/models/llama-ft-* --family llama --keep-going
+            Example: pbrepo ingest --hf-cache meta-llama/Llama-3.2-1B --all-revisions
             """
     )
 
@@ -53,6 +58,14 @@ struct IngestCommand: ParsableCommand {
     ) var level: Int = 1
     @Flag(help: "Store every PATH that is valid even when others are not, and report the others at the end.")
     var keepGoing = false
+    @Flag(
+        help: """
+            PATHs are Hugging Face repo ids (org/name) in the local hub cache ($HF_HUB_CACHE, else $HF_HOME/hub, else \
+            ~/.cache/huggingface/hub).
+            """)
+    var hfCache = false
+    @Flag(help: "For a hub cache repository, ingest every cached revision, not only the one refs/main names.")
+    var allRevisions = false
     @Flag(help: "Print JSON: one object per PATH, with its error when it failed.") var json = false
 
     func validate() throws {
@@ -60,6 +73,34 @@ struct IngestCommand: ParsableCommand {
             throw ValidationError("--name names one model, and \(paths.count) PATHs were given: ingest them one by one")
         }
         if !(1...19).contains(level) { throw ValidationError("--level must be in 1...19") }
+        if name != nil && allRevisions {
+            throw ValidationError("--name names one model; --all-revisions makes several")
+        }
+    }
+
+    /// The PATHs as folders to ingest: repo ids looked up in the hub cache, repositories expanded to their
+    /// snapshots; a PATH that names nothing is an outcome of its own.
+    func targets() -> (paths: [String], failed: [String: Outcome]) {
+        var result: [String] = []
+        var failed: [String: Outcome] = [:]
+        for path in paths {
+            var folder = path
+            if hfCache {
+                folder = HuggingFaceRepository.folder(of: path)
+                guard FileSystem.isDirectory(folder) else {
+                    result.append(path)
+                    failed[path] = .failed(
+                        "\(path) is not in the Hugging Face hub cache (no \(folder)); hf download \(path) fetches it")
+                    continue
+                }
+            }
+            if allRevisions, let (repository, commit) = HuggingFaceRepository.locate(folder), commit == nil {
+                result += repository.snapshots.map { repository.folder + "/snapshots/" + $0 }
+            } else {
+                result.append(folder)
+            }
+        }
+        return (result, failed)
     }
 
     /// One PATH's outcome.
@@ -72,7 +113,12 @@ struct IngestCommand: ParsableCommand {
         let parsedRules = try Console.run { try rules.map { (path) throws in try PartitionRules.load(path) } }
         // Every PATH is checked before anything is stored.
         var sources: [String: ModelSource] = [:]
-        var outcomes: [String: Outcome] = [:]
+        var (paths, outcomes) = targets()
+        if !keepGoing && !json {
+            for case .failed(let message) in outcomes.values { Console.error(message) }
+        }
+        var seen = Set<String>()
+        paths = paths.filter { seen.insert($0).inserted }
         var owner: [String: String] = [:]
         for path in paths where sources[path] == nil && outcomes[path] == nil {
             do {
@@ -92,7 +138,7 @@ struct IngestCommand: ParsableCommand {
         }
         let invalid = paths.filter { outcomes[$0] != nil }
         if !invalid.isEmpty && !keepGoing {
-            if json { printJSON(outcomes) }
+            if json { printJSON(outcomes, paths: paths) }
             if !json && paths.count > 1 {
                 Console.note("nothing stored: \(invalid.count) of \(paths.count) PATHs are not valid")
             }
@@ -122,12 +168,12 @@ struct IngestCommand: ParsableCommand {
                 outcomes[path] = .failed(String(describing: error))
                 if !json { Console.error(String(describing: error)) }
                 if !keepGoing {
-                    if json { printJSON(outcomes) }
+                    if json { printJSON(outcomes, paths: paths) }
                     throw ExitCode.failure
                 }
             }
         }
-        if json { printJSON(outcomes) }
+        if json { printJSON(outcomes, paths: paths) }
         let failed = paths.filter { if case .failed = outcomes[$0] { return true } else { return false } }
         if paths.count > 1 && !json {
             let added = outcomes.values.filter {
@@ -150,7 +196,7 @@ struct IngestCommand: ParsableCommand {
             + (result.repairedObjects > 0 ? " (\(result.repairedObjects) damaged objects rewritten)" : "")
     }
 
-    func printJSON(_ outcomes: [String: Outcome]) {
+    func printJSON(_ outcomes: [String: Outcome], paths: [String]) {
         print(
             JSONValue.array(
                 paths.compactMap { path -> JSONValue? in
@@ -182,7 +228,15 @@ struct IngestCommand: ParsableCommand {
 }
 
 struct ListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the models in the store.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the models in the store.",
+        discussion: """
+            Models are grouped by organisation (the org of an org/name repo id), then by family. base is the model \
+            its deltas are taken against; bytes are the model's tensors, stored the object files it needs on disk \
+            (shared ones included; pbrepo du shows what only it holds).
+
+            Example: pbrepo list --store /data/pbrepo
+            """)
     @OptionGroup var storeOptions: StoreOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -191,15 +245,30 @@ struct ListCommand: ParsableCommand {
         let root = Store.location(explicit: storeOptions.store)
         let exists = FileSystem.isRegularFile(root + "/index.sqlite3")
         if !exists { Console.note("no store at \(root) yet; pbrepo ingest creates it") }
-        let models = exists ? try Console.run { try storeOptions.openForReading().list() } : []
+        let (listed, usage) =
+            exists
+            ? try Console.run { () throws -> ([ModelSummary], [ModelUsage]) in
+                let store = try storeOptions.openForReading()
+                return (try store.list(), try store.usage())
+            } : ([], [])
+        let stored = Dictionary(uniqueKeysWithValues: usage.map { ($0.model, $0.storedBytes) })
+        let names = Set(listed.map(\.name))
+        let models = listed.sorted {
+            (ModelName.organisation(of: $0.name) ?? "", $0.family, $0.name)
+                < (ModelName.organisation(of: $1.name) ?? "", $1.family, $1.name)
+        }
         if json {
             print(
                 JSONValue.array(
                     models.map { model in
                         .object([
-                            ("name", .string(model.name)), ("family", .string(model.family)),
-                            ("base", model.baseModel.map(JSONValue.string) ?? .null), ("format", .string(model.format)),
-                            ("bytes", .number(model.bytes)), ("blocks", .number(model.blocks)),
+                            ("name", .string(model.name)),
+                            ("org", ModelName.organisation(of: model.name).map(JSONValue.string) ?? .null),
+                            ("family", .string(model.family)),
+                            ("base", model.baseModel.map(JSONValue.string) ?? .null),
+                            ("base_removed", .bool(model.baseModel.map { !names.contains($0) } ?? false)),
+                            ("format", .string(model.format)), ("bytes", .number(model.bytes)),
+                            ("stored_bytes", .number(stored[model.name] ?? 0)), ("blocks", .number(model.blocks)),
                             ("tensors", .number(model.tensors)), ("ingested_at", .string(model.ingestedAt)),
                         ])
                     }
@@ -207,11 +276,17 @@ struct ListCommand: ParsableCommand {
             return
         }
         var table = TextTable(
-            headers: ["model", "family", "format", "blocks", "tensors", "bytes"], rightAligned: [3, 4, 5])
+            headers: ["model", "family", "base", "format", "blocks", "bytes", "stored", "ingested"],
+            rightAligned: [4, 5, 6])
+        var organisation: String??
         for model in models {
+            let org = ModelName.organisation(of: model.name)
+            if let organisation, organisation != org { table.rows.append(Array(repeating: "", count: 8)) }
+            organisation = org
+            let base = model.baseModel.map { names.contains($0) ? $0 : $0 + " (removed; blocks kept)" } ?? "-"
             table.rows.append([
-                model.name, model.family, model.format, String(model.blocks), String(model.tensors),
-                formatBytes(model.bytes),
+                model.name, model.family, base, model.format, String(model.blocks), formatBytes(model.bytes),
+                formatBytes(stored[model.name] ?? 0), String(model.ingestedAt.prefix(10)),
             ])
         }
         print(table.render())
@@ -605,5 +680,97 @@ struct SynthesizeManifestCommand: ParsableCommand {
             try FileSystem.writeAtomically(manifest.text, to: output)
             print("wrote \(output): \(manifest.models.count) models, \(manifest.blocks.count) blocks")
         }
+    }
+}
+
+struct ScanCacheCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan-cache",
+        abstract: "Say what pbrepo would store for the local Hugging Face hub cache, writing nothing.",
+        discussion: """
+            Like hf scan-cache, with one more column: the bytes a pbrepo store would take for every cached revision \
+            of every repository, after deduplication (across revisions and repositories, in the order listed) and \
+            compression. Objects are compressed on their own; a store also takes XOR deltas against a family's base, \
+            so it is as small or smaller than said here. Reads every tensor: as long as hashing the cache takes.
+
+            Example: pbrepo scan-cache ~/.cache/huggingface/hub --json
+            """)
+    @Argument(help: "The hub cache (default: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).")
+    var directory: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Row {
+        var repository: HuggingFaceRepository
+        var diskBytes: UInt64
+        var added: StorageEstimate.Added
+        var failures: [String]
+    }
+
+    func run() throws {
+        let cache = directory ?? HuggingFaceRepository.cacheDirectory
+        let repositories = try Console.run { try HuggingFaceRepository.repositories(in: cache) }
+        var estimate = StorageEstimate()
+        var rows: [Row] = []
+        for (number, repository) in repositories.enumerated() {
+            var row = Row(
+                repository: repository, diskBytes: repository.diskBytes,
+                added: StorageEstimate.Added(), failures: [])
+            for commit in repository.snapshots {
+                let progress = ProgressBar(label: "scan \(number + 1)/\(repositories.count) \(repository.id)")
+                do {
+                    let source = try ModelSource.find(repository.folder + "/snapshots/" + commit)
+                    for file in source.hdf5Files { try HDF5Isolation.check(file) }
+                    let added = try estimate.add(source) { progress.update(done: $0, total: $1) }
+                    row.added.fileBytes += added.fileBytes
+                    row.added.newRawBytes += added.newRawBytes
+                    row.added.newStoredBytes += added.newStoredBytes
+                    row.added.newObjects += added.newObjects
+                } catch {
+                    // A snapshot without checkpoints (a tokenizer-only repo) or with a broken file is reported, not
+                    // fatal: the rest of the cache is still estimated.
+                    row.failures.append("\(commit.prefix(12)): \(error)")
+                }
+                progress.finish()
+            }
+            rows.append(row)
+        }
+        let disk = rows.reduce(0) { $0 + $1.diskBytes }
+        if json {
+            return print(
+                JSONValue.object([
+                    ("cache", .string(cache)),
+                    (
+                        "repos",
+                        .array(
+                            rows.map { row in
+                                .object([
+                                    ("repo", .string(row.repository.id)),
+                                    ("revisions", .number(row.repository.snapshots.count)),
+                                    ("disk_bytes", .number(row.diskBytes)),
+                                    ("file_bytes", .number(row.added.fileBytes)),
+                                    ("new_raw_bytes", .number(row.added.newRawBytes)),
+                                    ("new_stored_bytes", .number(row.added.newStoredBytes)),
+                                    ("errors", .array(row.failures.map(JSONValue.string))),
+                                ])
+                            })
+                    ),
+                    ("disk_bytes", .number(disk)), ("raw_bytes", .number(estimate.rawBytes)),
+                    ("stored_bytes", .number(estimate.storedBytes)),
+                ]).prettyPrinted())
+        }
+        var table = TextTable(
+            headers: ["repo", "revisions", "on disk", "pbrepo adds", "notes"], rightAligned: [1, 2, 3])
+        for row in rows {
+            table.rows.append([
+                row.repository.id, String(row.repository.snapshots.count), formatBytes(row.diskBytes),
+                formatBytes(row.added.newStoredBytes),
+                row.failures.isEmpty ? "" : "\(row.failures.count) revision(s) not readable: \(row.failures[0])",
+            ])
+        }
+        print(table.render())
+        let share = disk == 0 ? 0 : (100 * Double(estimate.storedBytes) / Double(disk)).rounded()
+        print(
+            "\n\(rows.count) repositories in \(cache): \(formatBytes(disk)) on disk; pbrepo would store "
+                + "\(formatBytes(estimate.storedBytes)) (\(Int(share)) % of it)")
     }
 }
