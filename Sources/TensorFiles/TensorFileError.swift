@@ -40,6 +40,8 @@ extension ErrorCode where Domain == TensorFileError {
 
     /// The file system refused (missing file, permissions, disk full).
     public static let io = ErrorCode(rawValue: "io")
+    /// Some other format (a PyTorch pickle or zip, GGUF, ONNX, text): the message says which it looks like.
+    public static let notSafetensors = ErrorCode(rawValue: "not_safetensors")
     /// Shorter than the 8-byte header length prefix (this includes empty files).
     public static let tooShort = ErrorCode(rawValue: "too_short")
     /// The header length exceeds the 100 MB limit of the reference implementation.

@@ -28,6 +28,15 @@ public final class SafetensorsFile: Sendable {
                     : "file is \(bytes.count) bytes, too short for the 8-byte header length")
         }
         let length = bytes.loadUnaligned(as: UInt64.self).littleEndian
+        // Every safetensors header is a JSON object: a file whose ninth byte cannot start one is some other format,
+        // and its first eight bytes mean nothing as a length.
+        if bytes.count <= 8 || bytes[8] != UInt8(ascii: "{") {
+            let kind = FileKind.guess(bytes, name: path)
+            let plausible = length <= SafetensorsHeader.maximumLength && 8 + length <= UInt64(bytes.count)
+            if !plausible || (kind != nil && kind != FileKind.text && kind != FileKind.json) {
+                throw TensorFileError(.notSafetensors, path: path, FileKind.refusal(kind))
+            }
+        }
         guard length <= SafetensorsHeader.maximumLength else {
             throw TensorFileError(
                 .headerTooLarge, path: path,
