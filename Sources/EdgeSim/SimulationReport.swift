@@ -47,7 +47,7 @@ package struct SimulationReport: Sendable {
         }
         let blocks = outcome.blocks.map { block in
             JSONValue.object([
-                ("id", .string(ids[block.block])), ("bytes", .number(block.bytes)),
+                ("id", .string(ids[block.block])), ("bytes", .integral(block.bytes)),
                 ("requesting_users", .array(block.requestingUsers.map { .number($0) })),
                 ("participants", .array(block.participants.map { .number($0) })),
                 ("delay_s", .number(block.delaySeconds)), ("feasible", .bool(block.feasible)),
@@ -60,7 +60,10 @@ package struct SimulationReport: Sendable {
             ("cost", .number(outcome.cost(r1: network.scenario.r1, r2: network.scenario.r2))),
             ("feasible", .bool(outcome.feasible)), ("hit_ratio", .number(outcome.hitRatio)),
             ("qos_met_ratio", .number(outcome.qosMetRatio)), ("missed_blocks", .number(outcome.missedBlocks)),
-            ("capacity_bytes", .array((0..<network.scenario.nodes).map { .number(network.scenario.capacity(of: $0)) })),
+            (
+                "capacity_bytes",
+                .array((0..<network.scenario.nodes).map { .integral(network.scenario.capacity(of: $0)) })
+            ),
             ("cache", .array(cache)), ("migrations", .array(migrations)), ("blocks", .array(blocks)),
         ])
     }

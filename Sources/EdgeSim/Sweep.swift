@@ -92,7 +92,7 @@ package struct Sweep: Sendable {
     package var csv: String {
         (["parameter,value,scheme,seed,total_delay_s,cost,qos_share,hit_ratio,reuse_ratio"]
             + rows.map {
-                "\(parameter.rawValue),\($0.value),\($0.scheme),\($0.seed),\($0.totalDelaySeconds),\($0.cost),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
+                "\(parameter.rawValue),\(JSONValue.integral($0.value).serialized),\($0.scheme),\($0.seed),\($0.totalDelaySeconds),\($0.cost),\($0.qosShare),\($0.hitRatio),\($0.reuseRatio)"
             })
             .joined(separator: "\n") + "\n"
     }

@@ -106,6 +106,12 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// A floating-point number in Swift's shortest round-tripping form; `null` for NaN and infinities, which JSON
     /// cannot write.
     public static func number(_ value: Double) -> JSONValue { value.isFinite ? .number("\(value)") : .null }
+    /// A quantity that is whole by nature (bytes, counts) but held as a `Double`: written as an integer when it is
+    /// one (`59392`, not `59392.0`), so that pandas reads the column as integers.
+    public static func integral(_ value: Double) -> JSONValue {
+        value.isFinite && value == value.rounded() && abs(value) < 9.0e15
+            ? .number(String(Int64(value))) : .number(value)
+    }
 
     /// Compact JSON text as bytes.
     public var utf8: [UInt8] { Array(serialized.utf8) }
