@@ -43,8 +43,9 @@ package struct IngestResult: Sendable, Equatable {
     package var tensors: Int
     package var tensorBytes: UInt64
     package var blocks: Int
-    /// Blocks of this model that the store already had.
+    /// Blocks of this model that the store already had, and their bytes.
     package var reusedBlocks: Int
+    package var reusedBytes: UInt64
     package var newObjects: Int
     /// Content bytes of the objects written, and their size on disk.
     package var newObjectBytes: UInt64
@@ -80,15 +81,32 @@ extension Store {
         let name = options.name ?? source.defaultName
         let family = options.family ?? source.defaultFamily
         try ModelName.check(name)
-        let report = try ModelPartition.run(try source.open(), rules: options.rules, progress: progress)
+        // One bar over the whole work: hashing the tensors, then encoding and writing the objects (as many bytes as
+        // the files, near enough; reused objects count as done).
+        let fileBytes = try source.relativePaths.reduce(UInt64(0)) { total, path in
+            total + UInt64(try MappedFile(path: source.absolutePath(path)).count)
+        }
+        let hashed = Mutex<UInt64>(0)
+        let report = try ModelPartition.run(try source.open(), rules: options.rules) { done, total in
+            hashed.withLock { $0 = total }
+            progress?(done, total + fileBytes)
+        }
+        let hashTotal = hashed.withLock { $0 }
+        let encodeProgress: @Sendable (UInt64, UInt64) -> Void = { done, total in
+            let scaled = total == 0 ? fileBytes : UInt64(Double(done) / Double(total) * Double(fileBytes))
+            progress?(hashTotal + scaled, hashTotal + fileBytes)
+        }
         try index.requireSound()
         func fingerprint(_ checksums: [FileChecksum]) -> [String] {
             zip(source.relativePaths, checksums).map { "\($0.0)=\($0.1.sha256)" }
         }
-        func result(_ status: IngestResult.Status, _ written: WrittenObjects, reused: Int) -> IngestResult {
+        func result(_ status: IngestResult.Status, _ written: WrittenObjects, reused: (blocks: Int, bytes: UInt64))
+            -> IngestResult
+        {
             IngestResult(
                 model: name, family: family, status: status, tensors: report.tensors.count,
-                tensorBytes: report.totalBytes, blocks: report.blocks.count, reusedBlocks: reused,
+                tensorBytes: report.totalBytes, blocks: report.blocks.count, reusedBlocks: reused.blocks,
+                reusedBytes: reused.bytes,
                 newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored,
                 repairedObjects: written.repaired.count, files: source.relativePaths.count,
                 checkpoints: source.checkpoints.count, skipped: source.skipped)
@@ -105,11 +123,12 @@ extension Store {
             let lease = try Lease(store: root, digests: plan.objects.map(\.digest))
             defer { lease.release() }
             try index.claim(plan.objects.map(\.digest))
-            let written = try writeObjects(&plan, base: nil, level: options.level)
+            let written = try writeObjects(&plan, base: nil, level: options.level, progress: encodeProgress)
             if !written.repaired.isEmpty || written.count > 0 {
                 try index.refresh(plan.objects.filter(\.isNew).map(\.digest), model: name, facts: objects.facts)
             }
-            return result(written.count > 0 ? .repaired : .unchanged, written, reused: report.blocks.count)
+            return result(
+                written.count > 0 ? .repaired : .unchanged, written, reused: (report.blocks.count, report.totalBytes))
         }
         let base = try index.baseTensors(
             family: family, explicit: options.base, parent: source.provenance.parent, excluding: name)
@@ -127,7 +146,7 @@ extension Store {
             attempt += 1
             do {
                 try index.claim(leased)
-                written.add(try writeObjects(&plan, base: base, level: options.level))
+                written.add(try writeObjects(&plan, base: base, level: options.level, progress: encodeProgress))
                 if fileChecksums == nil {
                     let computed = try checksums.wait()
                     fileChecksums = computed
@@ -144,7 +163,7 @@ extension Store {
             } catch let error as StoreError where error.code == .conflict {
                 // Another ingest of the same files won the race: the model is there, as asked.
                 guard try index.sourceFingerprint(of: name) == fingerprint(fileChecksums ?? []) else { throw error }
-                return result(.unchanged, written, reused: report.blocks.count)
+                return result(.unchanged, written, reused: (report.blocks.count, report.totalBytes))
             } catch {
                 if fileChecksums == nil { _ = try? checksums.wait() }  // not left running behind the error
                 throw error
@@ -171,7 +190,9 @@ extension Store {
     /// Makes every object of the plan present and intact, in parallel: an object file already there is checked
     /// (its file checksum, and its delta base's) and reused; a missing or damaged one is encoded from the model's
     /// files and written.
-    func writeObjects(_ plan: inout ModelPlan, base: BaseTensors?, level: Int) throws -> WrittenObjects {
+    func writeObjects(
+        _ plan: inout ModelPlan, base: BaseTensors?, level: Int, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> WrittenObjects {
         struct Outcome {
             var codec: ObjectCodec
             var stored: UInt64
@@ -182,8 +203,17 @@ extension Store {
         let planned = plan
         // Largest first, so that the last object to finish is a small one and no core waits at the end.
         let order = Parallel.largestFirst(plan.objects.map(\.rawBytes))
+        let total = plan.objects.reduce(0) { $0 + $1.rawBytes }
+        let done = Mutex<UInt64>(0)
         let outcomes = try Parallel.map(count: plan.objects.count, order: order) { position -> Outcome in
             let object = planned.objects[position]
+            defer {
+                let sum = done.withLock { done in
+                    done += object.rawBytes
+                    return done
+                }
+                progress?(sum, total)
+            }
             var damaged = false
             if let size = objects.size(of: object.digest) {
                 // Written earlier (by another model, or by an interrupted ingest: complete and durable, since objects

@@ -6,6 +6,10 @@ struct PBRepo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pbrepo",
         abstract: "A repository of AI model checkpoints, deduplicated by parameter block.",
+        discussion: """
+            Every command takes --no-progress (no progress bars; they are drawn only on a terminal anyway) and \
+            -q/--quiet (no progress and no notes: only results and errors).
+            """,
         version: "0.1.0",
         subcommands: [
             Inspect.self, PartitionCommand.self, IngestCommand.self, ListCommand.self, ShowCommand.self,
@@ -34,8 +38,14 @@ struct PBRepo: ParsableCommand {
         // SIGINT/SIGTERM remove what is half-written and exit 130/143 with one line (see Interruption).
         let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "pbrepo"
         Interruption.install(unfinished: "pbrepo \(command)")
+        // Output switches every command takes, wherever they appear (before `--`).
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        let end = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        let switches = Set(arguments[..<end].filter { ["-q", "--quiet", "--no-progress"].contains($0) })
+        arguments = arguments[..<end].filter { !switches.contains($0) } + arguments[end...]
+        Console.configure(progress: switches.isEmpty, notes: !switches.contains("-q") && !switches.contains("--quiet"))
         do {
-            var command = try parseAsRoot(nil)
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
             Interruption.waitIfInterrupted()

@@ -86,21 +86,23 @@ extension StoreIndex {
     /// The one transaction that makes a model visible. `facts` reads an object file's header, asked inside the
     /// transaction: every object must still be on disk, and its row is written from what the file says (so a row
     /// can never claim a self-contained object for a file that is a delta). Returns how many of the model's blocks
-    /// the store already had.
-    func record(_ entry: ModelEntry, facts: (XXH3Digest) -> ObjectFileFacts?) throws -> Int {
+    /// the store already had, and their bytes.
+    func record(_ entry: ModelEntry, facts: (XXH3Digest) -> ObjectFileFacts?) throws -> (blocks: Int, bytes: UInt64) {
         let (plan, report, name) = (entry.plan, entry.partition, entry.name)
         let recipeJSON = try String(decoding: JSONEncoder().encode(plan.recipe), as: UTF8.self)
-        return try write { db -> Int in
+        return try write { db -> (blocks: Int, bytes: UInt64) in
             if try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) != nil {
                 throw StoreError(.conflict, "model \"\(name)\" was added by another ingest meanwhile")
             }
             try Self.adopt(plan.objects.map(\.digest), model: name, in: db, facts: facts)
             var reused = 0
+            var reusedBytes: UInt64 = 0
             for block in report.blocks {
                 if try Int64.fetchOne(
                     db, sql: "SELECT 1 FROM block WHERE digest = ?", arguments: [block.digest.description]) != nil
                 {
                     reused += 1
+                    reusedBytes += block.bytes
                 }
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO block (digest, bytes, tensor_count) VALUES (?, ?, ?)",
@@ -151,7 +153,7 @@ extension StoreIndex {
             }
             try db.execute(
                 sql: "UPDATE model SET seal = ? WHERE id = ?", arguments: [try Self.seal(ofModel: id, in: db), id])
-            return reused
+            return (reused, reusedBytes)
         }
     }
 

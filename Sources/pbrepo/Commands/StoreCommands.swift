@@ -188,10 +188,10 @@ struct IngestCommand: ParsableCommand {
     }
 
     static func summary(of result: IngestResult) -> String {
-        let reuse = result.blocks == 0 ? 0 : 100 * result.reusedBlocks / result.blocks
-        return "\(result.status.rawValue) \(result.model) (\(result.family)): "
-            + "\(result.tensors) tensors, \(result.blocks) blocks (\(reuse)% already stored), "
-            + "\(formatBytes(result.tensorBytes)); wrote \(result.newObjects) objects, "
+        let share = result.tensorBytes == 0 ? 0 : Double(result.reusedBytes) / Double(result.tensorBytes)
+        let tensors = "\(result.tensors) tensors, \(result.blocks) blocks, \(formatBytes(result.tensorBytes))"
+        return "\(result.status.rawValue) \(result.model) (\(result.family)): \(tensors)"
+            + " (\(percent(share)) of the bytes already stored); wrote \(result.newObjects) objects, "
             + "\(formatBytes(result.newObjectBytes)) → \(formatBytes(result.newStoredBytes))"
             + (result.repairedObjects > 0 ? " (\(result.repairedObjects) damaged objects rewritten)" : "")
     }
@@ -208,6 +208,7 @@ struct IngestCommand: ParsableCommand {
                             ("status", .string(result.status.rawValue)), ("tensors", .number(result.tensors)),
                             ("bytes", .number(result.tensorBytes)), ("blocks", .number(result.blocks)),
                             ("reused_blocks", .number(result.reusedBlocks)),
+                            ("reused_bytes", .number(result.reusedBytes)),
                             ("new_objects", .number(result.newObjects)),
                             ("new_object_bytes", .number(result.newObjectBytes)),
                             ("new_stored_bytes", .number(result.newStoredBytes)),
@@ -366,7 +367,6 @@ struct ReportCommand: ParsableCommand {
         )
     }
 
-    private func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
     private func ratio(_ value: Double) -> String { String(format: "%.2f", value) }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Glibc
 import PBRCore
 import Synchronization
@@ -13,10 +14,19 @@ enum Console {
 
     /// Something the user should know that is not an error (one line on stderr).
     static func note(_ message: String) {
+        guard settings.withLock({ $0.notes }) else { return }
         writeStandardError("pbrepo: " + message.oneLine + "\n")
     }
 
-    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+    /// What `--no-progress` and `-q/--quiet` switch off, for the whole process.
+    private static let settings = Mutex((progress: true, notes: true))
+
+    static func configure(progress: Bool, notes: Bool) {
+        settings.withLock { $0 = (progress, notes) }
+    }
+
+    /// Whether progress bars are drawn: on a terminal, unless switched off.
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 && settings.withLock { $0.progress } }
 
     /// Runs a library call; a failure becomes one line on stderr and exit status 1 (never a trap or a stack dump).
     static func run<R>(_ body: () throws -> R) throws -> R {
@@ -39,6 +49,7 @@ final class ProgressBar: Sendable {
     private let enabled: Bool
     private let counting: Bool
     private let lock = Mutex(0.0)
+    private let started = ProgressBar.seconds()
 
     /// - Parameter counting: show done/total as plain counts (episodes, runs) instead of bytes.
     init(label: String, counting: Bool = false, enabled: Bool = Console.stderrIsTerminal) {
@@ -61,15 +72,32 @@ final class ProgressBar: Sendable {
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let amounts = counting ? "\(done)/\(total)" : "\(formatBytes(done))/\(formatBytes(total))"
+        let elapsed = now - started
+        var pace = ""
+        if elapsed > 0.5, done > 0 {
+            let rate = Double(done) / elapsed
+            let left = Double(total - min(done, total)) / rate
+            pace = counting ? String(format: " %.1f/s", rate) : " \(formatBytes(UInt64(rate)))/s"
+            pace += done < total ? " ETA \(Self.clock(left))" : " \(Self.clock(elapsed))"
+        }
         writeStandardError(
-            "\r\(label) [\(bar)] \(Int(fraction * 100))% \(amounts)" + (note.map { " " + $0 } ?? "") + "\u{1B}[K")
+            "\r\(label) [\(bar)] \(Int(fraction * 100))% \(amounts)\(pace)" + (note.map { " " + $0 } ?? "")
+                + "\u{1B}[K")
     }
 
     func finish() {
         if enabled { writeStandardError("\r\u{1B}[K") }
     }
 
-    private static func seconds() -> Double {
+    /// `m:ss`, or `h:mm:ss` from an hour on.
+    static func clock(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
+        let tail = String(format: "%02d", secs)
+        return hours > 0 ? "\(hours):" + String(format: "%02d", minutes) + ":" + tail : "\(minutes):" + tail
+    }
+
+    fileprivate static func seconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
@@ -116,4 +144,10 @@ extension String {
         }
         return result
     }
+}
+
+/// A share as a percentage of bytes with one decimal, the one way every command prints it (`42.5%`).
+func percent(_ share: Double) -> String {
+    let tenths = (share * 1000).rounded()
+    return "\(Int(tenths) / 10).\(abs(Int(tenths)) % 10)%"
 }
