@@ -3,7 +3,7 @@
 #   make test   install what is missing and run the test suite (what CI runs)
 
 SHELL := /bin/bash
-APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev libsqlite3-dev hdf5-tools xxhash
+APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev libsqlite3-dev hdf5-tools xxhash librsvg2-bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 

@@ -406,7 +406,7 @@ extension Store {
     /// The recipe recorded for `model`.
     package func recipe(of model: String) throws -> Recipe {
         let text = try index.recipeText(of: model)
-        guard let text else { throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)") }
+        guard let text else { throw unknownModel(model) }
         let recipe: Recipe
         do {
             recipe = try JSONValueDecoder().decode(Recipe.self, from: Array(text.utf8))

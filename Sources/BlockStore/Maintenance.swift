@@ -151,7 +151,7 @@ extension Store {
     package func remove(_ model: String) throws {
         try index.requireSound()
         guard try index.removeModel(model) else {
-            throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)")
+            throw unknownModel(model)
         }
     }
 

@@ -1,3 +1,6 @@
+import GRDB
+import PBRCore
+
 /// What a model may be called: a plain name (`llama-ft`), or a Hugging Face repo id (`org/name`), either of them
 /// with a revision (`org/name@v2`). A name is also a relative path where export-blocks writes the model's recipe
 /// (`org/name.recipe.json`), so it can never climb out of a directory.
@@ -32,5 +35,20 @@ extension String {
     var escapingControlCharacters: String {
         unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }
             .joined()
+    }
+}
+
+extension StoreIndex {
+    func modelNames() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT name FROM model ORDER BY name") }
+    }
+}
+
+extension Store {
+    /// "no model named X in store S", with the closest model's name when X looks like a typo of it.
+    func unknownModel(_ name: String) -> StoreError {
+        let names = (try? index.modelNames()) ?? []
+        return StoreError(
+            .unknownModel, "no model named \"\(name)\" in store \(root)\(Suggestion.clause(for: name, among: names))")
     }
 }

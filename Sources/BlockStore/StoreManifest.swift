@@ -42,7 +42,7 @@ extension Store {
         if let models {
             let found = Set(snapshot.models.map(\.name))
             if let missing = models.first(where: { !found.contains($0) }) {
-                throw StoreError(.unknownModel, "no model named \"\(missing)\" in store \(root)")
+                throw unknownModel(missing)
             }
         }
         return Manifest(snapshot)

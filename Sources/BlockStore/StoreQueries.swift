@@ -91,7 +91,7 @@ extension Store {
     package func show(_ model: String) throws -> [ModelBlockEntry] {
         let snapshot = try snapshot()
         guard let entry = snapshot.models.first(where: { $0.name == model }) else {
-            throw StoreError(.unknownModel, "no model named \"\(model)\" in store \(root)")
+            throw unknownModel(model)
         }
         var holders: [String: [String]] = [:]
         for other in snapshot.models where other.name != model {

@@ -39,7 +39,8 @@ extension BeamformingInstance {
             if let unknown = members.first(where: { !known.contains($0.key) }) {
                 throw EdgeSimError(
                     .invalidInstance, path: path, field: unknown.key,
-                    "unknown field \"\(unknown.key)\" (fields: \(known.joined(separator: ", ")))")
+                    "unknown field \"\(unknown.key)\"\(Suggestion.clause(for: unknown.key, among: known)) (fields: \(known.joined(separator: ", ")))"
+                )
             }
         }
         let file: File

@@ -95,7 +95,8 @@ package struct Scenario: Sendable, Equatable, Codable {
         fields = try PartialSettings.decode(input, over: Fields()) { unknown, known in
             EdgeSimError(
                 .invalidScenario, field: unknown,
-                "unknown field \"\(unknown)\" (fields: \(known.joined(separator: ", ")))")
+                "unknown field \"\(unknown)\"\(Suggestion.clause(for: unknown, among: known)) (fields: \(known.joined(separator: ", ")))"
+            )
         }
         try validate()
     }

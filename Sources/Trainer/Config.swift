@@ -103,7 +103,8 @@ package struct TrainingConfig: Sendable, Codable, Equatable {
         try PartialSettings.decode(changes, over: base) { unknown, known in
             TrainingError(
                 .invalidConfig,
-                "unknown training field \"\(unknown)\" (fields: \(known.sorted().joined(separator: ", ")))")
+                "unknown training field \"\(unknown)\"\(Suggestion.clause(for: unknown, among: known)) (fields: \(known.sorted().joined(separator: ", ")))"
+            )
         }
     }
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Glibc
 import PBRCore
 
 @main
@@ -36,21 +38,68 @@ struct PBRepo: ParsableCommand {
         // to clear_page). One arena keeps them; its lock is taken a few times per tensor, not per element.
         _ = glibcMallopt(-8, 1)  // M_ARENA_MAX
         // SIGINT/SIGTERM remove what is half-written and exit 130/143 with one line (see Interruption).
-        let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "pbrepo"
-        Interruption.install(unfinished: "pbrepo \(command)")
+        let name = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "pbrepo"
+        Interruption.install(unfinished: "pbrepo \(name)")
         // Output switches every command takes, wherever they appear (before `--`).
         var arguments = Array(CommandLine.arguments.dropFirst())
         let end = arguments.firstIndex(of: "--") ?? arguments.endIndex
         let switches = Set(arguments[..<end].filter { ["-q", "--quiet", "--no-progress"].contains($0) })
         arguments = arguments[..<end].filter { !switches.contains($0) } + arguments[end...]
         Console.configure(progress: switches.isEmpty, notes: !switches.contains("-q") && !switches.contains("--quiet"))
+        let command: any ParsableCommand
         do {
-            var command = try parseAsRoot(arguments)
+            command = try parseAsRoot(negativeValuesJoined(arguments))
+        } catch {
+            if let hint = suggestion(for: fullMessage(for: error), arguments: arguments) {
+                writeStandardError(fullMessage(for: error) + "\n" + hint + "\n")
+                Glibc.exit(exitCode(for: error).rawValue)
+            }
+            exit(withError: error)
+        }
+        do {
+            var command = command
             try command.run()
         } catch {
             Interruption.waitIfInterrupted()
             exit(withError: error)
         }
+    }
+
+    /// `--seed -1` as `--seed=-1`: ArgumentParser reads a value that starts with `-` as the next option, and says
+    /// the value is missing.
+    static func negativeValuesJoined(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { return result + arguments[index...] }
+            if argument.hasPrefix("--"), !argument.contains("="), index + 1 < arguments.count,
+                let next = arguments[index + 1].utf8.dropFirst().first, arguments[index + 1].hasPrefix("-"),
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(next) || next == UInt8(ascii: ".")
+            {
+                result.append(argument + "=" + arguments[index + 1])
+                index += 2
+                continue
+            }
+            result.append(argument)
+            index += 1
+        }
+        return result
+    }
+
+    /// "Did you mean …?" for an unknown subcommand, or a value not among those an option lists.
+    static func suggestion(for message: String, arguments: [String]) -> String? {
+        if let first = arguments.first, !first.hasPrefix("-"), message.contains("Unexpected argument '\(first)'") {
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+            return Suggestion.closest(to: first, among: names).map { "Did you mean 'pbrepo \($0)'?" }
+        }
+        // "The value 'corse' is invalid for '--scheme <scheme>'. Please provide one of the following:\n  - coarse …"
+        guard let start = message.range(of: "The value '"),
+            let end = message[start.upperBound...].firstIndex(of: "'")
+        else { return nil }
+        let value = String(message[start.upperBound..<end])
+        let listed = message.split(separator: "\n").filter { $0.hasPrefix("  - ") }.map { String($0.dropFirst(4)) }
+        return Suggestion.closest(to: value, among: listed).map { "Did you mean '\($0)'?" }
     }
 }
 

@@ -5,7 +5,12 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
     public var message: String
     /// Set when the text is well-formed but repeats a key inside one object.
     public var duplicateKey: String? = nil
-    public var description: String { "\(message) at byte \(offset)" }
+    /// Where `offset` is, counted as editors count (from 1; columns in bytes); 0 when not known.
+    public var line = 0
+    public var column = 0
+    public var description: String {
+        line > 0 ? "\(message) at line \(line), column \(column) (byte \(offset))" : "\(message) at byte \(offset)"
+    }
 }
 
 /// A strict RFC 8259 parser for untrusted headers.
@@ -40,7 +45,23 @@ public struct StrictJSONParser {
             separator: " ")
     }
 
-    private func error(_ message: String) -> JSONSyntaxError { JSONSyntaxError(offset: position, message: message) }
+    private func error(_ message: String) -> JSONSyntaxError {
+        located(JSONSyntaxError(offset: position, message: message))
+    }
+
+    /// The error with the line and column of its offset.
+    private func located(_ error: JSONSyntaxError) -> JSONSyntaxError {
+        var located = error
+        let end = min(error.offset, bytes.count)
+        var lineStart = 0
+        located.line = 1
+        for index in 0..<end where bytes[index] == 0x0A {
+            located.line += 1
+            lineStart = index + 1
+        }
+        located.column = end - lineStart + 1
+        return located
+    }
 
     private var current: UInt8? { position < bytes.count ? bytes[position] : nil }
 
@@ -100,7 +121,7 @@ public struct StrictJSONParser {
                     ? "duplicate key \"\(key)\""
                     : "keys \"\(earlier)\" (\(Self.scalars(earlier))) and \"\(key)\" (\(Self.scalars(key))) are the same text"
                         + " in two Unicode normalization forms, which pbrepo cannot keep apart"
-                throw JSONSyntaxError(offset: keyOffset, message: message, duplicateKey: key)
+                throw located(JSONSyntaxError(offset: keyOffset, message: message, duplicateKey: key))
             }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after key") }

@@ -1,0 +1,51 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Every SVG the project writes is rendered to PNG by librsvg (`rsvg-convert`, Debian's librsvg2-bin, which
+/// `make deps` installs), so that a broken SVG — bad XML, a NaN coordinate librsvg refuses — fails a test
+/// (issue 12 §4).
+@Suite struct SVGRenderingTests {
+    func expectRenders(_ svg: String) throws {
+        let png = svg + ".png"
+        let run = try CommandRun.run(["-o", png, svg], executable: "/usr/bin/rsvg-convert")
+        #expect(run.status == 0, "\(svg): \(run.stderr)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
+        #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) && bytes.count > 1000, "\(svg): \(bytes.count) bytes")
+        let text = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(!text.contains("nan") && !text.contains("inf\""), "\(svg) has a non-finite number")
+    }
+
+    @Test func sweepRobustnessAndLearningCurvesRender() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert"), "make deps installs librsvg2-bin")
+        let root = Samples.temporaryDirectory()
+        let manifest = Samples.root + "/manifests/samples.json"
+        let sweep = try CommandRun.run([
+            "sweep", "--manifest", manifest, "-o", root + "/sweep", "--seeds", "1,2", "--schemes", "coarse,heuristic",
+            "--vary", "users=10,20,40",
+        ])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        try expectRenders(root + "/sweep/sweep.svg")
+        let robustness = try CommandRun.run([
+            "robustness", "--manifest", manifest, "--draws", "20", "--blocks", "3", "-o", root + "/robustness",
+        ])
+        #expect(robustness.status == 0, "\(robustness.stderr)")
+        try expectRenders(root + "/robustness/robustness.svg")
+
+        let tiny = try Fixtures.writeTinyManifest(to: root + "/tiny.json", includingFamilyG: false)
+        try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
+            .write(toFile: root + "/scenario.json", atomically: true, encoding: .utf8)
+        try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#
+            .write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        for seed in ["1", "2"] {
+            let train = try CommandRun.run([
+                "train", "--manifest", tiny, "--scenario", root + "/scenario.json", "--config", root + "/config.json",
+                "--episodes", "4", "--seed", seed, "-o", root + "/run-" + seed,
+            ])
+            #expect(train.status == 0, "\(train.stderr)")
+        }
+        let plot = try CommandRun.run(["plot", root + "/run-1", root + "/run-2", "-o", root + "/curves.svg"])
+        #expect(plot.status == 0, "\(plot.stderr)")
+        try expectRenders(root + "/curves.svg")
+    }
+}
