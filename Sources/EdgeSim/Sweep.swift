@@ -57,11 +57,22 @@ package struct Sweep: Sendable {
     package var parameter: Parameter
     package var rows: [Row]
 
-    /// Runs the sweep on all cores, slow schemes' cases first; rows come in (value, scheme, seed) order. Seeds are
-    /// 1...seeds.
+    /// Runs the sweep with seeds 1...seeds.
     package static func run(
         repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double],
         schemes: [any CachingScheme], seeds: Int,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> Sweep {
+        try run(
+            repository: repository, scenario: scenario, parameter: parameter, values: values, schemes: schemes,
+            seedList: (1...max(1, seeds)).map(UInt64.init), progress: progress)
+    }
+
+    /// Runs the sweep on all cores, slow schemes' cases first; rows come in (value, scheme, seed) order, so that a
+    /// sweep extended by more seeds repeats the earlier rows exactly.
+    package static func run(
+        repository: ModelCatalog, scenario: Scenario, parameter: Parameter, values: [Double],
+        schemes: [any CachingScheme], seedList: [UInt64],
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> Sweep {
         guard !values.isEmpty else {
@@ -69,7 +80,7 @@ package struct Sweep: Sendable {
         }
         for value in values { try parameter.check(value) }
         let cases = values.flatMap { value in
-            schemes.flatMap { scheme in (1...seeds).map { (value, scheme, UInt64($0)) } }
+            schemes.flatMap { scheme in seedList.map { (value, scheme, $0) } }
         }
         let schedule = cases.indices.filter { cases[$0].1.isSlow } + cases.indices.filter { !cases[$0].1.isSlow }
         let report: @Sendable (Int) -> Void = { progress?($0, cases.count) }

@@ -17,26 +17,27 @@ import Testing
     }
 
     @Test func sweepRobustnessAndLearningCurvesRender() throws {
-        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert"), "make deps installs librsvg2-bin")
+        #expect(
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert"), "make deps installs librsvg2-bin")
         let root = Samples.temporaryDirectory()
-        let manifest = Samples.root + "/manifests/samples.json"
-        let sweep = try CommandRun.run([
-            "sweep", "--manifest", manifest, "-o", root + "/sweep", "--seeds", "1,2", "--schemes", "coarse,heuristic",
-            "--vary", "users=10,20,40",
-        ])
-        #expect(sweep.status == 0, "\(sweep.stderr)")
-        try expectRenders(root + "/sweep/sweep.svg")
-        let robustness = try CommandRun.run([
-            "robustness", "--manifest", manifest, "--draws", "20", "--blocks", "3", "-o", root + "/robustness",
-        ])
-        #expect(robustness.status == 0, "\(robustness.stderr)")
-        try expectRenders(root + "/robustness/robustness.svg")
-
         let tiny = try Fixtures.writeTinyManifest(to: root + "/tiny.json", includingFamilyG: false)
         try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
             .write(toFile: root + "/scenario.json", atomically: true, encoding: .utf8)
         try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#
             .write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        let sweep = try CommandRun.run([
+            "sweep", "--manifest", tiny, "--scenario", root + "/scenario.json", "-o", root + "/sweep", "--seeds", "1,2",
+            "--schemes", "coarse,heuristic", "--vary", "users=2,4,6",
+        ])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        try expectRenders(root + "/sweep/sweep.svg")
+        let robustness = try CommandRun.run([
+            "robustness", "--manifest", tiny, "--scenario", root + "/scenario.json", "--draws", "10", "--blocks", "2",
+            "-o", root + "/robustness",
+        ])
+        #expect(robustness.status == 0, "\(robustness.stderr)")
+        try expectRenders(root + "/robustness/robustness.svg")
+
         for seed in ["1", "2"] {
             let train = try CommandRun.run([
                 "train", "--manifest", tiny, "--scenario", root + "/scenario.json", "--config", root + "/config.json",

@@ -23,7 +23,11 @@ struct SweepCommand: ParsableCommand {
     var vary: String
     @Option(help: "Comma-separated schemes.")
     var schemes = SchemeList(argument: "coarse,trimcaching,no-cooperation,tdma-unicast,full-comp,heuristic")!
-    @Option(help: "Seeds per point (1...n).") var seeds: Int = 5
+    @Option(
+        help:
+            "Seeds of each point: a count n (seeds 1...n), a range (6-10, to extend an earlier sweep) or a list (1,4,9)."
+    )
+    var seeds: SeedList = SeedList(argument: "5")!
     @Option(help: "Episodes a learner trains on each network (default: its configuration's, the paper's 600).")
     var trainEpisodes: Int?
     @Option(help: "JSON object overriding a learner's training fields (as `pbrepo train --config`).") var trainConfig:
@@ -31,7 +35,6 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output directory (sweep.csv, sweep.svg).") var output: String
 
     func validate() throws {
-        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard vary.contains("=") else { throw ValidationError("--vary takes PARAMETER=v1,v2,...") }
         if let trainEpisodes, trainEpisodes < 1 { throw ValidationError("--train-episodes must be at least 1") }
         if trainEpisodes != nil || trainConfig != nil, schemes.learners.isEmpty {
@@ -73,15 +76,14 @@ struct SweepCommand: ParsableCommand {
             return try Sweep.run(
                 repository: try network.loadCatalog(), scenario: base, parameter: parameter,
                 values: values,
-                schemes: chosen, seeds: seeds
+                schemes: chosen, seedList: seeds.values
             ) { done, total in progress.update(done: UInt64(done), total: UInt64(total)) }
         }
         progress.finish()
         try Console.run {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try FileSystem.writeAtomically(sweep.csv, to: output + "/sweep.csv")
-            let title =
-                "Total delay vs \(parameter.rawValue) (\((network.manifest as NSString).lastPathComponent), \(seeds) seeds)"
+            let title = "Total delay vs \(parameter.rawValue)"
             try FileSystem.writeAtomically(sweep.svg(title: title), to: output + "/sweep.svg")
         }
         for point in sweep.summary {
@@ -90,4 +92,30 @@ struct SweepCommand: ParsableCommand {
         }
         print("wrote \(output)/sweep.csv and \(output)/sweep.svg")
     }
+}
+
+/// `--seeds`: `5` (1...5), `6-10`, or `1,4,9`; at least one seed, each once.
+struct SeedList: ExpressibleByArgument {
+    var values: [UInt64]
+
+    init?(argument: String) {
+        var values: [UInt64] = []
+        if let count = UInt64(argument) {
+            guard count >= 1, count <= 100_000 else { return nil }
+            values = Array(1...count)
+        } else if let dash = argument.firstIndex(of: "-"), let low = UInt64(argument[..<dash]),
+            let high = UInt64(argument[argument.index(after: dash)...]), low <= high, high - low < 100_000
+        {
+            values = Array(low...high)
+        } else {
+            for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let seed = UInt64(part) else { return nil }
+                values.append(seed)
+            }
+        }
+        guard !values.isEmpty, Set(values).count == values.count else { return nil }
+        self.values = values
+    }
+
+    var defaultValueDescription: String { values.count == 1 ? "\(values[0])" : "1-\(values.count)" }
 }
