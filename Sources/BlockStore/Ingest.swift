@@ -155,7 +155,7 @@ extension Store {
                 let reused = try index.record(
                     StoreIndex.ModelEntry(
                         plan: plan, partition: report, name: name, family: family, baseModel: base?.model,
-                        rules: options.rules, source: path),
+                        rules: options.rules, source: source.root),
                     facts: objects.facts)
                 return result(.added, written, reused: reused)
             } catch let error as StoreError where error.code == .missingObject && attempt < 4 {

@@ -106,3 +106,8 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// The path `model` was ingested from.
+    package func sourcePath(of model: String) throws -> String? { try index.source(of: model)?.path }
+}

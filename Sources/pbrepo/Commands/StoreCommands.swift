@@ -297,29 +297,81 @@ struct ListCommand: ParsableCommand {
 
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a model's parameter blocks, their sizes and which other models share each."
-    )
+        commandName: "show",
+        abstract: "Show a model: its family, base, source and totals, then its blocks and which models share each.",
+        discussion: """
+            --json prints {model, family, base, format, source, files, bytes, stored_bytes, unique_bytes, \
+            provenance, blocks: [{position, name, kind, digest, bytes, stored_bytes, tensors, shared_with}]}.
+
+            Example: pbrepo show meta-llama/Llama-3.2-1B
+            """)
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let blocks = try Console.run { try storeOptions.openForReading().show(model) }
+        let (blocks, summary, recipe, usage, source) = try Console.run {
+            () throws -> ([ModelBlockEntry], ModelSummary?, Recipe, ModelUsage?, String?) in
+            let store = try storeOptions.openForReading()
+            let blocks = try store.show(model)
+            return (
+                blocks, try store.list().first { $0.name == model }, try store.recipe(of: model),
+                try store.usage().first { $0.model == model }, try store.sourcePath(of: model)
+            )
+        }
+        let provenance = recipe.provenance
         if json {
-            print(
-                JSONValue.array(
-                    blocks.map { block in
-                        .object([
-                            ("position", .number(block.position)), ("name", .string(block.name)),
-                            ("kind", .string(block.kind)), ("digest", .string(block.digest)),
-                            ("bytes", .number(block.bytes)),
-                            ("stored_bytes", .number(block.storedBytes)), ("tensors", .number(block.tensors)),
-                            ("shared_with", .array(block.sharedWith.map(JSONValue.string))),
-                        ])
-                    }
-                ).prettyPrinted())
+            var members: [(String, JSONValue)] = [
+                ("model", .string(model)), ("family", .string(summary?.family ?? "")),
+                ("base", summary?.baseModel.map(JSONValue.string) ?? .null),
+                ("format", .string(summary?.format ?? "")), ("source", source.map(JSONValue.string) ?? .null),
+                ("files", .number(recipe.files.count)), ("bytes", .number(summary?.bytes ?? 0)),
+                ("stored_bytes", .number(usage?.storedBytes ?? 0)), ("unique_bytes", .number(usage?.uniqueBytes ?? 0)),
+            ]
+            let origin: [(String, String?)] = [
+                ("hub", provenance?.hub), ("repo", provenance?.repo), ("revision", provenance?.revision),
+                ("commit", provenance?.commit), ("parent", provenance?.parent),
+            ]
+            members.append(
+                ("provenance", .object(origin.compactMap { key, value in value.map { (key, JSONValue.string($0)) } })))
+            members.append(
+                (
+                    "blocks",
+                    .array(
+                        blocks.map { block in
+                            .object([
+                                ("position", .number(block.position)), ("name", .string(block.name)),
+                                ("kind", .string(block.kind)), ("digest", .string(block.digest)),
+                                ("bytes", .number(block.bytes)),
+                                ("stored_bytes", .number(block.storedBytes)), ("tensors", .number(block.tensors)),
+                                ("shared_with", .array(block.sharedWith.map(JSONValue.string))),
+                            ])
+                        })
+                ))
+            print(JSONValue.object(members).prettyPrinted())
             return
         }
+        print("model   \(model)")
+        if let summary {
+            let base = summary.baseModel ?? "none (it is a base)"
+            print("family  \(summary.family); delta base: \(base)")
+            print("format  \(summary.format), \(recipe.files.count) file(s), ingested \(summary.ingestedAt)")
+        }
+        if let source { print("source  \(source)") }
+        if let provenance, provenance.repo != nil || provenance.parent != nil {
+            var parts: [String] = []
+            if let repo = provenance.repo { parts.append("\(provenance.hub ?? "hub") \(repo)") }
+            if let revision = provenance.revision { parts.append("revision \(revision)") }
+            if let commit = provenance.commit { parts.append("commit \(commit)") }
+            if let parent = provenance.parent { parts.append("made from \(parent)") }
+            print("origin  " + parts.joined(separator: ", "))
+        }
+        if let summary, let usage {
+            print(
+                "totals  \(summary.tensors) tensors in \(blocks.count) blocks, \(formatBytes(summary.bytes)); stored "
+                    + "\(formatBytes(usage.storedBytes)), of which \(formatBytes(usage.uniqueBytes)) only this model needs")
+        }
+        print("")
         var table = TextTable(
             headers: ["#", "block", "kind", "bytes", "stored", "shared with"], rightAligned: [0, 3, 4])
         for block in blocks {
