@@ -17,6 +17,9 @@ public enum Interruption {
         var paths: [Int: String] = [:]
         var unfinished = "the command"
         var sources: [any DispatchSourceSignal] = []
+        /// A long job that stops at safe points (training between episodes) takes the first signal as a request.
+        var deferred = false
+        var pending: Int32?
     }
 
     private static let state = Mutex(State())
@@ -70,7 +73,32 @@ public enum Interruption {
 
     public static func unregister(_ token: Int) { _ = state.withLock { $0.paths.removeValue(forKey: token) } }
 
+    /// From now on the first SIGINT/SIGTERM only asks the command to stop at its next safe point (`pendingSignal`,
+    /// then `exitAtSafePoint`); a second one interrupts at once, as usual.
+    public static func deferToSafePoints() { state.withLock { $0.deferred = true } }
+
+    /// The signal that asked a deferring command to stop, nil while none has.
+    public static var pendingSignal: Int32? { state.withLock { $0.pending } }
+
+    /// Ends a deferring command at its safe point: one line (what was done), exit 128 + the signal.
+    public static func exitAtSafePoint(_ done: String) -> Never {
+        let number = state.withLock { $0.pending } ?? SIGINT
+        let line = "pbrepo: interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM"): \(done)\n"
+        _ = Array(line.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        _exit(128 + number)
+    }
+
     private static func interrupt(by number: Int32) {
+        let request = state.withLock { state -> Bool in
+            guard state.deferred, state.pending == nil else { return false }
+            state.pending = number
+            return true
+        }
+        if request {
+            let line = "pbrepo: stopping at the next safe point (interrupt again to stop at once)\n"
+            _ = Array(line.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            return
+        }
         let (paths, unfinished) = state.withLock { state -> ([String], String) in
             state.interrupted = true
             return (Array(state.paths.values), state.unfinished)

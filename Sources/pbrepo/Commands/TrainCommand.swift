@@ -43,7 +43,16 @@ struct TrainCommand: ParsableCommand {
                 directory: output)
         }
         let trainer = session.trainer
+        // SIGINT/SIGTERM: the running episode is finished and a checkpoint saved, so that the same command resumes.
+        Interruption.deferToSafePoints()
         while trainer.curve.count < config.episodes {
+            if Interruption.pendingSignal != nil {
+                progress.finish()
+                try Console.run { try session.save() }
+                Interruption.exitAtSafePoint(
+                    "train stopped after episode \(trainer.curve.count) of \(config.episodes); checkpoint saved in"
+                        + " \(output), the same command resumes it")
+            }
             let record = trainer.trainEpisode()
             progress.update(
                 done: UInt64(record.episode + 1), total: UInt64(config.episodes),
