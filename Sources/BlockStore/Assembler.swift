@@ -425,7 +425,8 @@ extension Store {
         _ model: String, to output: String, options: Assembler.Options = .init(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> AssembleResult {
-        try Assembler.assemble(
+        rememberOutputDirectory(AtomicFile.directory(of: output))
+        return try Assembler.assemble(
             try recipe(of: model), objects: objects, to: output, options: options, progress: progress)
     }
 
@@ -440,6 +441,7 @@ extension Store {
                 "model \(model): objects missing from the store: \(required.missing.prefix(10).joined(separator: ", "))"
             )
         }
+        rememberOutputDirectory(directory)
         let target = ObjectDirectory(root: directory)
         var bytes: UInt64 = 0
         for digest in required.present {

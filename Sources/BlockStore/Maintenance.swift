@@ -29,6 +29,8 @@ package struct CollectResult: Sendable, Equatable {
     package var objectsRemoved: Int
     package var bytesFreed: UInt64
     package var temporaryFilesRemoved: Int
+    /// Stale temporaries removed beside outputs of assemble and export-blocks (paths).
+    package var outputTemporariesRemoved: [String] = []
 }
 
 /// What `verify --repair` did.
@@ -173,7 +175,8 @@ extension Store {
             return unlink(objects.path(of: digest)) == 0 ? size ?? 0 : nil
         }
         return CollectResult(
-            objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles())
+            objectsRemoved: removed, bytesFreed: freed, temporaryFilesRemoved: removeStaleTemporaryFiles(),
+            outputTemporariesRemoved: removeStaleOutputTemporaries())
     }
 
     /// `.pbrepo-tmp-<pid>-...` files under objects/ whose process no longer exists.
@@ -181,6 +184,44 @@ extension Store {
         var removed = 0
         for fan in (try? FileSystem.listDirectory(root + "/objects")) ?? [] {
             removed += AtomicFile.removeStaleTemporaries(in: root + "/objects/" + fan, quietSeconds: 0).count
+        }
+        return removed
+    }
+}
+
+extension Store {
+    /// The file listing the directories assemble and export-blocks wrote into, one absolute path per line, so that
+    /// gc can remove what a killed one left there.
+    var outputsFile: String { root + "/outputs" }
+
+    /// Adds `directory` to the outputs gc looks after (best effort: a read-only store just does not remember).
+    func rememberOutputDirectory(_ directory: String) {
+        let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
+        guard !knownOutputDirectories().contains(absolute) else { return }
+        let descriptor = open(outputsFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        let line = Array((absolute + "\n").utf8)
+        _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+
+    func knownOutputDirectories() -> [String] {
+        guard let bytes = try? FileSystem.read(outputsFile) else { return [] }
+        var seen = Set<String>()
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init).filter {
+            $0.hasPrefix("/") && seen.insert($0).inserted
+        }
+    }
+
+    /// `.pbrepo-tmp-*` files and directories that killed assembles and exports left in the directories they wrote
+    /// into (and in an export's object folders), by the rule of `AtomicFile.removeStaleTemporaries`.
+    func removeStaleOutputTemporaries() -> [String] {
+        var removed: [String] = []
+        for directory in knownOutputDirectories() where FileSystem.isDirectory(directory) {
+            removed += AtomicFile.removeStaleTemporaries(in: directory, quietSeconds: 0)
+            for fan in (try? FileSystem.listDirectory(directory + "/objects")) ?? [] where fan.utf8.count == 2 {
+                removed += AtomicFile.removeStaleTemporaries(in: directory + "/objects/" + fan, quietSeconds: 0)
+            }
         }
         return removed
     }

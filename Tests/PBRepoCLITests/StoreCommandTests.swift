@@ -322,6 +322,37 @@ import XXHash
 
 /// Issue 12 §1: SIGINT and SIGTERM during assemble (a file model, and a directory model while its staging directory
 /// fills) leave no temporary file, print one line saying what was not finished, and exit 130 / 143.
+/// gc removes what a `kill -9`ed assemble left beside its output (issue 12 §1): the store remembers the directories
+/// it assembled into.
+@Suite(.serialized, .tags(.slow)) struct OutputTemporaryTests {
+    @Test func gcRemovesWhatAKilledAssembleLeftBesideItsOutput() throws {
+        let root = Samples.temporaryDirectory()
+        let family = try StoreRaceTests.generatedFamily(in: root)
+        let store = root + "/store"
+        #expect(try CommandRun.run(["ingest", "--store", store, "--name", "one", family.base]).status == 0)
+        let out = root + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        func staged() -> [String] {
+            ((try? FileSystem.listDirectory(out)) ?? []).filter { $0.hasPrefix(".pbrepo-tmp-") }
+        }
+        for _ in 0..<40 where staged().isEmpty {
+            let process = try CommandRun.start(["assemble", "--store", store, "one", "-o", out + "/one.safetensors"])
+            while process.isRunning && staged().isEmpty { usleep(100) }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            unlink(out + "/one.safetensors")
+        }
+        let left = staged()
+        try #require(!left.isEmpty, "no assemble could be killed while writing")
+        let gc = try CommandRun.run(["gc", "--store", store, "--json"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(gc.stdout.utf8)) as? [String: Any])
+        let removed = (result["output_temporaries_removed"] as? [String]) ?? []
+        #expect(Set(removed.map { URL(fileURLWithPath: $0).lastPathComponent }) == Set(left), "\(removed) vs \(left)")
+        #expect(staged().isEmpty)
+    }
+}
+
 @Suite(.serialized, .tags(.slow)) struct InterruptionTests {
     @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
     func interruptedAssemblesLeaveNothingAndSaySo(signal: Int32, status: Int32) throws {

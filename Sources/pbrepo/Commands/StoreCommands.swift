@@ -369,7 +369,8 @@ struct ShowCommand: ParsableCommand {
         if let summary, let usage {
             print(
                 "totals  \(summary.tensors) tensors in \(blocks.count) blocks, \(formatBytes(summary.bytes)); stored "
-                    + "\(formatBytes(usage.storedBytes)), of which \(formatBytes(usage.uniqueBytes)) only this model needs")
+                    + "\(formatBytes(usage.storedBytes)), of which \(formatBytes(usage.uniqueBytes)) only this model needs"
+            )
         }
         print("")
         var table = TextTable(
@@ -629,11 +630,13 @@ struct CollectGarbageCommand: ParsableCommand {
                 JSONValue.object([
                     ("objects_removed", .number(result.objectsRemoved)), ("bytes_freed", .number(result.bytesFreed)),
                     ("temporary_files_removed", .number(result.temporaryFilesRemoved)),
+                    ("output_temporaries_removed", .array(result.outputTemporariesRemoved.map(JSONValue.string))),
                 ]).prettyPrinted())
         }
         print(
             "removed \(result.objectsRemoved) objects (\(formatBytes(result.bytesFreed))) and \(result.temporaryFilesRemoved) temporary files"
         )
+        for path in result.outputTemporariesRemoved { print("removed \(path), left by a killed assemble or export") }
     }
 }
 
