@@ -7,7 +7,10 @@ APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 
-.PHONY: deps build test test-fast lint fuzz demo bench clean
+.PHONY: deps build test test-fast lint fuzz demo bench install clean
+
+PREFIX ?= /usr/local
+STATIC_BUILD := .build-static
 
 # Installs the Debian packages that are missing (idempotent; `apt-get update` only when something is missing).
 deps:
@@ -26,6 +29,13 @@ deps:
 build: deps
 	swift build -c release --product pbrepo
 
+# A release binary with the static Swift standard library (and Foundation): it runs on a Debian machine without the
+# Swift toolchain, needing only the C libraries' runtime packages (README). Its own build path, so that the usual
+# release build is not rebuilt with other flags.
+install: deps
+	swift build -c release --product pbrepo --static-swift-stdlib --build-path $(STATIC_BUILD)
+	install -D -m 755 $(STATIC_BUILD)/release/pbrepo $(DESTDIR)$(PREFIX)/bin/pbrepo
+
 # Seconds each fuzz target runs: 30 in `make test` (five targets, a few minutes with the build); raise it to fuzz
 # for real, e.g. `make fuzz FUZZ_SECONDS=3600` (docs/fuzzing.md).
 FUZZ_SECONDS ?= 30
@@ -34,6 +44,7 @@ FUZZ_SECONDS ?= 30
 test: deps lint
 	swift build --build-tests
 	swift test --skip-build
+	scripts/check_install.sh
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # libFuzzer + AddressSanitizer over the decoders of untrusted bytes, and HDF5 mutants through the CLI.
@@ -57,4 +68,4 @@ bench: build
 	$(PBREPO) bench inspect --size-gb 1.5
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz $(STATIC_BUILD)

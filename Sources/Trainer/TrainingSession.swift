@@ -159,6 +159,11 @@ struct PolicyRecord: Codable {
 
 /// A trained policy loaded for planning (`pbrepo plan`, `simulate --scheme maasn-da --policy`).
 package enum TrainedPolicy {
+    /// The learner variant the policy in `directory` was trained as.
+    package static func variant(of directory: String) throws -> Variant {
+        try PolicyRecord.read(directory + "/policy.json").config.variant
+    }
+
     /// The policy's trainer on the network of `scenario`/`seed` (defaults: those it was trained on), networks loaded.
     package static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws
         -> MAASNTrainer

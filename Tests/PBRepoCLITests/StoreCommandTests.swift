@@ -503,12 +503,18 @@ import XXHash
         #expect(train.status == 0, "\(train.stderr)")
         let curve = try String(contentsOfFile: root + "/policy/curve.csv", encoding: .utf8)
         #expect(curve.split(separator: "\n").count == 4)
-        let plan = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", manifest])
+        let plan = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", manifest, "--json"])
         #expect(plan.status == 0, "\(plan.stderr)")
         let simulate = try CommandRun.run([
             "simulate", "--manifest", manifest, "--scheme", "maasn-da", "--policy", root + "/policy", "--json",
         ])
         #expect(simulate.stdout == plan.stdout)
+        let summary = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", manifest])
+        #expect(summary.stdout.contains("scheme maasn-da, seed 2") && summary.stdout.contains("total delay T ="))
+        let contradicting = try CommandRun.run([
+            "simulate", "--manifest", manifest, "--scheme", "qmix-da", "--policy", root + "/policy",
+        ])
+        #expect(contradicting.status == 64 && contradicting.stderr.contains("which is a maasn-da policy"))
         let report = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
         #expect(report["scheme"] as? String == "maasn-da" && report["seed"] as? Int == 2)
         // A policy scheme without a policy, and a bad override, are refused with a message.

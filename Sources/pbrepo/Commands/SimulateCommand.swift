@@ -25,6 +25,12 @@ struct SimulateCommand: ParsableCommand {
         let report = try Console.run {
             let parameters = try network.scenario.map { try Scenario.load($0) }
             if let policy {
+                let trained = try TrainedPolicy.variant(of: policy)
+                guard trained.rawValue == scheme.name else {
+                    throw ValidationError(
+                        "--scheme \(scheme.name) contradicts the policy in \(policy), which is a \(trained.rawValue) policy"
+                    )
+                }
                 return try TrainedPolicy.plan(
                     directory: policy, manifest: network.manifest, scenario: parameters, seed: seed)
             }
@@ -37,6 +43,11 @@ struct SimulateCommand: ParsableCommand {
                 seed: seed ?? 1)
         }
         if json { return print(report.jsonText) }
+        Self.printSummary(of: report)
+    }
+
+    /// The human summary of a simulation (what `simulate` and `plan` print without `--json`).
+    static func printSummary(of report: SimulationReport) {
         let requested = report.outcome.blocks.filter { !$0.requestingUsers.isEmpty }
         print(
             "scheme \(report.schemeName), seed \(report.seed): \(report.network.scenario.nodes) nodes, \(report.network.scenario.users) users, "
