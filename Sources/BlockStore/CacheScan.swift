@@ -1,5 +1,5 @@
 import PBRCore
-package import ParameterBlocks
+import ParameterBlocks
 import XXHash
 
 /// What ingesting models would add to a store, computed without writing anything (`scan-cache`): every object is

@@ -1,7 +1,7 @@
 import EdgeSim
 import Foundation
 
-/// Fig. 7: episode returns of several runs per variant, as mean ± standard deviation over the runs (SVG).
+/// Fig. 7: episode returns of several runs per variant, as mean ± sample standard deviation over the runs (SVG).
 package struct LearningCurves: Sendable {
     /// Returns per episode, one array per run, by variant name (in the order given).
     package var runs: [(variant: String, returns: [[Double]])]
@@ -9,10 +9,39 @@ package struct LearningCurves: Sendable {
     package init(runs: [(variant: String, returns: [[Double]])]) { self.runs = runs }
 
     /// Reads the runs of policy directories (policy.json's curve and variant).
+    ///
+    /// Runs are only comparable when they were trained on the same manifest and scenario, and runs of one variant
+    /// are only averaged when they are equally long: anything else is refused, naming the two runs.
     package static func load(directories: [String]) throws -> LearningCurves {
         var grouped: [(variant: String, returns: [[Double]])] = []
+        var first: (directory: String, record: PolicyRecord)?
+        var lengths: [String: (directory: String, episodes: Int)] = [:]
         for directory in directories {
             let record = try PolicyRecord.read(directory + "/policy.json")
+            if let first {
+                if record.catalogFingerprint != first.record.catalogFingerprint {
+                    throw TrainingError(
+                        .settingsMismatch,
+                        "\(directory) was trained on another manifest than \(first.directory); plot runs of one manifest"
+                    )
+                }
+                if record.scenario != first.record.scenario {
+                    throw TrainingError(
+                        .settingsMismatch,
+                        "\(directory) was trained on another scenario than \(first.directory); plot runs of one scenario"
+                    )
+                }
+            } else {
+                first = (directory, record)
+            }
+            let variant = record.config.variant.rawValue
+            if let other = lengths[variant], other.episodes != record.curve.count {
+                throw TrainingError(
+                    .settingsMismatch,
+                    "\(directory) has \(record.curve.count) episodes and \(other.directory) \(other.episodes); runs of"
+                        + " \(variant) are averaged episode by episode, so they must be equally long")
+            }
+            lengths[variant] = (directory, record.curve.count)
             let returns = record.curve.map(\.episodeReturn)
             if let index = grouped.firstIndex(where: { $0.variant == record.config.variant.rawValue }) {
                 grouped[index].returns.append(returns)
@@ -40,7 +69,9 @@ package struct LearningCurves: Sendable {
                 let values = smoothed.compactMap { e < $0.count ? $0[e] : nil }
                 let m = values.reduce(0, +) / Double(values.count)
                 mean.append(m)
-                deviation.append((values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count)).squareRoot())
+                // The sample standard deviation (n − 1), 0 for a single run.
+                let squares = values.reduce(0) { $0 + ($1 - m) * ($1 - m) }
+                deviation.append(values.count > 1 ? (squares / Double(values.count - 1)).squareRoot() : 0)
             }
             return (variant, mean, deviation)
         }
@@ -74,7 +105,8 @@ package struct LearningCurves: Sendable {
                 "<polygon fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(band.joined(separator: " "))\"/>"
             )
             chart.line(line.mean.indices.map { (x($0), y(line.mean[$0])) }, colour: colour)
-            chart.legend(line.variant, colour: colour)
+            let count = runs.first { $0.variant == line.variant }?.returns.count ?? 0
+            chart.legend("\(line.variant) (n = \(count), ± 1 sample std)", colour: colour)
         }
         return chart.text
     }

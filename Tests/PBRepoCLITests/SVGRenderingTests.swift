@@ -48,5 +48,24 @@ import Testing
         let plot = try CommandRun.run(["plot", root + "/run-1", root + "/run-2", "-o", root + "/curves.svg"])
         #expect(plot.status == 0, "\(plot.stderr)")
         try expectRenders(root + "/curves.svg")
+        #expect(try String(contentsOfFile: root + "/curves.svg", encoding: .utf8).contains("n = 2"))
+        // Runs that cannot be averaged are refused: another length, another scenario.
+        let longer = try CommandRun.run([
+            "train", "--manifest", tiny, "--scenario", root + "/scenario.json", "--config", root + "/config.json",
+            "--episodes", "6", "--seed", "3", "-o", root + "/run-long",
+        ])
+        #expect(longer.status == 0, "\(longer.stderr)")
+        let mixed = try CommandRun.run(["plot", root + "/run-1", root + "/run-long", "-o", root + "/mixed.svg"])
+        #expect(mixed.status == 1 && mixed.stderr.contains("must be equally long"), "\(mixed.stderr)")
+        try #"{"nodes": 3, "users": 5, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
+            .write(toFile: root + "/other.json", atomically: true, encoding: .utf8)
+        let other = try CommandRun.run([
+            "train", "--manifest", tiny, "--scenario", root + "/other.json", "--config", root + "/config.json",
+            "--episodes", "4", "--seed", "1", "-o", root + "/run-other",
+        ])
+        #expect(other.status == 0, "\(other.stderr)")
+        let scenarios = try CommandRun.run(["plot", root + "/run-1", root + "/run-other", "-o", root + "/mixed.svg"])
+        #expect(scenarios.status == 1 && scenarios.stderr.contains("another scenario"), "\(scenarios.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/mixed.svg"))
     }
 }

@@ -189,11 +189,14 @@ import Testing
     @Test func meanAndDeviationOverRunsAfterSmoothing() {
         let curves = LearningCurves(runs: [("a", [[1, 3, 5], [3, 5, 7]]), ("b", [[10, 10]])])
         let summary = curves.summary(window: 2)
-        // Smoothed: run 1 → 1, 2, 4; run 2 → 3, 4, 6. Mean 2, 3, 5; deviation 1, 1, 1.
-        #expect(summary[0].mean == [2, 3, 5] && summary[0].deviation == [1, 1, 1])
+        // Smoothed: run 1 → 1, 2, 4; run 2 → 3, 4, 6. Mean 2, 3, 5; sample deviation √((1² + 1²) / (2 − 1)) = √2.
+        let root2 = Double(2).squareRoot()
+        #expect(summary[0].mean == [2, 3, 5] && summary[0].deviation == [root2, root2, root2])
         #expect(summary[1].mean == [10, 10] && summary[1].deviation == [0, 0])
         let svg = curves.svg(title: "t", window: 2)
-        #expect(svg.contains("polygon") && svg.contains(">a<") && svg.contains(">b<"))
+        #expect(
+            svg.contains("polygon") && svg.contains(">a (n = 2, ± 1 sample std)<")
+                && svg.contains(">b (n = 1, ± 1 sample std)<"))
     }
 }
 
