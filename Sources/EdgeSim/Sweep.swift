@@ -108,7 +108,7 @@ package struct Sweep: Sendable {
             .joined(separator: "\n") + "\n"
     }
 
-    /// Mean and standard deviation of the total delay per (scheme, value), over seeds.
+    /// Mean and sample standard deviation of the total delay per (scheme, value), over seeds.
     package var summary: [(scheme: String, value: Double, mean: Double, deviation: Double)] {
         var out: [(String, Double, Double, Double)] = []
         var seen: [String] = []
@@ -118,7 +118,9 @@ package struct Sweep: Sendable {
             for value in values {
                 let delays = rows.filter { $0.scheme == scheme && $0.value == value }.map(\.totalDelaySeconds)
                 let mean = delays.reduce(0, +) / Double(max(1, delays.count))
-                let variance = delays.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, delays.count))
+                // The sample variance (n − 1), 0 for one seed: the seeds are a sample of network realisations.
+                let squares = delays.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+                let variance = delays.count > 1 ? squares / Double(delays.count - 1) : 0
                 out.append((scheme, value, mean, variance.squareRoot()))
             }
         }
