@@ -354,7 +354,7 @@ package enum Assembler {
             }
             return digest
         }
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let workers = Parallel.workers
         let pipeline = OrderedPipeline<[UInt8]>(count: digests.count, window: 2 * workers + 1)
         for _ in 0..<workers {
             pipeline.startWorker { index in try objects.content(of: digests[index]) }

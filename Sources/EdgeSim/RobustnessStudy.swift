@@ -28,7 +28,8 @@ package struct RobustnessStudy: Sendable {
     package var samples: [Sample]
 
     package static func run(
-        scenario: Scenario, repository: ModelCatalog, seed: UInt64, errorRadii: [Double], blocks: Int, draws: Int
+        scenario: Scenario, repository: ModelCatalog, seed: UInt64, errorRadii: [Double], blocks: Int, draws: Int,
+        progress: ((Int, Int) -> Void)? = nil
     ) throws -> RobustnessStudy {
         try scenario.validate()
         let network = EdgeNetwork(scenario: scenario, repository: repository, seed: seed)
@@ -37,8 +38,14 @@ package struct RobustnessStudy: Sendable {
             !network.requesters[$0].isEmpty && !plan.participants(block: $0).isEmpty
         }
         var samples: [Sample] = []
+        let total = errorRadii.count * min(blocks, requested.count)
+        var done = 0
         for eps in errorRadii {
             for k in requested.prefix(blocks) {
+                defer {
+                    done += 1
+                    progress?(done, total)
+                }
                 let users = network.requesters[k]
                 let nodes = plan.participants(block: k)
                 let channels = network.channels(block: k)

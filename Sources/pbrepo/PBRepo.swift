@@ -9,8 +9,9 @@ struct PBRepo: ParsableCommand {
         commandName: "pbrepo",
         abstract: "A repository of AI model checkpoints, deduplicated by parameter block.",
         discussion: """
-            Every command takes --no-progress (no progress bars; they are drawn only on a terminal anyway) and \
-            -q/--quiet (no progress and no notes: only results and errors).
+            Every command takes --no-progress (no progress bars; they are drawn only on a terminal anyway), \
+            -q/--quiet (no progress and no notes: only results and errors) and -j/--jobs N (threads for parallel \
+            work; default: every core).
             """,
         version: "0.1.0",
         subcommands: [
@@ -46,6 +47,11 @@ struct PBRepo: ParsableCommand {
         let switches = Set(arguments[..<end].filter { ["-q", "--quiet", "--no-progress"].contains($0) })
         arguments = arguments[..<end].filter { !switches.contains($0) } + arguments[end...]
         Console.configure(progress: switches.isEmpty, notes: !switches.contains("-q") && !switches.contains("--quiet"))
+        do {
+            arguments = try takeJobs(from: arguments)
+        } catch {
+            exit(withError: error)
+        }
         let command: any ParsableCommand
         do {
             command = try parseAsRoot(negativeValuesJoined(arguments))
@@ -63,6 +69,39 @@ struct PBRepo: ParsableCommand {
             Interruption.waitIfInterrupted()
             exit(withError: error)
         }
+    }
+
+    /// `-j N`, `-jN`, `--jobs N`, `--jobs=N` anywhere before `--`: the threads parallel work may use (default:
+    /// every core); the arguments without it.
+    static func takeJobs(from arguments: [String]) throws -> [String] {
+        var result: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { return result + arguments[index...] }
+            var value: String?
+            if argument == "-j" || argument == "--jobs" {
+                guard index + 1 < arguments.count else {
+                    throw ValidationError("\(argument) needs a number of threads")
+                }
+                value = arguments[index + 1]
+                index += 1
+            } else if argument.hasPrefix("--jobs=") {
+                value = String(argument.dropFirst("--jobs=".count))
+            } else if argument.hasPrefix("-j"), argument.count > 2, Int(argument.dropFirst(2)) != nil {
+                value = String(argument.dropFirst(2))
+            }
+            if let value {
+                guard let jobs = Int(value), (1...4096).contains(jobs) else {
+                    throw ValidationError("-j/--jobs takes a number of threads from 1 to 4096, not \"\(value)\"")
+                }
+                Parallel.setWorkers(jobs)
+            } else {
+                result.append(argument)
+            }
+            index += 1
+        }
+        return result
     }
 
     /// `--seed -1` as `--seed=-1`: ArgumentParser reads a value that starts with `-` as the next option, and says

@@ -47,6 +47,15 @@ import Testing
         #expect(percents.contains { $0 > 0 && $0 < 90 }, "\(percents)")
         #expect(run.stdout.contains("/s"), "no rate: \(run.stdout.debugDescription)")
 
+        // -j/--jobs: one thread stores the same objects as every core; 0 threads is refused.
+        let single = try CommandRun.run(["ingest", "-j", "1", "--store", root + "/one", root + "/m.safetensors"])
+        #expect(single.status == 0, "\(single.stderr)")
+        let objects = { (store: String) in
+            (try? FileManager.default.subpathsOfDirectory(atPath: store + "/objects").sorted()) ?? []
+        }
+        #expect(!objects(root + "/one").isEmpty && objects(root + "/one") == objects(root + "/s"))
+        let none = try CommandRun.run(["ingest", "--jobs=0", "--store", root + "/none", root + "/m.safetensors"])
+        #expect(none.status == 64 && none.stderr.contains("-j/--jobs takes a number of threads"), "\(none.stderr)")
         for quiet in ["--no-progress", "-q"] {
             let silent = try Self.onTerminal(["ingest", quiet, "--store", root + "/t" + quiet, root + "/m.safetensors"])
             #expect(silent.status == 0 && !silent.stdout.contains("["), "\(quiet): \(silent.stdout.debugDescription)")

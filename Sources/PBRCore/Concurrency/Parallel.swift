@@ -1,10 +1,22 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Data parallelism over all cores for synchronous, CPU- or I/O-bound work items (hashing files, encoding tensors,
 /// simulating sweep cases): the project's one parallel-for.
 public enum Parallel {
-    /// `body(i)` for every i in 0..<count on all cores; the results in index order.
+    private static let workerLimit = Mutex(0)
+
+    /// How many threads parallel work uses: `-j/--jobs` (`setWorkers`), else every core.
+    public static var workers: Int {
+        let limit = workerLimit.withLock { $0 }
+        return limit > 0 ? limit : max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Limits parallel work to `count` threads from now on (at least 1).
+    public static func setWorkers(_ count: Int) { workerLimit.withLock { $0 = max(1, count) } }
+
+    /// `body(i)` for every i in 0..<count on `workers` threads; the results in index order.
     ///
     /// Every item runs even when one fails; then the error of the failed item with the lowest index is thrown, so a
     /// run's error does not depend on thread timing.
@@ -18,16 +30,25 @@ public enum Parallel {
         _ body: @Sendable (Int) throws -> Value
     ) throws -> [Value] {
         precondition(order == nil || order!.count == count, "order must list every item once")
-        let state = Mutex((results: [Result<Value, any Error>?](repeating: nil, count: count), done: 0))
-        DispatchQueue.concurrentPerform(iterations: count) { turn in
-            let index = order?[turn] ?? turn
-            let result = Result { try body(index) }
-            let done = state.withLock { state -> Int in
-                state.results[index] = result
-                state.done += 1
-                return state.done
+        let state = Mutex((results: [Result<Value, any Error>?](repeating: nil, count: count), done: 0, next: 0))
+        // Each thread takes the next item in schedule order until none is left.
+        DispatchQueue.concurrentPerform(iterations: min(count, workers)) { _ in
+            while true {
+                let turn = state.withLock { state -> Int? in
+                    guard state.next < count else { return nil }
+                    state.next += 1
+                    return state.next - 1
+                }
+                guard let turn else { return }
+                let index = order?[turn] ?? turn
+                let result = Result { try body(index) }
+                let done = state.withLock { state -> Int in
+                    state.results[index] = result
+                    state.done += 1
+                    return state.done
+                }
+                completed?(done)
             }
-            completed?(done)
         }
         return try state.withLock { state in try state.results.map { try $0!.get() } }
     }

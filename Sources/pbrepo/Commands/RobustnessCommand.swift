@@ -33,12 +33,15 @@ struct RobustnessCommand: ParsableCommand {
             }
             return value
         }
+        let progress = ProgressBar(label: "robustness, PBs", counting: true)
         let study = try Console.run {
             try RobustnessStudy.run(
                 scenario: try network.loadScenario(),
                 repository: try network.loadCatalog(),
-                seed: seed, errorRadii: radii, blocks: blocks, draws: draws)
+                seed: seed, errorRadii: radii, blocks: blocks, draws: draws
+            ) { progress.update(done: UInt64($0), total: UInt64($1)) }
         }
+        progress.finish()
         try Console.run {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try FileSystem.writeAtomically(study.csv, to: output + "/robustness.csv")

@@ -388,7 +388,8 @@ struct ShowCommand: ParsableCommand {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Parameter reuse, deduplication and compression across the store (docs/blocks.md).")
+        abstract: "Parameter reuse, deduplication and compression across the store (docs/blocks.md).",
+        discussion: "Example: pbrepo report --store /data/pbrepo --csv > reuse.csv")
     @OptionGroup var storeOptions: StoreOptions
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Print the per-model table as CSV.") var csv = false
@@ -426,7 +427,8 @@ struct ReportCommand: ParsableCommand {
 struct ExportManifestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-manifest",
-        abstract: "Write the pbrepo.manifest/v1 file the caching experiments read (docs/manifest.md).")
+        abstract: "Write the pbrepo.manifest/v1 file the caching experiments read (docs/manifest.md).",
+        discussion: "Example: pbrepo export-manifest --store /data/pbrepo -o manifests/mine.json --csv")
     @OptionGroup var storeOptions: StoreOptions
     @Option(parsing: .upToNextOption, help: "Only these models (default: all).") var models: [String] = []
     @Option(name: .shortAndLong, help: "Output file, e.g. manifests/NAME.json.") var output: String
@@ -449,7 +451,13 @@ struct ExportManifestCommand: ParsableCommand {
 struct ExportBlocksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-blocks",
-        abstract: "Write what a client downloads for a model: its objects and its recipe.")
+        abstract: "Write what a client downloads for a model: its objects and its recipe.",
+        discussion: """
+            -o is a directory: objects/ and MODEL.recipe.json (org/name.recipe.json for a repo id) go inside it; \
+            several models may share one.
+
+            Example: pbrepo export-blocks llama-ft -o /srv/edge/blocks
+            """)
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
     @Option(name: .shortAndLong, help: "Output directory (created; may already hold other models' objects).")
@@ -476,7 +484,14 @@ struct ExportBlocksCommand: ParsableCommand {
 struct AssembleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assemble",
-        abstract: "Rebuild a model, byte for byte, from the store or from a directory of downloaded objects.")
+        abstract: "Rebuild a model, byte for byte, from the store or from a directory of downloaded objects.",
+        discussion: """
+            Nothing appears at -o until every byte is checked; an existing output is refused unless --force. A model \
+            folder is rebuilt as the whole tree it was ingested from.
+
+            Example: pbrepo assemble llama-ft -o ~/models/llama-ft
+            Example: pbrepo assemble llama-ft --from /srv/edge/blocks -o ~/models/
+            """)
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "Model name.") var model: String
     @Option(
@@ -541,6 +556,8 @@ struct VerifyCommand: ParsableCommand {
             ingested again from the files they were ingested from, when those still have the recorded checksums \
             (which writes their damaged and missing objects again), and object rows are rewritten from their files; \
             the store is then verified again.
+
+            Example: pbrepo verify --store /data/pbrepo --repair
             """)
     @OptionGroup var storeOptions: StoreOptions
     @Flag(help: "Heal what can be healed from the models' recorded source files.") var repair = false
@@ -607,7 +624,12 @@ struct VerifyCommand: ParsableCommand {
 
 struct CollectGarbageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gc", abstract: "Delete objects no model needs and temporary files of finished processes.")
+        commandName: "gc", abstract: "Delete objects no model needs and temporary files of finished processes.",
+        discussion: """
+            Also removes what killed assembles and exports left beside their outputs. --dry-run says what would go.
+
+            Example: pbrepo gc --store /data/pbrepo --dry-run
+            """)
     @OptionGroup var storeOptions: StoreOptions
     @Flag(help: "Say what would be deleted, and delete nothing.") var dryRun = false
     @Flag(help: "Print JSON.") var json = false
