@@ -127,35 +127,66 @@ package struct Sweep: Sendable {
         return out
     }
 
-    /// A line chart of the mean total delay against the swept value, one line per scheme, ± one standard deviation
-    /// as error bars (SVG, 720 × 440).
-    package func svg(title: String) -> String {
-        let points = summary.filter { $0.mean.isFinite }
-        let values = rows.map(\.value).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }
-        let top = max(1e-9, points.map { $0.mean + $0.deviation }.max() ?? 1)
-        var chart = SVGChart(title: title, xLabel: parameter.rawValue, yLabel: "total delay T (s)")
+    /// What the swept value is, with its unit, for the x axis.
+    var axisLabel: String {
+        switch parameter {
+        case .capacity: return "cache capacity per node (bytes)"
+        case .users: return "users"
+        case .nodes: return "edge nodes"
+        case .antennas: return "antennas per node"
+        case .zipf: return "Zipf exponent of the requests"
+        case .reuse: return "share of shared blocks kept shared"
+        }
+    }
+
+    /// A line chart of the mean total delay against the swept value on a numeric axis (linear, or logarithmic with
+    /// `logX` when every value is positive), one line per scheme with its own colour, dash and marker, ± one sample
+    /// standard deviation as error bars, n per series in the legend (SVG, 720 × 440).
+    package func svg(title: String, logX: Bool = false) -> String {
+        let points = summary.filter { $0.mean.isFinite && $0.deviation.isFinite }
+        let values = rows.map(\.value).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }.sorted()
+        let logarithmic = logX && (values.first ?? 0) > 0
+        let highest = max(1e-9, points.map { $0.mean + $0.deviation }.max() ?? 1)
+        // The axis ends at the first round tick above the highest error bar.
+        var yTicks = SVGChart.niceTicks(0, highest)
+        let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : highest
+        if let last = yTicks.last, last < highest * (1 - 1e-12) { yTicks.append(last + yStep) }
+        let top = max(yTicks.last ?? highest, 1e-9)
+        var chart = SVGChart(
+            title: title, xLabel: axisLabel + (logarithmic ? ", log scale" : ""), yLabel: "total delay T (s)")
+        let scale = { (value: Double) -> Double in logarithmic ? log10(value) : value }
+        let (low, high) = (scale(values.first ?? 0), scale(values.last ?? 1))
         func x(_ value: Double) -> Double {
-            guard let index = values.firstIndex(of: value) else { return chart.left }
-            return values.count == 1
-                ? (chart.left + chart.right) / 2
-                : chart.left + (chart.right - chart.left) * Double(index) / Double(values.count - 1)
+            high > low
+                ? chart.left + (chart.right - chart.left) * (scale(value) - low) / (high - low)
+                : (chart.left + chart.right) / 2
         }
         func y(_ delay: Double) -> Double { chart.lower - (chart.lower - chart.upper) * delay / top }
-        for tick in 0...4 { chart.yTick(y(top * Double(tick) / 4), String(format: "%.2f", top * Double(tick) / 4)) }
-        for value in values { chart.xTick(x(value), String(format: "%g", value)) }
+        for tick in yTicks { chart.yTick(y(tick), SVGChart.tickLabel(tick, step: yStep)) }
+        if logarithmic {
+            let decades = Int(low.rounded(.up))...max(Int(low.rounded(.up)), Int(high.rounded(.down)))
+            let ticks = decades.count >= 2 ? decades.map { pow(10, Double($0)) } : values
+            let exponents = (values.last ?? 1) >= 1e4 || (values.first ?? 1) < 1e-3
+            for tick in ticks { chart.xTick(x(tick), String(format: exponents ? "%.0e" : "%g", tick)) }
+        } else {
+            let xTicks = SVGChart.niceTicks(low, high)
+            let xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
+            for tick in xTicks { chart.xTick(x(tick), SVGChart.tickLabel(tick, step: xStep)) }
+        }
         var schemes: [String] = []
         for point in points where !schemes.contains(point.scheme) { schemes.append(point.scheme) }
         for (index, scheme) in schemes.enumerated() {
-            let colour = SVGChart.colour(index)
-            let line = points.filter { $0.scheme == scheme }
-            chart.line(line.map { (x($0.value), y($0.mean)) }, colour: colour)
+            let (colour, dash, marker) = (SVGChart.colour(index), SVGChart.dash(index), SVGChart.marker(index))
+            let line = points.filter { $0.scheme == scheme }.sorted { $0.value < $1.value }
+            chart.line(line.map { (x($0.value), y($0.mean)) }, colour: colour, dash: dash)
             for point in line {
                 chart.append(
-                    "<line x1=\"\(x(point.value))\" y1=\"\(y(point.mean - point.deviation))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>"
+                    "<line x1=\"\(x(point.value))\" y1=\"\(y(max(0, point.mean - point.deviation)))\" x2=\"\(x(point.value))\" y2=\"\(y(point.mean + point.deviation))\" stroke=\"\(colour)\"/>"
                 )
-                chart.append("<circle cx=\"\(x(point.value))\" cy=\"\(y(point.mean))\" r=\"3\" fill=\"\(colour)\"/>")
+                chart.marker(marker, x: x(point.value), y: y(point.mean), colour: colour)
             }
-            chart.legend(scheme, colour: colour)
+            let runs = Set(rows.filter { $0.scheme == scheme }.map(\.seed)).count
+            chart.legend("\(scheme) (n = \(runs))", colour: colour, dash: dash, marker: marker)
         }
         return chart.text
     }

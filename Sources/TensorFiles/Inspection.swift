@@ -69,9 +69,16 @@ extension Inspection {
     /// The report as JSON: `{"path", "format", "metadata": {...}, "tensors": [{"name", "dtype", "shape", "bytes",
     /// "xxh3_128"}]}`.
     public var json: JSONValue {
+        Self.json(path: path, format: format.rawValue, metadata: metadata, tensors: tensors)
+    }
+
+    /// The same form for tensors gathered from several checkpoints (a model folder tree).
+    public static func json(
+        path: String, format: String, metadata: [(key: String, value: String)], tensors: [InspectedTensor]
+    ) -> JSONValue {
         .object([
             ("path", .string(path)),
-            ("format", .string(format.rawValue)),
+            ("format", .string(format)),
             ("metadata", .object(metadata.map { ($0.key, JSONValue.string($0.value)) })),
             (
                 "tensors",

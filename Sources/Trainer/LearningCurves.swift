@@ -90,11 +90,11 @@ package struct LearningCurves: Sendable {
         func y(_ value: Double) -> Double {
             chart.lower - (chart.lower - chart.upper) * (value - bottom) / (top - bottom)
         }
-        for tick in 0...4 {
-            let value = bottom + (top - bottom) * Double(tick) / 4
-            chart.yTick(y(value), String(format: "%.0f", value))
-            let episode = (episodes - 1) * tick / 4
-            chart.xTick(x(episode), "\(episode)")
+        let yTicks = SVGChart.niceTicks(bottom, top)
+        let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
+        for value in yTicks { chart.yTick(y(value), SVGChart.tickLabel(value, step: yStep)) }
+        for episode in SVGChart.niceTicks(0, Double(episodes - 1)) where episode == episode.rounded() {
+            chart.xTick(x(Int(episode)), "\(Int(episode))")
         }
         for (index, line) in lines.enumerated() where !line.mean.isEmpty {
             let colour = SVGChart.colour(index)
@@ -104,9 +104,11 @@ package struct LearningCurves: Sendable {
             chart.append(
                 "<polygon fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\(band.joined(separator: " "))\"/>"
             )
-            chart.line(line.mean.indices.map { (x($0), y(line.mean[$0])) }, colour: colour)
+            chart.line(line.mean.indices.map { (x($0), y(line.mean[$0])) }, colour: colour, dash: SVGChart.dash(index))
             let count = runs.first { $0.variant == line.variant }?.returns.count ?? 0
-            chart.legend("\(line.variant) (n = \(count), ± 1 sample std)", colour: colour)
+            chart.legend(
+                "\(line.variant) (n = \(count), ± 1 sample std)", colour: colour, dash: SVGChart.dash(index),
+                marker: nil)
         }
         return chart.text
     }

@@ -60,6 +60,18 @@ import Testing
             #expect(show.stdout.contains(block), "\(block) in\n\(show.stdout)")
         }
 
+        // inspect and partition read the tree as ingest does.
+        let inspect = try CommandRun.run(["inspect", pipeline, "--json"])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let inspected = try #require(
+            try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        let names = ((inspected["tensors"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+        #expect(names.contains("text_encoder/model.embed_tokens.weight") && names.contains { $0.hasPrefix("vae/") })
+        #expect(inspected["format"] as? String == "safetensors+hdf5")
+        let partition = try CommandRun.run(["partition", pipeline, "--json"])
+        let blocks = try #require(try JSONSerialization.jsonObject(with: Data(partition.stdout.utf8)) as? [String: Any])
+        #expect((blocks["blocks"] as? [Any])?.count == (result["blocks"] as? Int), "partition shows ingest's blocks")
+
         let output = root + "/out/sd-base"
         let assemble = try CommandRun.run(["assemble", "--store", root + "/s", "sd-base", "-o", output])
         #expect(assemble.status == 0, "\(assemble.stderr)")

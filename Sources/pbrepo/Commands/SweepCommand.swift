@@ -33,6 +33,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "JSON object overriding a learner's training fields (as `pbrepo train --config`).") var trainConfig:
         String?
     @Option(name: .shortAndLong, help: "Output directory (sweep.csv, sweep.svg).") var output: String
+    @Flag(help: "Plot the swept values on a logarithmic axis (every value must be positive).") var logX = false
 
     func validate() throws {
         guard vary.contains("=") else { throw ValidationError("--vary takes PARAMETER=v1,v2,...") }
@@ -84,7 +85,7 @@ struct SweepCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try FileSystem.writeAtomically(sweep.csv, to: output + "/sweep.csv")
             let title = "Total delay vs \(parameter.rawValue)"
-            try FileSystem.writeAtomically(sweep.svg(title: title), to: output + "/sweep.svg")
+            try FileSystem.writeAtomically(sweep.svg(title: title, logX: logX), to: output + "/sweep.svg")
         }
         for point in sweep.summary {
             print(
