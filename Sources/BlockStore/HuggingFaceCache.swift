@@ -68,13 +68,7 @@ package struct HuggingFaceRepository: Sendable {
     }
 
     /// Bytes of the repository's blobs: what it takes on disk (`hf scan-cache`'s size on disk).
-    package var diskBytes: UInt64 {
-        var total: UInt64 = 0
-        FileSystem.forEachEntry(under: folder + "/blobs") { _, status in
-            if (status.st_mode & S_IFMT) == S_IFREG { total += UInt64(status.st_size) }
-        }
-        return total
-    }
+    package var diskBytes: UInt64 { FileSystem.regularFileBytes(under: folder + "/blobs") }
 
     package var mainCommit: String? { refs.first { $0.name == "main" }?.commit }
 

@@ -150,12 +150,7 @@ extension Store {
     }
 
     /// Removes a model from the index (its objects stay until `gc`).
-    package func remove(_ model: String) throws {
-        try index.requireSound()
-        guard try index.removeModel(model) else {
-            throw unknownModel(model)
-        }
-    }
+    package func remove(_ model: String) throws { try remove([model]) }
 
     /// Deletes objects no model needs (directly or as the base of a delta it needs) and no running ingest holds,
     /// blocks no model has, and temporary files left by processes that are gone.

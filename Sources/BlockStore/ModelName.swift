@@ -8,7 +8,8 @@ package enum ModelName {
     /// Refuses a name that is empty, has more than one `/`, an empty, `.` or `..` part, or control characters.
     package static func check(_ name: String) throws(StoreError) {
         func refuse(_ why: String) -> StoreError {
-            StoreError(.invalidArgument, "\"\(name.escapingControlCharacters)\" is not a model name: \(why)")
+            // Control characters are shown escaped where the message is printed (the CLI's one-line errors).
+            StoreError(.invalidArgument, "\"\(name)\" is not a model name: \(why)")
         }
         guard !name.isEmpty else { throw refuse("it is empty") }
         guard name.utf8.count <= 256 else { throw refuse("it is longer than 256 bytes") }
@@ -27,14 +28,6 @@ package enum ModelName {
     /// The organisation of a repo id (`org` of `org/name@rev`), nil for a plain name.
     package static func organisation(of name: String) -> String? {
         name.firstIndex(of: "/").map { String(name[..<$0]) }
-    }
-}
-
-extension String {
-    /// The string with control characters shown as `\u{…}`, for messages about names that may hold them.
-    var escapingControlCharacters: String {
-        unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }
-            .joined()
     }
 }
 

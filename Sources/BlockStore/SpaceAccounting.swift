@@ -77,10 +77,13 @@ extension Store {
         }
     }
 
+    /// As `unknownModel` says it, for every name that is not there, and that nothing was removed.
     private func unknownModels(_ names: [String]) -> StoreError {
-        StoreError(
-            .unknownModel,
-            "no model named \(names.map { "\"\($0)\"" }.joined(separator: ", ")) in store \(root); nothing removed")
+        let message =
+            names.count == 1
+            ? unknownModel(names[0]).message
+            : "no model named \(names.map { "\"\($0)\"" }.joined(separator: ", ")) in store \(root)"
+        return StoreError(.unknownModel, message + "; nothing removed")
     }
 
     /// The objects with the delta bases their rows name, transitively (chains are one link long, but a damaged

@@ -138,10 +138,7 @@ import Testing
         let estimate = try #require(try JSONSerialization.jsonObject(with: Data(scan.stdout.utf8)) as? [String: Any])
         let repos = (estimate["repos"] as? [[String: Any]])?.map { $0["repo"] as? String }
         #expect(repos == ["acme/tiny-llama", "someone/tiny-llama-ft"])
-        var storeBytes: UInt64 = 0
-        FileSystem.forEachEntry(under: store + "/objects") { _, status in
-            if (status.st_mode & S_IFMT) == S_IFREG { storeBytes += UInt64(status.st_size) }
-        }
+        let storeBytes = FileSystem.regularFileBytes(under: store + "/objects")
         let estimated = try #require(estimate["stored_bytes"] as? Int)
         #expect(storeBytes <= UInt64(estimated) && storeBytes > UInt64(estimated) / 2, "\(storeBytes) vs \(estimated)")
         let disk = try #require(estimate["disk_bytes"] as? Int)

@@ -12,15 +12,6 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
     }
 
-    /// Bytes of the files under `directory`, as `du --apparent-size -b` would add them.
-    static func fileBytes(under directory: String) -> UInt64 {
-        var total: UInt64 = 0
-        FileSystem.forEachEntry(under: directory) { _, status in
-            if (status.st_mode & S_IFMT) == S_IFREG { total += UInt64(status.st_size) }
-        }
-        return total
-    }
-
     @Test func duRmAndGcAgreeWithWhatGcReallyFrees() throws {
         let root = Samples.temporaryDirectory()
         let store = root + "/s"
@@ -44,17 +35,17 @@ import Testing
             try CommandRun.run(["rm", "--store", store, "mlp-ft-freeze1", "mlp-ft-freeze3", "--dry-run", "--json"]))
         let list = try CommandRun.run(["list", "--store", store])
         #expect(list.stdout.contains("mlp-ft-freeze1"), "a dry run removed something: \(list.stdout)")
-        let before = Self.fileBytes(under: store + "/objects")
+        let before = FileSystem.regularFileBytes(under: store + "/objects")
         let removed = try Self.json(
             try CommandRun.run(["rm", "--store", store, "mlp-ft-freeze1", "mlp-ft-freeze3", "--json"]))
         #expect(removed["gc_bytes"] as? Int == dry["gc_bytes"] as? Int)
         let gcDry = try Self.json(try CommandRun.run(["gc", "--store", store, "--dry-run", "--json"]))
         #expect(gcDry["bytes_freed"] as? Int == dry["gc_bytes"] as? Int)
-        #expect(Self.fileBytes(under: store + "/objects") == before, "gc --dry-run deleted something")
+        #expect(FileSystem.regularFileBytes(under: store + "/objects") == before, "gc --dry-run deleted something")
         let gc = try Self.json(try CommandRun.run(["gc", "--store", store, "--json"]))
         let freed = try #require(gc["bytes_freed"] as? Int)
         #expect(freed == dry["gc_bytes"] as? Int)
-        #expect(UInt64(freed) == before - Self.fileBytes(under: store + "/objects"))
+        #expect(UInt64(freed) == before - FileSystem.regularFileBytes(under: store + "/objects"))
         // With two fine-tunes gone, what they held alone is what went (their shared blocks too, since nothing else
         // needs them): at least the sum of their unique bytes.
         #expect(freed >= unique["mlp-ft-freeze1"]! + unique["mlp-ft-freeze3"]!)
@@ -62,10 +53,10 @@ import Testing
         // And a single model's unique bytes are exactly what rm + gc of it frees.
         let lastUsage = try Self.json(try CommandRun.run(["du", "--store", store, "--json"]))
         let baseUnique = try #require((lastUsage["models"] as? [[String: Any]])?.first?["unique_bytes"] as? Int)
-        let before2 = Self.fileBytes(under: store + "/objects")
+        let before2 = FileSystem.regularFileBytes(under: store + "/objects")
         _ = try Self.json(try CommandRun.run(["rm", "--store", store, "mlp-base", "--json"]))
         _ = try Self.json(try CommandRun.run(["gc", "--store", store, "--json"]))
-        #expect(UInt64(baseUnique) == before2 - Self.fileBytes(under: store + "/objects"))
-        #expect(Self.fileBytes(under: store + "/objects") == 0)
+        #expect(UInt64(baseUnique) == before2 - FileSystem.regularFileBytes(under: store + "/objects"))
+        #expect(FileSystem.regularFileBytes(under: store + "/objects") == 0)
     }
 }

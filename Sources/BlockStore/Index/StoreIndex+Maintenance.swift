@@ -135,14 +135,6 @@ extension StoreIndex {
         }
     }
 
-    /// Deletes the model's rows; false when there is no such model.
-    func removeModel(_ name: String) throws -> Bool {
-        try write { db -> Bool in
-            try db.execute(sql: "DELETE FROM model WHERE name = ?", arguments: [name])
-            return db.changesCount > 0
-        }
-    }
-
     /// gc's first transaction: decides which objects die and records them in `doomed_object` before any file is
     /// deleted, deleting their rows (and the rows of blocks no model has).
     ///

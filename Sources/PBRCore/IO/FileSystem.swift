@@ -57,6 +57,15 @@ public enum FileSystem {
         }
     }
 
+    /// The bytes of the regular files under `directory` (links not followed), as `du --apparent-size -b` adds them.
+    package static func regularFileBytes(under directory: String) -> UInt64 {
+        var total: UInt64 = 0
+        forEachEntry(under: directory) { _, status in
+            if (status.st_mode & S_IFMT) == S_IFREG { total += UInt64(status.st_size) }
+        }
+        return total
+    }
+
     /// `rm -r` that never follows a link (a link, here or inside, is removed, not what it points to); a file or
     /// link at `path` is simply unlinked.
     ///
