@@ -20,11 +20,16 @@ import Testing
         #expect(
             FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert"), "make deps installs librsvg2-bin")
         let root = Samples.temporaryDirectory()
-        let tiny = try Fixtures.writeTinyManifest(to: root + "/tiny.json", includingFamilyG: false)
-        try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
-            .write(toFile: root + "/scenario.json", atomically: true, encoding: .utf8)
-        try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#
-            .write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        let tiny = try Fixtures.writeTinyTraining(in: root).manifest
+        // A short training run into root/name.
+        func train(_ name: String, episodes: Int = 4, seed: Int, scenario: String? = nil) throws {
+            let run = try CommandRun.run([
+                "train", "--manifest", tiny, "--scenario", scenario ?? root + "/scenario.json", "--config",
+                root + "/config.json",
+                "--episodes", String(episodes), "--seed", String(seed), "-o", root + "/" + name,
+            ])
+            #expect(run.status == 0, "\(name): \(run.stderr)")
+        }
         let sweep = try CommandRun.run([
             "sweep", "--manifest", tiny, "--scenario", root + "/scenario.json", "-o", root + "/sweep", "--seeds", "1,2",
             "--schemes", "coarse,heuristic", "--vary", "users=2,4,6",
@@ -38,32 +43,18 @@ import Testing
         #expect(robustness.status == 0, "\(robustness.stderr)")
         try expectRenders(root + "/robustness/robustness.svg")
 
-        for seed in ["1", "2"] {
-            let train = try CommandRun.run([
-                "train", "--manifest", tiny, "--scenario", root + "/scenario.json", "--config", root + "/config.json",
-                "--episodes", "4", "--seed", seed, "-o", root + "/run-" + seed,
-            ])
-            #expect(train.status == 0, "\(train.stderr)")
-        }
+        for seed in [1, 2] { try train("run-\(seed)", seed: seed) }
         let plot = try CommandRun.run(["plot", root + "/run-1", root + "/run-2", "-o", root + "/curves.svg"])
         #expect(plot.status == 0, "\(plot.stderr)")
         try expectRenders(root + "/curves.svg")
         #expect(try String(contentsOfFile: root + "/curves.svg", encoding: .utf8).contains("n = 2"))
         // Runs that cannot be averaged are refused: another length, another scenario.
-        let longer = try CommandRun.run([
-            "train", "--manifest", tiny, "--scenario", root + "/scenario.json", "--config", root + "/config.json",
-            "--episodes", "6", "--seed", "3", "-o", root + "/run-long",
-        ])
-        #expect(longer.status == 0, "\(longer.stderr)")
+        try train("run-long", episodes: 6, seed: 3)
         let mixed = try CommandRun.run(["plot", root + "/run-1", root + "/run-long", "-o", root + "/mixed.svg"])
         #expect(mixed.status == 1 && mixed.stderr.contains("must be equally long"), "\(mixed.stderr)")
         try #"{"nodes": 3, "users": 5, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
             .write(toFile: root + "/other.json", atomically: true, encoding: .utf8)
-        let other = try CommandRun.run([
-            "train", "--manifest", tiny, "--scenario", root + "/other.json", "--config", root + "/config.json",
-            "--episodes", "4", "--seed", "1", "-o", root + "/run-other",
-        ])
-        #expect(other.status == 0, "\(other.stderr)")
+        try train("run-other", seed: 1, scenario: root + "/other.json")
         let scenarios = try CommandRun.run(["plot", root + "/run-1", root + "/run-other", "-o", root + "/mixed.svg"])
         #expect(scenarios.status == 1 && scenarios.stderr.contains("another scenario"), "\(scenarios.stderr)")
         #expect(!FileManager.default.fileExists(atPath: root + "/mixed.svg"))

@@ -491,11 +491,7 @@ import XXHash
 @Suite struct TrainCommandTests {
     @Test func trainThenPlanAndSimulateWithThePolicy() throws {
         let root = Samples.temporaryDirectory()
-        let manifest = try Fixtures.writeTinyManifest(to: root + "/tiny.json", includingFamilyG: false)
-        try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
-            .write(toFile: root + "/scenario.json", atomically: true, encoding: .utf8)
-        try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#
-            .write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        let manifest = try Fixtures.writeTinyTraining(in: root).manifest
         let train = try CommandRun.run([
             "train", "--manifest", manifest, "--scenario", root + "/scenario.json", "--config", root + "/config.json",
             "--episodes", "3", "--seed", "2", "-o", root + "/policy", "--json",

@@ -10,11 +10,7 @@ import Testing
     @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
     func anInterruptedTrainingSavesACheckpointThatResumes(signal: Int32, status: Int32) throws {
         let root = Samples.temporaryDirectory()
-        let manifest = try Fixtures.writeTinyManifest(to: root + "/tiny.json", includingFamilyG: false)
-        try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
-            .write(toFile: root + "/scenario.json", atomically: true, encoding: .utf8)
-        try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#
-            .write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
+        let manifest = try Fixtures.writeTinyTraining(in: root).manifest
         let arguments = [
             "train", "--manifest", manifest, "--scenario", root + "/scenario.json", "--config", root + "/config.json",
             "--episodes", "100000", "--seed", "3", "-o", root + "/policy",

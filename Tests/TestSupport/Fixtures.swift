@@ -34,6 +34,19 @@ public enum Fixtures {
         return path
     }
 
+    /// What a training test needs in `directory`: the tiny manifest (without family G), a 3-node, 4-user scenario
+    /// and a training config of small networks, so that an episode takes milliseconds.
+    public static func writeTinyTraining(in directory: String) throws -> (
+        manifest: String, scenario: String, config: String
+    ) {
+        let manifest = try writeTinyManifest(to: directory + "/tiny.json", includingFamilyG: false)
+        try #"{"nodes": 3, "users": 4, "antennas": 2, "capacity_bytes": 5e8, "qos_bps": [5e8, 1e9]}"#
+            .write(toFile: directory + "/scenario.json", atomically: true, encoding: .utf8)
+        try #"{"hidden": 8, "embedding": 4, "mixerHidden": 4, "reservoir": 8, "batchSize": 4, "updatesPerEpisode": 2}"#
+            .write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        return (manifest, directory + "/scenario.json", directory + "/config.json")
+    }
+
     /// The tiny repository of the trainer and CLI tests: a (300 MB) shared by m0 and m1, b/c (200/100 MB) their
     /// own, d (200 MB) alone in family g.
     public static func writeTinyManifest(to path: String, includingFamilyG: Bool = true) throws -> String {
