@@ -74,7 +74,8 @@ final class ProgressBar: Sendable {
         let amounts = counting ? "\(done)/\(total)" : "\(formatBytes(done))/\(formatBytes(total))"
         let elapsed = now - started
         var pace = ""
-        if elapsed > 0.5, done > 0 {
+        // From the first frame on, so that a short job shows its rate too (a rate over a short time is rough, not wrong).
+        if elapsed > 0, done > 0 {
             let rate = Double(done) / elapsed
             let left = Double(total - min(done, total)) / rate
             pace = counting ? String(format: " %.1f/s", rate) : " \(formatBytes(UInt64(rate)))/s"
