@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "PBRCore", "NeuralKit", "EdgeSim", "TensorFiles", "BLAS",
                 .product(name: "Numerics", package: "swift-numerics"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
 
         // MARK: - Fuzz targets: the decoders of untrusted bytes, and the tool libFuzzer drives (scripts/fuzz.sh)

@@ -21,12 +21,14 @@ package final class TrainingSession {
     package let directory: String
     let manifest: String
     let scenario: Scenario
+    let inputs: TrainingInputs
 
-    init(trainer: MAASNTrainer, directory: String, manifest: String, scenario: Scenario) {
+    init(trainer: MAASNTrainer, directory: String, manifest: String, scenario: Scenario) throws {
         self.trainer = trainer
         self.directory = directory
         self.manifest = manifest
         self.scenario = scenario
+        self.inputs = try TrainingInputs(manifest: manifest, scenario: scenario)
     }
 
     /// Starts a run in `directory`, or resumes the one there when it was made with the same variant, seed, manifest
@@ -39,14 +41,16 @@ package final class TrainingSession {
         let repository = try ModelCatalog.load(manifest: manifest)
         let trainer = MAASNTrainer(
             network: EdgeNetwork(scenario: scenario, repository: repository, seed: seed), config: config, seed: seed)
-        let session = TrainingSession(trainer: trainer, directory: directory, manifest: manifest, scenario: scenario)
+        let session = try TrainingSession(
+            trainer: trainer, directory: directory, manifest: manifest, scenario: scenario)
         let record = directory + "/policy.json"
         if FileManager.default.fileExists(atPath: record) {
             let saved = try PolicyRecord.read(record)
             var comparable = saved.config
             comparable.episodes = config.episodes
             guard comparable == config, saved.seed == seed, saved.scenario == scenario,
-                (manifest as NSString).lastPathComponent == (saved.manifest as NSString).lastPathComponent
+                saved.catalogFingerprint.map({ $0 == repository.fingerprint })
+                    ?? ((manifest as NSString).lastPathComponent == (saved.manifest as NSString).lastPathComponent)
             else {
                 throw TrainingError(
                     .settingsMismatch,
@@ -76,7 +80,8 @@ package final class TrainingSession {
             schema: Self.schemaID, config: trainer.config, seed: trainer.seed, scenario: scenario, manifest: manifest,
             episodesDone: episodes, optimizerSteps: trainer.optimizerSteps, curve: trainer.curve,
             bestCost: trainer.best?.cost, bestEpisode: trainer.best?.episode,
-            catalogFingerprint: trainer.environment.simulator.network.repository.fingerprint)
+            catalogFingerprint: trainer.environment.simulator.network.repository.fingerprint,
+            manifestSHA256: inputs.manifestSHA256, scenarioSHA256: inputs.scenarioSHA256)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(
@@ -131,6 +136,9 @@ struct PolicyRecord: Codable {
     var bestEpisode: Int?
     /// `ModelCatalog.fingerprint` of the manifest trained on (absent in records of earlier builds).
     var catalogFingerprint: String?
+    /// `TrainingInputs`: SHA-256 of the manifest file and of the scenario (absent in records of earlier builds).
+    var manifestSHA256: String?
+    var scenarioSHA256: String?
 
     /// Reads policy.json strictly and checks what it says before anything is built from it (network sizes, the
     /// scenario).
@@ -165,16 +173,36 @@ package enum TrainedPolicy {
     }
 
     /// The policy's trainer on the network of `scenario`/`seed` (defaults: those it was trained on), networks loaded.
-    package static func load(directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil) throws
-        -> MAASNTrainer
-    {
+    /// A manifest with other blocks or models than the one trained on, or a scenario with other values, is refused
+    /// unless `force` (a policy's decisions mean nothing on a repository it has not seen; on another scenario they
+    /// are a generalisation experiment, which has to be asked for). The number of nodes must match even then: it
+    /// fixes the networks' shapes.
+    package static func load(
+        directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil, force: Bool = false
+    ) throws -> MAASNTrainer {
         let record = try PolicyRecord.read(directory + "/policy.json")
         let catalog = try ModelCatalog.load(manifest: manifest)
-        if let trained = record.catalogFingerprint, trained != catalog.fingerprint {
-            throw TrainingError(
-                .settingsMismatch,
-                "the policy in \(directory) was trained on another manifest (\(record.manifest)); \(manifest) has other "
-                    + "blocks or models. Plan with the manifest it was trained on")
+        if !force {
+            let given = try TrainingInputs(manifest: manifest, scenario: scenario ?? record.scenario)
+            // The same blocks and models in another file (moved, reformatted) are the same repository.
+            let sameRepository =
+                record.catalogFingerprint.map { $0 == catalog.fingerprint }
+                ?? record.manifestSHA256.map { $0 == given.manifestSHA256 } ?? true
+            guard sameRepository else {
+                let digest = record.manifestSHA256.map { " (sha256 \($0.prefix(12))…)" } ?? ""
+                throw TrainingError(
+                    .settingsMismatch,
+                    "the policy in \(directory) was trained on another manifest, \(record.manifest)\(digest); "
+                        + "\(manifest) (sha256 \(given.manifestSHA256.prefix(12))…) has other blocks or models. Plan "
+                        + "with the manifest it was trained on, or pass --force")
+            }
+            if let scenario, scenario != record.scenario {
+                let fields = TrainingInputs.differingFields(record.scenario, scenario)
+                throw TrainingError(
+                    .settingsMismatch,
+                    "the scenario differs from the one the policy in \(directory) was trained on (in "
+                        + "\(fields.joined(separator: ", "))); pass --force to evaluate the policy on it anyway")
+            }
         }
         let network = EdgeNetwork(
             scenario: scenario ?? record.scenario, repository: catalog, seed: seed ?? record.seed)
@@ -195,9 +223,9 @@ package enum TrainedPolicy {
     /// Runs the policy greedily on the network of `scenario` (default: the one it was trained on) and `seed`
     /// (default: its training seed), and evaluates the plan like any scheme's.
     package static func plan(
-        directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil
+        directory: String, manifest: String, scenario: Scenario? = nil, seed: UInt64? = nil, force: Bool = false
     ) throws -> SimulationReport {
-        let trainer = try load(directory: directory, manifest: manifest, scenario: scenario, seed: seed)
+        let trainer = try load(directory: directory, manifest: manifest, scenario: scenario, seed: seed, force: force)
         let episode = trainer.greedyEpisode()
         let network = trainer.environment.simulator.network
         return try SimulationReport.evaluate(

@@ -79,9 +79,40 @@ import Testing
         expectCleanRefusal(
             try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", other]), "other manifest",
             mentioning: "trained on another manifest")
+        let forced = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", other, "--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        for command in [["simulate", "--scheme", "maasn-da"], ["bench", "decide"]] {
+            expectCleanRefusal(
+                try CommandRun.run(command + ["--policy", root + "/policy", "--manifest", other]), "\(command)",
+                mentioning: "--force")
+        }
         try FileManager.default.copyItem(atPath: manifest, toPath: root + "/copy.json")
         let copy = try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", root + "/copy.json"])
         #expect(copy.status == 0, "\(copy.stderr)")
+        // The record carries the manifest's SHA-256 as sha256sum computes it, and of the scenario.
+        let policy =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/policy/policy.json")))
+            as? [String: Any]
+        let sha256sum = try CommandRun.run([manifest], executable: "/usr/bin/sha256sum")
+        #expect(sha256sum.stdout.split(separator: " ").first.map(String.init) == policy?["manifestSHA256"] as? String)
+        #expect((policy?["scenarioSHA256"] as? String)?.count == 64)
+        // Another scenario is refused, naming the field that differs, unless forced; the same values spelled out are
+        // the same scenario.
+        try #"{"users": 12}"#.write(toFile: root + "/users.json", atomically: true, encoding: .utf8)
+        expectCleanRefusal(
+            try CommandRun.run([
+                "plan", "--policy", root + "/policy", "--manifest", manifest, "--scenario", root + "/users.json",
+            ]), "other scenario", mentioning: "users")
+        let forcedScenario = try CommandRun.run([
+            "plan", "--policy", root + "/policy", "--manifest", manifest, "--scenario", root + "/users.json", "--force",
+        ])
+        #expect(forcedScenario.status == 0, "\(forcedScenario.stderr)")
+        let trained = try JSONSerialization.data(withJSONObject: policy?["scenario"] ?? [:])
+        try trained.write(to: URL(fileURLWithPath: root + "/same.json"))
+        let same = try CommandRun.run([
+            "plan", "--policy", root + "/policy", "--manifest", manifest, "--scenario", root + "/same.json",
+        ])
+        #expect(same.status == 0, "\(same.stderr)")
         let record = try String(contentsOfFile: root + "/policy/policy.json", encoding: .utf8)
         for (field, value) in [("hidden", "-5"), ("hidden", "1000000"), ("embedding", "1000000000")] {
             let edited = record.replacingOccurrences(

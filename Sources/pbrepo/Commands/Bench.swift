@@ -183,9 +183,10 @@ struct BenchDecide: ParsableCommand {
     @Option(help: "A policy directory written by `pbrepo train`.") var policy: String
     @Option(help: "The manifest it was trained on.") var manifest: String
     @Option(help: "Greedy episodes to time (the median step over all of them is reported).") var episodes: Int = 3
+    @Flag(help: "Time the policy even on another manifest than the one it was trained on.") var force = false
 
     func run() throws {
-        let trainer = try Console.run { try TrainedPolicy.load(directory: policy, manifest: manifest) }
+        let trainer = try Console.run { try TrainedPolicy.load(directory: policy, manifest: manifest, force: force) }
         let medians = (0..<max(1, episodes)).map { _ in trainer.decisionSeconds() }.sorted()
         let nodes = trainer.environment.nodes
         print(

@@ -15,6 +15,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Scheme, or the variant of a trained policy (with --policy).") var scheme: SchemeArgument
     @Option(help: "A policy directory written by `pbrepo train`.") var policy: String?
     @Option(help: "Seed of the network realisation (a policy's default: its training seed).") var seed: UInt64?
+    @Flag(help: "With --policy: run it even on another manifest or scenario than the one it was trained on.")
+    var force = false
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -32,7 +34,7 @@ struct SimulateCommand: ParsableCommand {
                     )
                 }
                 return try TrainedPolicy.plan(
-                    directory: policy, manifest: network.manifest, scenario: parameters, seed: seed)
+                    directory: policy, manifest: network.manifest, scenario: parameters, seed: seed, force: force)
             }
             guard case .builtin(let builtin) = scheme else {
                 throw ValidationError("--scheme \(scheme.name) needs --policy DIR")
