@@ -1,5 +1,6 @@
 package import ComplexModule
 import RealModule
+import Synchronization
 
 /// One instance of the robust CoMP broadcast beamforming problem P2(k): the participating nodes, the requesting
 /// users, their estimated channels and error radii.
@@ -81,9 +82,15 @@ package struct BeamformingSolution: Sendable, Equatable {
 /// Channels and radii are rescaled by the largest channel norm first: the problem is homogeneous in (h̃, ε), and
 /// physical magnitudes around 10⁻⁵ would otherwise sit near the floating-point noise of the steps.
 package enum RobustBeamformer {
+    /// Problems solved in this process so far: the unit of work of every simulation, which a command polls to show
+    /// that a long planning run moves (the searching schemes do not know their total in advance).
+    package static var solvedCount: Int { solved.load(ordering: .relaxed) }
+    private static let solved = Atomic<Int>(0)
+
     package static func solve(_ instance: BeamformingInstance, iterations: Int = 300, robust: Bool = true)
         -> BeamformingSolution
     {
+        solved.add(1, ordering: .relaxed)
         let users = instance.users
         let nodes = instance.nodes
         let power = instance.pMaxWatts.squareRoot()

@@ -62,4 +62,20 @@ import Testing
             #expect(silent.stdout.contains("added m"), "\(quiet): \(silent.stdout)")
         }
     }
+
+    /// simulate's searching schemes do not know their total: a counter of beamforming problems with its rate says the
+    /// run moves; it ends with a cleared line before the summary, and --no-progress draws none.
+    @Test func simulateCountsItsWorkOnATerminal() throws {
+        let arguments = [
+            "simulate", "--manifest", Samples.root + "/manifests/samples.json", "--scheme", "tdma-unicast",
+        ]
+        let run = try Self.onTerminal(arguments)
+        #expect(run.status == 0, "\(run.stdout)")
+        let frames = run.stdout.split(separator: "\r").filter { $0.hasPrefix("simulate tdma-unicast: ") }
+        #expect(frames.first?.hasPrefix("simulate tdma-unicast: 0 beamforming problems solved, 0:00") == true)
+        #expect(run.stdout.contains("\r\u{1B}[Kscheme tdma-unicast, seed 1"), "\(run.stdout.debugDescription)")
+        let silent = try Self.onTerminal(arguments + ["--no-progress"])
+        #expect(silent.status == 0 && !silent.stdout.contains("beamforming problems"), "\(silent.stdout)")
+        #expect(silent.stdout.contains("scheme tdma-unicast, seed 1"))
+    }
 }

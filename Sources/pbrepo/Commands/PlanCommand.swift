@@ -17,10 +17,12 @@ struct PlanCommand: ParsableCommand {
     @Flag(help: "Print JSON (as simulate --json): per-node caching, migrations, per-PB delays.") var json = false
 
     func run() throws {
-        let report = try Console.run {
-            try TrainedPolicy.plan(
-                directory: policy, manifest: manifest, scenario: try scenario.map { try Scenario.load($0) }, seed: seed,
-                force: force)
+        let report = try ActivityTicker.countingBeamforming("plan") {
+            try Console.run {
+                try TrainedPolicy.plan(
+                    directory: policy, manifest: manifest, scenario: try scenario.map { try Scenario.load($0) },
+                    seed: seed, force: force)
+            }
         }
         if json { return print(report.jsonText) }
         SimulateCommand.printSummary(of: report)

@@ -24,7 +24,13 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = try Console.run {
+        let report = try ActivityTicker.countingBeamforming("simulate \(scheme.name)") { try plan() }
+        if json { return print(report.jsonText) }
+        Self.printSummary(of: report)
+    }
+
+    private func plan() throws -> SimulationReport {
+        try Console.run {
             let parameters = try network.scenario.map { try Scenario.load($0) }
             if let policy {
                 let trained = try TrainedPolicy.variant(of: policy)
@@ -44,8 +50,6 @@ struct SimulateCommand: ParsableCommand {
                 repository: try network.loadCatalog(),
                 seed: seed ?? 1)
         }
-        if json { return print(report.jsonText) }
-        Self.printSummary(of: report)
     }
 
     /// The human summary of a simulation (what `simulate` and `plan` print without `--json`).
@@ -66,5 +70,12 @@ struct SimulateCommand: ParsableCommand {
                     format: "node %d caches %d PBs, %.1f of %.1f MB", n, report.plan.cached[n].filter { $0 }.count,
                     stored / 1e6, report.network.scenario.capacity(of: n) / 1e6))
         }
+    }
+}
+
+extension ActivityTicker {
+    /// Runs `body` with the beamforming problems it solves counted on the terminal (every simulation's unit of work).
+    static func countingBeamforming<R>(_ label: String, _ body: () throws -> R) rethrows -> R {
+        try around(label: label, unit: "beamforming problems solved", count: { RobustBeamformer.solvedCount }, body)
     }
 }

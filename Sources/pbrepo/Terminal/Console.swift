@@ -98,10 +98,62 @@ final class ProgressBar: Sendable {
         return hours > 0 ? "\(hours):" + String(format: "%02d", minutes) + ":" + tail : "\(minutes):" + tail
     }
 
-    fileprivate static func seconds() -> Double {
+    static func seconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// A one-line counter of work whose total is not known in advance (a searching scheme's beamforming problems), on
+/// stderr on a terminal: what is counted, its rate and the elapsed time, drawn at once and then four times a second
+/// until `finish`.
+final class ActivityTicker: Sendable {
+    private let label: String
+    private let unit: String
+    private let count: @Sendable () -> Int
+    private let stopped = Mutex(false)
+    private let exited = DispatchSemaphore(value: 0)
+    private let enabled: Bool
+
+    init(label: String, unit: String, enabled: Bool = Console.stderrIsTerminal, count: @escaping @Sendable () -> Int) {
+        self.label = label
+        self.unit = unit
+        self.count = count
+        self.enabled = enabled
+        guard enabled else { return }
+        let start = count()
+        let started = ProgressBar.seconds()
+        draw(done: 0, elapsed: 0)
+        Thread { [self] in
+            while !stopped.withLock({ $0 }) {
+                usleep(250_000)
+                draw(done: count() - start, elapsed: ProgressBar.seconds() - started)
+            }
+            exited.signal()
+        }.start()
+    }
+
+    private func draw(done: Int, elapsed: Double) {
+        let rate = elapsed > 0 ? String(format: ", %.1f/s", Double(done) / elapsed) : ""
+        writeStandardError("\r\(label): \(done) \(unit)\(rate), \(ProgressBar.clock(elapsed))\u{1B}[K")
+    }
+
+    /// Stops drawing and clears the line.
+    func finish() {
+        guard enabled else { return }
+        stopped.withLock { $0 = true }
+        exited.wait()
+        writeStandardError("\r\u{1B}[K")
+    }
+
+    /// Runs `body` with the ticker drawn meanwhile.
+    static func around<R>(
+        label: String, unit: String, count: @escaping @Sendable () -> Int, _ body: () throws -> R
+    ) rethrows -> R {
+        let ticker = ActivityTicker(label: label, unit: unit, count: count)
+        defer { ticker.finish() }
+        return try body()
     }
 }
 
