@@ -1,7 +1,10 @@
+import ArgumentParser
 import Foundation
 import PBRCore
 import TestSupport
 import Testing
+
+@testable import pbrepo
 
 /// Errors a person can act on (issue 12 §5): unknown commands, schemes, fields and models suggest the closest valid
 /// name; negative numbers are values, not options; invalid JSON says the line and column.
@@ -10,6 +13,30 @@ import Testing
         #expect(run.status == 1 || run.status == 64, "\(context): status \(run.status)")
         #expect(run.stderr.contains(expected), "\(context): \(run.stderr)")
         #expect(!run.stderr.contains("ExitCode(") && !run.stderr.contains("DecodingError"), "\(context): \(run.stderr)")
+    }
+
+    /// Every store and bench command's help ends with an example, and the example parses as that command.
+    @Test(arguments: [
+        ["inspect"], ["partition"], ["ingest"], ["list"], ["show"], ["report"], ["export-manifest"],
+        ["export-blocks"], ["assemble"], ["verify"], ["gc"], ["rm"], ["du"], ["scan-cache"], ["bench", "inspect"],
+        ["bench", "beamform"], ["bench", "decide"],
+    ])
+    func storeCommandsHelpHasAParsingExample(command: [String]) throws {
+        let help = try CommandRun.run(command + ["--help"])
+        let lines = help.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let examples = lines.indices.filter { lines[$0].hasPrefix("Example: pbrepo ") }
+        #expect(!examples.isEmpty, "\(command): \(help.stdout)")
+        for index in examples {
+            let example = lines[index]
+            // On one line of the 80-column help, so that it can be copied (the help wraps longer lines).
+            let next = index + 1 < lines.count ? lines[index + 1] : ""
+            #expect(next.isEmpty || next.hasPrefix("Example: "), "wrapped: \(example) / \(next)")
+            // The command line up to a shell pipe, redirection or comment.
+            let line = example.dropFirst("Example: pbrepo ".count).prefix { !"|>(".contains($0) }
+            let arguments = line.split(separator: " ").map(String.init)
+            #expect(Array(arguments.prefix(command.count)) == command, "\(example)")
+            #expect(throws: Never.self, "\(example)") { _ = try PBRepo.parseAsRoot(arguments) }
+        }
     }
 
     @Test func typosGetTheClosestName() throws {

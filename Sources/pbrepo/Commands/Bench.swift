@@ -8,6 +8,7 @@ import Trainer
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure pbrepo's speed on this machine.",
+        discussion: "Example: pbrepo bench inspect --size-gb 1.5 (docs/benchmarks.md: all benches)",
         subcommands: [BenchInspect.self, BenchBeamform.self, BenchDecide.self]
     )
 }
@@ -20,6 +21,8 @@ struct BenchInspect: ParsableCommand {
             Writes a synthetic safetensors file (F32/BF16 tensors of 1–64 MiB, pseudo-random bytes) unless --file is \
             given, reads it once to warm the page cache, then times each tool --repeat times and reports the best \
             and median runs in GB/s of tensor bytes (10^9 bytes per second).
+
+            Example: pbrepo bench inspect --size-gb 3 --repeat 7 --json
             """
     )
 
@@ -131,6 +134,8 @@ struct BenchBeamform: ParsableCommand {
             for the first --blocks requested PBs twice: with the nodes that cache the PB under the trimcaching \
             placement ("cached nodes"), and with every node ("full CoMP"). Reports mean milliseconds per solve on \
             one core.
+
+            Example: pbrepo bench beamform --manifest manifests/llama2-20.json --blocks 10
             """)
 
     @Option(help: "Manifest.") var manifest = "manifests/paper-cnn60.json"
@@ -178,7 +183,8 @@ struct BenchBeamform: ParsableCommand {
 struct BenchDecide: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decide",
-        abstract: "Time a trained policy's decision per step (all agents), like the MADRL rows of Table III.")
+        abstract: "Time a trained policy's decision per step (all agents), like the MADRL rows of Table III.",
+        discussion: "Example: pbrepo bench decide --policy policy/ --manifest cnn60.json")
 
     @Option(help: "A policy directory written by `pbrepo train`.") var policy: String
     @Option(help: "The manifest it was trained on.") var manifest: String

@@ -13,6 +13,8 @@ struct Inspect: ParsableCommand {
             ingest reads it, tensor names prefixed with their folder). The file is validated completely first; \
             anything that is not a valid checkpoint is reported in one line and the exit status is 1. Digests are \
             xxh3_128_hexdigest of each tensor's raw little-endian C-order bytes.
+
+            Example: pbrepo inspect ~/models/Llama-3.2-1B/model.safetensors --json
             """
     )
 

@@ -14,6 +14,8 @@ struct PartitionCommand: ParsableCommand {
             with ordered regular expressions. The digest identifies the block by content across models. A model \
             folder is partitioned as ingest partitions it: every checkpoint of its tree, block names prefixed with \
             the checkpoint's sub-folder (unet/down_blocks.0).
+
+            Example: pbrepo partition ~/models/stable-diffusion-v1-5 --json > blocks.json
             """
     )
 

@@ -41,7 +41,7 @@ struct IngestCommand: ParsableCommand {
             the revision refs/main names (others are ORG/NAME@REF), with its revision and commit recorded; its \
             family is the base_model its model card names, else its own repo id.
 
-            Example: pbrepo ingest ~/models/llama-base ~/models/llama-ft-* --family llama --keep-going
+            Example: pbrepo ingest ~/models/llama-base ~/models/llama-ft-* --keep-going
             Example: pbrepo ingest --hf-cache meta-llama/Llama-3.2-1B --all-revisions
             """
     )
@@ -428,7 +428,7 @@ struct ExportManifestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-manifest",
         abstract: "Write the pbrepo.manifest/v1 file the caching experiments read (docs/manifest.md).",
-        discussion: "Example: pbrepo export-manifest --store /data/pbrepo -o manifests/mine.json --csv")
+        discussion: "Example: pbrepo export-manifest --store /data/pbrepo -o mine.json --csv")
     @OptionGroup var storeOptions: StoreOptions
     @Option(parsing: .upToNextOption, help: "Only these models (default: all).") var models: [String] = []
     @Option(name: .shortAndLong, help: "Output file, e.g. manifests/NAME.json.") var output: String
