@@ -633,6 +633,17 @@ def main():
     make_transformer_family(rng)
     make_hdf5_features(rng)
     make_hostile()
+    # Files Keras 3 wrote itself (make_keras3_sample.py, which needs Keras): recorded here too, so that remaking the
+    # other samples keeps their truth.
+    keras3 = os.path.join(HERE, "keras3")
+    for name in sorted(os.listdir(keras3)) if os.path.isdir(keras3) else []:
+        if name.endswith(".weights.h5"):
+            record_hdf5("keras3/" + name)
+    previous = os.path.join(HERE, "truth.json")
+    if os.path.exists(previous):
+        with open(previous) as f:
+            kept = json.load(f).get("training", {})
+        TRUTH["training"].update({k: v for k, v in kept.items() if k.startswith("keras3/")})
     TRUTH["generator"] = {"script": "samples/make_samples.py", "seed": SEED, "python": sys.version.split()[0],
                           "numpy": np.__version__, "scikit-learn": sklearn.__version__, "h5py": h5py.__version__,
                           "hdf5": h5py.version.hdf5_version, "safetensors": safetensors.__version__,

@@ -13,7 +13,7 @@ enum FileKind {
         if starts(Array("GGUF".utf8)) { return "a GGUF file" }
         if starts([0x50, 0x4B, 0x03, 0x04]) {
             if lowered.hasSuffix(".keras") {
-                return "a Keras 3 .keras archive (its weights are the model.weights.h5 inside)"
+                return "a Keras 3 .keras archive, whose weights are the model.weights.h5 that unzip takes out of it"
             }
             return "a zip archive, as torch.save writes PyTorch checkpoints"
         }

@@ -67,14 +67,18 @@ struct CommandRun {
         #expect(throws: (any Error).self) { try PBRepo.parseAsRoot(["inspect"]) }
     }
 
-    @Test func jsonOutputAgreesWithTruth() throws {
-        let relative = "transformer/tiny-llama-ft-sharded"
+    /// A sharded safetensors checkpoint, and a model Keras 3 saved itself with its optimizer, whose iteration count
+    /// and learning rate are rank-0 datasets: h5py says shape (), and so must inspect ([]).
+    @Test(arguments: [
+        ("transformer/tiny-llama-ft-sharded", "safetensors"), ("keras3/digits-adam.weights.h5", "hdf5"),
+    ])
+    func jsonOutputAgreesWithTruth(relative: String, format: String) throws {
         let result = try CommandRun.run(["inspect", Samples.path(relative), "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(object["format"] as? String == "safetensors")
+        #expect(object["format"] as? String == format)
         #expect(object["path"] as? String == Samples.path(relative))
-        #expect((object["metadata"] as? [String: String])?["format"] == "pt")
+        if format == "safetensors" { #expect((object["metadata"] as? [String: String])?["format"] == "pt") }
         let tensors = try #require(object["tensors"] as? [[String: Any]])
         let truth = try #require(Samples.truthFiles.first { $0.path == relative })
         #expect(tensors.count == truth.tensors.count)
@@ -86,6 +90,34 @@ struct CommandRun {
             #expect((tensor["shape"] as? [Int])?.map(UInt64.init) == expected.shape)
             #expect((tensor["bytes"] as? Int).map(UInt64.init) == expected.bytes)
         }
+    }
+
+    /// The Keras 3 model saved with its optimizer: the scalars are in the optimizer block with their 4 bytes each,
+    /// the file is stored and rebuilt byte for byte, and the .keras archive beside it is named for what it is.
+    @Test func aKeras3ModelSavedWithItsOptimizerRoundTrips() throws {
+        let root = Samples.temporaryDirectory()
+        let file = Samples.path("keras3/digits-adam.weights.h5")
+        let truth = try #require(Samples.truthFiles.first { $0.path == "keras3/digits-adam.weights.h5" })
+        let scalars = truth.tensors.filter { $0.value.shape.isEmpty }.keys.sorted()
+        #expect(scalars == ["optimizer/vars/0", "optimizer/vars/1"])
+        let partition = try CommandRun.run(["partition", file, "--json"])
+        #expect(partition.status == 0, "\(partition.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(partition.stdout.utf8)) as? [String: Any]
+        let blocks = try #require(object?["blocks"] as? [[String: Any]])
+        let optimizer = try #require(blocks.first { $0["kind"] as? String == "optimizer" })
+        let names = try #require(optimizer["tensors"] as? [String])
+        #expect(scalars.allSatisfy(names.contains))
+        let optimizerBytes = names.compactMap { truth.tensors[$0]?.bytes }.reduce(0, +)
+        #expect((optimizer["bytes"] as? Int).map(UInt64.init) == optimizerBytes)
+        let ingest = try CommandRun.run(["ingest", "--store", root + "/s", file])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let assemble = try CommandRun.run([
+            "assemble", "--store", root + "/s", "digits-adam.weights.h5", "-o", root + "/out.h5",
+        ])
+        #expect(assemble.status == 0, "\(assemble.stderr)")
+        #expect(try CommandRun.run([file, root + "/out.h5"], executable: "/usr/bin/cmp").status == 0)
+        let archive = try CommandRun.run(["inspect", Samples.path("keras3/digits-adam.keras")])
+        #expect(archive.status == 1 && archive.stderr.contains("Keras 3 .keras archive"), "\(archive.stderr)")
     }
 
     @Test func tableOutputHasTotals() throws {
