@@ -59,7 +59,7 @@ package final class TrainingSession {
             }
             try session.restore(saved)
         } else {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileSystem.makeDirectories(directory)
         }
         return session
     }

@@ -12,7 +12,9 @@ import Testing
 
     func expectCleanRefusal(_ run: CommandRun, _ context: String, mentioning: String? = nil) {
         #expect(run.status == 1 || run.status == 64, "\(context): status \(run.status): \(run.stderr)")
-        #expect(!run.stderr.contains("Fatal error") && !run.stderr.contains("ExitCode("), "\(context): \(run.stderr)")
+        #expect(
+            !run.stderr.contains("Fatal error") && !run.stderr.contains("ExitCode(")
+                && !run.stderr.contains("Error Domain="), "\(context): \(run.stderr)")
         if let mentioning { #expect(run.stderr.contains(mentioning), "\(context): \(run.stderr)") }
     }
 
@@ -122,6 +124,31 @@ import Testing
             expectCleanRefusal(
                 try CommandRun.run(["plan", "--policy", root + "/policy", "--manifest", manifest]), "\(field) \(value)")
         }
+    }
+
+    /// An output folder where a file stands (the folder itself, or one above it) is refused naming the file, not
+    /// with Foundation's `NSCocoaErrorDomain Code=516` dump; the file is left as it was.
+    @Test func outputFoldersWhereAFileStandsAreRefusedNamingIt() throws {
+        let root = Samples.temporaryDirectory()
+        let manifest = Samples.root + "/manifests/samples.json"
+        let file = root + "/taken"
+        try "keep me".write(toFile: file, atomically: true, encoding: .utf8)
+        let store = root + "/s"
+        #expect(try CommandRun.run(["ingest", "--store", store, Self.base, "--name", "m"]).status == 0)
+        let training = try Fixtures.writeTinyTraining(in: root)
+        for output in [file, file + "/sub"] {
+            for command in [
+                ["sweep", "--manifest", manifest, "--vary", "users=5", "--schemes", "coarse", "--seeds", "1"],
+                ["robustness", "--manifest", manifest, "--blocks", "1", "--draws", "2"],
+                ["train", "--manifest", training.manifest, "--config", training.config, "--episodes", "1"],
+                ["export-blocks", "--store", store, "m"],
+            ] {
+                expectCleanRefusal(
+                    try CommandRun.run(command + ["-o", output]), "\(command[0]) -o \(output)",
+                    mentioning: "\(file): exists and is not a directory")
+            }
+        }
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep me")
     }
 
     @Test func nonFiniteOptionsAreRefusedRatherThanPrintedAsInvalidJSON() throws {

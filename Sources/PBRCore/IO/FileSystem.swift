@@ -34,13 +34,16 @@ public enum FileSystem {
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
-    /// `mkdir -p`.
+    /// `mkdir -p`; a file where a directory is needed (the folder itself or one above it) is named.
     public static func makeDirectories(_ path: String) throws(FileError) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw FileError.system(current, "cannot create directory")
+            guard mkdir(current, 0o755) != 0 else { continue }
+            guard errno == EEXIST else { throw FileError.system(current, "cannot create directory") }
+            guard isDirectory(current) else {
+                let shown = path.hasPrefix("/") || path.hasPrefix("./") ? current : String(current.dropFirst(2))
+                throw FileError(.wrongKind, path: shown, "exists and is not a directory")
             }
         }
     }

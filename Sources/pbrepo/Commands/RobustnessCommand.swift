@@ -43,7 +43,7 @@ struct RobustnessCommand: ParsableCommand {
         }
         progress.finish()
         try Console.run {
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try FileSystem.makeDirectories(output)
             try FileSystem.writeAtomically(study.csv, to: output + "/robustness.csv")
             let title =
                 "Achieved rate / Q_u over \(draws) error draws (\((network.manifest as NSString).lastPathComponent), seed \(seed))"

@@ -82,7 +82,7 @@ struct SweepCommand: ParsableCommand {
         }
         progress.finish()
         try Console.run {
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try FileSystem.makeDirectories(output)
             try FileSystem.writeAtomically(sweep.csv, to: output + "/sweep.csv")
             let title = "Total delay vs \(parameter.rawValue)"
             try FileSystem.writeAtomically(sweep.svg(title: title, logX: logX), to: output + "/sweep.svg")

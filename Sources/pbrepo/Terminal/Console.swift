@@ -37,9 +37,24 @@ enum Console {
         } catch let error as ValidationError {
             throw error  // ArgumentParser prints it with the usage
         } catch {
-            self.error(String(describing: error))
+            self.error(describe(error))
             throw ExitCode.failure
         }
+    }
+
+    /// One line for a user: the library errors describe themselves; an error Foundation raised (it should not reach
+    /// here, but a path the library left to Foundation could) becomes "PATH: what happened" instead of its
+    /// `Error Domain=NSCocoaErrorDomain Code=516 … UserInfo={…}` dump.
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        guard text.hasPrefix("Error Domain=") else { return text }
+        let error = error as NSError
+        let path = error.userInfo[NSFilePathErrorKey] as? String ?? (error.userInfo[NSURLErrorKey] as? URL)?.path
+        var what = error.localizedDescription
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            what = String(cString: strerror(Int32(underlying.code)))
+        }
+        return path.map { "\($0): \(what)" } ?? what
     }
 }
 
