@@ -70,6 +70,7 @@ struct ModelPlan: Sendable {
         }
         func fileObject(_ index: Int) -> XXH3Digest {
             let digest = xxh3_128(mapped[index].unsafeBytes)
+            mapped[index].evict(mapped[index].unsafeBytes)
             add(
                 PlannedObject(
                     digest: digest, rawBytes: UInt64(mapped[index].count), elementSize: 1, dtype: "", shape: "",
@@ -144,6 +145,9 @@ struct ModelPlan: Sendable {
     func withContent<R>(of object: PlannedObject, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         switch object.source {
         case .file(let index, let offset, let length):
+            // The object is encoded once: its source pages are let go after, so that an ingest keeps the objects
+            // being encoded resident, not the model.
+            defer { files[index].evict(offset: offset, length: length) }
             return try body(UnsafeRawBufferPointer(rebasing: files[index].unsafeBytes[offset..<(offset + length)]))
         case .bytes(let bytes):
             return try bytes.withUnsafeBytes(body)

@@ -316,6 +316,7 @@ package struct ModelSource: Sendable {
                     let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 20))])
                     sha.update(bufferPointer: chunk)
                     xxh.update(chunk)
+                    file.evict(chunk)  // what stays resident is a chunk, not the file
                     offset += chunk.count
                 }
                 return FileChecksum(sha256: lowercaseHex(sha.finalize()), xxh3: xxh.finalize().description)

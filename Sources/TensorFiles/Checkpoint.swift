@@ -79,16 +79,26 @@ public enum Checkpoint: Sendable {
         }
     }
 
-    /// Calls `body` with the bytes of the `index`-th tensor of `tensors()`, in order, in one or more pieces: a
-    /// single view into the mapped file for safetensors; for HDF5, buffers of at most `pieceBytes` read through
-    /// libhdf5 (whole rows), so memory stays bounded whatever the dataset's size.
+    /// Calls `body` with the bytes of the `index`-th tensor of `tensors()`, in order, in pieces of at most
+    /// `pieceBytes`: views into the mapped file for safetensors (each piece's pages let go after `body`); for HDF5,
+    /// buffers read through libhdf5 (whole rows). Memory stays bounded whatever the tensor's size.
     public func forEachPiece(
         ofTensor index: Int, pieceBytes: Int = 64 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         switch self {
         case .safetensors(let model):
+            // Straight from the mapping, piece by piece, each piece's pages let go once it is read: a pass over a
+            // large checkpoint keeps a piece per reader resident, not the file.
             let entry = model.tensors[index]
-            try body(model.shards[entry.shard].bytes(of: entry.tensor))
+            let shard = model.shards[entry.shard]
+            let bytes = shard.bytes(of: entry.tensor)
+            var offset = 0
+            repeat {
+                let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + pieceBytes)])
+                try body(piece)
+                shard.evict(piece)
+                offset += piece.count
+            } while offset < bytes.count
         case .hdf5(let checkpoint):
             try checkpoint.readTensor(checkpoint.datasets[index], pieceBytes: pieceBytes, body)
         }

@@ -60,6 +60,26 @@ public final class MappedFile: @unchecked Sendable {
     /// — before a view taken from it is read — so code without such an owner must use `withUnsafeBytes`.
     public var unsafeBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
+    /// Drops this process's resident pages of `range` (a view into this mapping; rounded out to whole pages). The
+    /// file's pages stay in the page cache, and a later read of the range faults them back in with the file's
+    /// content: the mapping is read-only, so no page of it was ever a private copy. Readers call it behind them, so
+    /// that what a pass over a large file keeps resident is its window, not the file.
+    public func evict(_ range: UnsafeRawBufferPointer) {
+        guard let base, let start = range.baseAddress, !range.isEmpty else { return }
+        let page = Self.pageSize
+        let first = (start - UnsafeRawPointer(base)) / page * page
+        let last = min(count, start - UnsafeRawPointer(base) + range.count)
+        precondition(first >= 0 && last <= count, "evicting a range outside \(path)")
+        madvise(base + first, last - first, MADV_DONTNEED)
+    }
+
+    /// Drops this process's resident pages of bytes `offset..<offset + length` (see `evict(_:)`).
+    public func evict(offset: Int, length: Int) {
+        evict(UnsafeRawBufferPointer(rebasing: unsafeBytes[offset..<(offset + length)]))
+    }
+
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     /// Tells the kernel the mapping will be read front to back (doubles read-ahead).
     public func adviseSequential() {
         if let base { madvise(base, count, MADV_SEQUENTIAL) }

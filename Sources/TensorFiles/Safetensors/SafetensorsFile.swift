@@ -62,6 +62,9 @@ public final class SafetensorsFile: Sendable {
         return UnsafeRawBufferPointer(rebasing: mapping.unsafeBytes[start..<end])
     }
 
+    /// Drops this process's resident pages of `bytes`, a view from `bytes(of:)` read to the end (`MappedFile.evict`).
+    public func evict(_ bytes: UnsafeRawBufferPointer) { mapping.evict(bytes) }
+
     /// The whole data section, a view into the mapping.
     public var dataSection: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: mapping.unsafeBytes[dataStart..<mapping.count])
