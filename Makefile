@@ -45,6 +45,7 @@ test: deps lint
 	swift build --build-tests
 	swift test --skip-build
 	scripts/check_install.sh
+	scripts/check_memory.sh
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # libFuzzer + AddressSanitizer over the decoders of untrusted bytes, and HDF5 mutants through the CLI.

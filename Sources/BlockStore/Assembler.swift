@@ -2,7 +2,7 @@ import Crypto
 import Dispatch
 import Foundation
 import Glibc
-import PBRCore
+package import PBRCore
 import Synchronization
 import TensorFiles
 package import XXHash
@@ -17,6 +17,9 @@ package struct AssembleResult: Sendable, Equatable {
     package var sha256Verified: Bool
     /// Temporary files and directories that killed runs had left beside the output, removed first (F-27).
     package var staleTemporariesRemoved: [String] = []
+    /// Seconds per stage (`check`, `decode` summed over the decoding threads, `wait_for_decode`, `hash`, `write`,
+    /// `commit`: fsync and rename) and `total`.
+    package var stages: [StageTime] = []
 }
 
 /// Rebuilds a model's files from a recipe and a directory of objects (the store's, or one `export-blocks` wrote).
@@ -175,7 +178,8 @@ package enum Assembler {
         _ recipe: Recipe, objects: ObjectDirectory, to output: String, options: Options = Options(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> AssembleResult {
-        let required = requiredObjects(recipe, in: objects)
+        let clock = StageClock()
+        let required = clock.measure("check") { requiredObjects(recipe, in: objects) }
         if !required.missing.isEmpty {
             let shown = required.missing.prefix(10).joined(separator: ", ")
             let more = required.missing.count > 10 ? " and \(required.missing.count - 10) more" : ""
@@ -184,7 +188,7 @@ package enum Assembler {
                 "model \(recipe.model): \(required.missing.count) object(s) missing from \(objects.root): \(shown)\(more)"
             )
         }
-        try check(recipe, objects: objects)
+        try clock.measure("check") { try check(recipe, objects: objects) }
         let output = try destination(of: recipe, output: output, overwrite: options.overwrite)
         let parent = AtomicFile.directory(of: output)
         try makeDirectories(parent)
@@ -192,7 +196,9 @@ package enum Assembler {
         let total = recipe.files.reduce(0) { $0 + $1.size }  // cannot overflow: checked above
         var done: UInt64 = 0
         func write(_ file: Recipe.File, to path: String, replacing: Bool = true) throws {
-            try Self.write(file, of: recipe, objects: objects, to: path, options: options, replacing: replacing) {
+            try Self.write(
+                file, of: recipe, objects: objects, to: path, options: options, replacing: replacing, clock: clock
+            ) {
                 done += $0
                 progress?(done, total)
             }
@@ -261,12 +267,12 @@ package enum Assembler {
         return AssembleResult(
             model: recipe.model, output: output, files: recipe.files.count, bytes: total,
             sha256Verified: options.sha256 || recipe.files.allSatisfy { $0.xxh3 == nil },
-            staleTemporariesRemoved: stale)
+            staleTemporariesRemoved: stale, stages: clock.stages)
     }
 
     static func write(
         _ file: Recipe.File, of recipe: Recipe, objects: ObjectDirectory, to path: String, options: Options,
-        replacing: Bool = true, advanced: (UInt64) -> Void
+        replacing: Bool = true, clock: StageClock = StageClock(), advanced: (UInt64) -> Void
     ) throws {
         // Model files are large, written once and then read by another program: direct I/O makes them durable at
         // the disk's speed without first filling the page cache.
@@ -276,9 +282,11 @@ package enum Assembler {
         var xxh = XXH3Hasher()
         var written: UInt64 = 0
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
-            if checkSHA256 { sha.update(bufferPointer: bytes) }
-            xxh.update(bytes)
-            try output.write(bytes)
+            clock.measure("hash") {
+                if checkSHA256 { sha.update(bufferPointer: bytes) }
+                xxh.update(bytes)
+            }
+            try clock.measure("write") { try output.write(bytes) }
             written += UInt64(bytes.count)
             advanced(UInt64(bytes.count))
         }
@@ -291,13 +299,14 @@ package enum Assembler {
         switch file.content {
         case .safetensors(let header, let tensors):
             try content(header).withUnsafeBytes { try emit($0) }
-            try decodeInOrder(tensors, objects: objects, model: recipe.model) { _, data in
+            try decodeInOrder(tensors, objects: objects, model: recipe.model, clock: clock) { _, data in
                 try data.withUnsafeBytes { try emit($0) }
             }
         case .hdf5(let skeletonObject, let extents):
             let skeleton = try content(skeletonObject)
             var cursor = 0
-            try decodeInOrder(extents.map(\.object), objects: objects, model: recipe.model) { index, data in
+            try decodeInOrder(extents.map(\.object), objects: objects, model: recipe.model, clock: clock) {
+                index, data in
                 let extent = extents[index]
                 // Offsets are within the file's declared size (check), which is within memory.
                 let gap = Int(extent.offset - min(extent.offset, written))
@@ -338,7 +347,7 @@ package enum Assembler {
                     "assembled \(file.path) of \(recipe.model) has sha256 \(actual), ingested file had \(file.sha256)")
             }
         }
-        guard try output.commit(replacing: replacing) else {
+        guard try clock.measure("commit", { try output.commit(replacing: replacing) }) else {
             throw StoreError(.outputExists, "\(path) appeared while it was being assembled; pass --force to replace it")
         }
     }
@@ -346,7 +355,8 @@ package enum Assembler {
     /// Decodes objects on all cores and hands them to `body` in order, while the workers go on decoding the next
     /// ones: writing overlaps decoding, and memory holds at most a window of decoded objects.
     static func decodeInOrder(
-        _ names: [String], objects: ObjectDirectory, model: String, _ body: (Int, [UInt8]) throws -> Void
+        _ names: [String], objects: ObjectDirectory, model: String, clock: StageClock = StageClock(),
+        _ body: (Int, [UInt8]) throws -> Void
     ) throws {
         let digests = try names.map { name in
             guard let digest = XXH3Digest(hex: name) else {
@@ -357,11 +367,11 @@ package enum Assembler {
         let workers = Parallel.workers
         let pipeline = OrderedPipeline<[UInt8]>(count: digests.count, window: 2 * workers + 1)
         for _ in 0..<workers {
-            pipeline.startWorker { index in try objects.content(of: digests[index]) }
+            pipeline.startWorker { index in try clock.measure("decode") { try objects.content(of: digests[index]) } }
         }
         defer { pipeline.cancelAndJoin() }
         for index in digests.indices {
-            try body(index, try pipeline.take(index))
+            try body(index, try clock.measure("wait_for_decode") { try pipeline.take(index) })
         }
     }
 

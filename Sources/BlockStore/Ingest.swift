@@ -1,7 +1,7 @@
 import Crypto
 import Dispatch
 import Foundation
-import PBRCore
+package import PBRCore
 package import ParameterBlocks
 import Synchronization
 import TensorFiles
@@ -57,6 +57,10 @@ package struct IngestResult: Sendable, Equatable {
     package var checkpoints: Int
     /// What was left out of the model's folder on purpose (`.git`), relative to it.
     package var skipped: [String]
+    /// Seconds per stage (`partition`: validating and hashing the tensors; `plan`; `encode` and `write_objects`,
+    /// summed over the encoding threads; `wait_for_checksums`: the whole-file SHA-256 and XXH3 beside them;
+    /// `record`: the index transaction) and `total`.
+    package var stages: [StageTime] = []
 }
 
 extension Store {
@@ -81,15 +85,18 @@ extension Store {
         let name = options.name ?? source.defaultName
         let family = options.family ?? source.defaultFamily
         try ModelName.check(name)
+        let clock = StageClock()
         // One bar over the whole work: hashing the tensors, then encoding and writing the objects (as many bytes as
         // the files, near enough; reused objects count as done).
         let fileBytes = try source.relativePaths.reduce(UInt64(0)) { total, path in
             total + UInt64(try MappedFile(path: source.absolutePath(path)).count)
         }
         let hashed = Mutex<UInt64>(0)
-        let report = try ModelPartition.run(try source.open(), rules: options.rules) { done, total in
-            hashed.withLock { $0 = total }
-            progress?(done, total + fileBytes)
+        let report = try clock.measure("partition") {
+            try ModelPartition.run(try source.open(), rules: options.rules) { done, total in
+                hashed.withLock { $0 = total }
+                progress?(done, total + fileBytes)
+            }
         }
         let hashTotal = hashed.withLock { $0 }
         let encodeProgress: @Sendable (UInt64, UInt64) -> Void = { done, total in
@@ -109,9 +116,9 @@ extension Store {
                 reusedBytes: reused.bytes,
                 newObjects: written.count, newObjectBytes: written.raw, newStoredBytes: written.stored,
                 repairedObjects: written.repaired.count, files: source.relativePaths.count,
-                checkpoints: source.checkpoints.count, skipped: source.skipped)
+                checkpoints: source.checkpoints.count, skipped: source.skipped, stages: clock.stages)
         }
-        var plan = try ModelPlan(partition: report, source: source, model: name)
+        var plan = try clock.measure("plan") { try ModelPlan(partition: report, source: source, model: name) }
         if let existing = try index.sourceFingerprint(of: name) {
             guard existing == fingerprint(try source.checksums()) else {
                 throw StoreError(
@@ -123,7 +130,8 @@ extension Store {
             let lease = try Lease(store: root, digests: plan.objects.map(\.digest))
             defer { lease.release() }
             try index.claim(plan.objects.map(\.digest))
-            let written = try writeObjects(&plan, base: nil, level: options.level, progress: encodeProgress)
+            let written = try writeObjects(
+                &plan, base: nil, level: options.level, clock: clock, progress: encodeProgress)
             if !written.repaired.isEmpty || written.count > 0 {
                 try index.refresh(plan.objects.filter(\.isNew).map(\.digest), model: name, facts: objects.facts)
             }
@@ -146,17 +154,20 @@ extension Store {
             attempt += 1
             do {
                 try index.claim(leased)
-                written.add(try writeObjects(&plan, base: base, level: options.level, progress: encodeProgress))
+                written.add(
+                    try writeObjects(&plan, base: base, level: options.level, clock: clock, progress: encodeProgress))
                 if fileChecksums == nil {
-                    let computed = try checksums.wait()
+                    let computed = try clock.measure("wait_for_checksums") { try checksums.wait() }
                     fileChecksums = computed
                     plan.setChecksums(computed)
                 }
-                let reused = try index.record(
-                    StoreIndex.ModelEntry(
-                        plan: plan, partition: report, name: name, family: family, baseModel: base?.model,
-                        rules: options.rules, source: source.root),
-                    facts: objects.facts)
+                let reused = try clock.measure("record") {
+                    try index.record(
+                        StoreIndex.ModelEntry(
+                            plan: plan, partition: report, name: name, family: family, baseModel: base?.model,
+                            rules: options.rules, source: source.root),
+                        facts: objects.facts)
+                }
                 return result(.added, written, reused: reused)
             } catch let error as StoreError where error.code == .missingObject && attempt < 4 {
                 continue
@@ -191,7 +202,8 @@ extension Store {
     /// (its file checksum, and its delta base's) and reused; a missing or damaged one is encoded from the model's
     /// files and written.
     func writeObjects(
-        _ plan: inout ModelPlan, base: BaseTensors?, level: Int, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+        _ plan: inout ModelPlan, base: BaseTensors?, level: Int, clock: StageClock = StageClock(),
+        progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> WrittenObjects {
         struct Outcome {
             var codec: ObjectCodec
@@ -224,8 +236,11 @@ extension Store {
                 }
                 damaged = true
             }
-            let encoded = try encode(object, of: planned, base: base, level: level)
-            if try !objects.write(encoded.object, digest: object.digest, syncDirectory: false, replacing: damaged) {
+            let encoded = try clock.measure("encode") { try encode(object, of: planned, base: base, level: level) }
+            let stored = try clock.measure("write_objects") {
+                try objects.write(encoded.object, digest: object.digest, syncDirectory: false, replacing: damaged)
+            }
+            if !stored {
                 // Another ingest wrote it meanwhile: its file stands, if it is intact.
                 if let header = try? objects.checkIntact(object.digest), let size = objects.size(of: object.digest) {
                     return Outcome(

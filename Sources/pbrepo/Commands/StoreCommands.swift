@@ -202,20 +202,21 @@ struct IngestCommand: ParsableCommand {
                 paths.compactMap { path -> JSONValue? in
                     switch outcomes[path] {
                     case .ingested(let result):
-                        return .object([
-                            ("path", .string(path)),
-                            ("model", .string(result.model)), ("family", .string(result.family)),
-                            ("status", .string(result.status.rawValue)), ("tensors", .number(result.tensors)),
-                            ("bytes", .number(result.tensorBytes)), ("blocks", .number(result.blocks)),
-                            ("reused_blocks", .number(result.reusedBlocks)),
-                            ("reused_bytes", .number(result.reusedBytes)),
-                            ("new_objects", .number(result.newObjects)),
-                            ("new_object_bytes", .number(result.newObjectBytes)),
-                            ("new_stored_bytes", .number(result.newStoredBytes)),
-                            ("repaired_objects", .number(result.repairedObjects)),
-                            ("files", .number(result.files)), ("checkpoints", .number(result.checkpoints)),
-                            ("skipped", .array(result.skipped.map(JSONValue.string))),
-                        ])
+                        return .object(
+                            [
+                                ("path", .string(path)),
+                                ("model", .string(result.model)), ("family", .string(result.family)),
+                                ("status", .string(result.status.rawValue)), ("tensors", .number(result.tensors)),
+                                ("bytes", .number(result.tensorBytes)), ("blocks", .number(result.blocks)),
+                                ("reused_blocks", .number(result.reusedBlocks)),
+                                ("reused_bytes", .number(result.reusedBytes)),
+                                ("new_objects", .number(result.newObjects)),
+                                ("new_object_bytes", .number(result.newObjectBytes)),
+                                ("new_stored_bytes", .number(result.newStoredBytes)),
+                                ("repaired_objects", .number(result.repairedObjects)),
+                                ("files", .number(result.files)), ("checkpoints", .number(result.checkpoints)),
+                                ("skipped", .array(result.skipped.map(JSONValue.string))),
+                            ] + resourceMembers(result.stages))
                     case .failed(let message):
                         return .object([
                             ("path", .string(path)), ("status", .string("failed")), ("error", .string(message)),
@@ -469,10 +470,13 @@ struct ExportBlocksCommand: ParsableCommand {
         let exported = try Console.run { try storeOptions.openForReading().exportBlocks(model, to: output) }
         if json {
             print(
-                JSONValue.object([
-                    ("model", .string(model)), ("directory", .string(output)), ("objects", .number(exported.objects)),
-                    ("bytes", .number(exported.bytes)),
-                ]).prettyPrinted())
+                JSONValue.object(
+                    [
+                        ("model", .string(model)), ("directory", .string(output)),
+                        ("objects", .number(exported.objects)),
+                        ("bytes", .number(exported.bytes)),
+                    ] + resourceMembers([])
+                ).prettyPrinted())
         } else {
             print(
                 "wrote \(exported.objects) objects (\(formatBytes(exported.bytes))) and \(model).recipe.json to \(output)"
@@ -531,13 +535,15 @@ struct AssembleCommand: ParsableCommand {
         let checks = result.sha256Verified ? "XXH3-128 and sha256 verified" : "XXH3-128 verified"
         if json {
             print(
-                JSONValue.object([
-                    ("model", .string(result.model)), ("output", .string(result.output)),
-                    ("files", .number(result.files)),
-                    ("bytes", .number(result.bytes)), ("xxh3_verified", .bool(true)),
-                    ("sha256_verified", .bool(result.sha256Verified)),
-                    ("stale_temporaries_removed", .array(result.staleTemporariesRemoved.map { .string($0) })),
-                ]).prettyPrinted())
+                JSONValue.object(
+                    [
+                        ("model", .string(result.model)), ("output", .string(result.output)),
+                        ("files", .number(result.files)),
+                        ("bytes", .number(result.bytes)), ("xxh3_verified", .bool(true)),
+                        ("sha256_verified", .bool(result.sha256Verified)),
+                        ("stale_temporaries_removed", .array(result.staleTemporariesRemoved.map { .string($0) })),
+                    ] + resourceMembers(result.stages)
+                ).prettyPrinted())
         } else {
             print(
                 "assembled \(result.model) → \(result.output): \(result.files) file(s), \(formatBytes(result.bytes)), \(checks)"
@@ -575,15 +581,16 @@ struct VerifyCommand: ParsableCommand {
         let result = try Console.run { try store.verify { progress.update(done: $0, total: $1) } }
         progress.finish()
         if json {
-            var members: [(String, JSONValue)] = [
-                ("objects_checked", .number(result.objectsChecked)),
-                ("models_checked", .number(result.modelsChecked)),
-                ("corrupt", .array(result.corrupt.map(JSONValue.string))),
-                ("missing", .array(result.missing.map(JSONValue.string))),
-                ("incomplete_models", .array(result.incompleteModels.map(JSONValue.string))),
-                ("index_problems", .array(result.indexProblems.map(JSONValue.string))),
-                ("ok", .bool(result.isHealthy)),
-            ]
+            var members: [(String, JSONValue)] =
+                [
+                    ("objects_checked", .number(result.objectsChecked)),
+                    ("models_checked", .number(result.modelsChecked)),
+                    ("corrupt", .array(result.corrupt.map(JSONValue.string))),
+                    ("missing", .array(result.missing.map(JSONValue.string))),
+                    ("incomplete_models", .array(result.incompleteModels.map(JSONValue.string))),
+                    ("index_problems", .array(result.indexProblems.map(JSONValue.string))),
+                    ("ok", .bool(result.isHealthy)),
+                ] + resourceMembers([])
             if let repaired {
                 members.append(
                     (
@@ -850,4 +857,15 @@ struct ScanCacheCommand: ParsableCommand {
             "\n\(rows.count) repositories in \(cache): \(formatBytes(disk)) on disk; pbrepo would store "
                 + "\(formatBytes(estimate.storedBytes)) (\(Int(share)) % of it)")
     }
+}
+
+/// What a store command's `--json` says of its cost: `seconds` per stage (with `total`) where the library measured
+/// them, and `peak_rss_bytes`, the process's peak resident memory so far (VmHWM: anonymous and file-backed pages).
+func resourceMembers(_ stages: [StageTime]) -> [(String, JSONValue)] {
+    var members: [(String, JSONValue)] = []
+    if !stages.isEmpty {
+        members.append(("seconds", .object(stages.map { ($0.stage, .number(($0.seconds * 1e4).rounded() / 1e4)) })))
+    }
+    if let peak = peakResidentBytes() { members.append(("peak_rss_bytes", .integral(Double(peak)))) }
+    return members
 }

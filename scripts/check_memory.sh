@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The memory bound of issue 13, on a model larger than the bound: a generated 2 GiB safetensors file (16 F32 tensors
+# of 128 MiB, random bytes) is ingested, assembled, verified and exported by the release binary, and each command's
+# own accounting (`peak_rss_bytes` of --json: VmHWM, anonymous and file-backed pages together) must stay within the
+# issue's two bounds added up: 1 GiB of anonymous memory and a tensor window (128 MiB) of file pages per thread, with
+# two threads (-j 2, so that the bound is the same on every machine); before the readers let go of the pages behind
+# them, ingest alone held twice the model in file pages. The assembled file must equal the source. Run by `make test`
+# after check_install.sh (which builds the binary); `scripts/check_memory.sh BINARY` runs it on another one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+binary=${1:-.build-static/release/pbrepo}
+jobs=2
+limit=$(((1 << 30) + jobs * (128 << 20)))
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/pbrepo-memory.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+tensors=16
+tensor_bytes=$((128 << 20))
+header='{'
+for ((i = 0; i < tensors; i++)); do
+  [[ $i -gt 0 ]] && header+=','
+  header+="\"layers.$i.weight\":{\"dtype\":\"F32\",\"shape\":[$((tensor_bytes / 4096)),1024],\"data_offsets\":[$((i * tensor_bytes)),$(((i + 1) * tensor_bytes))]}"
+done
+header+='}'
+while (( ${#header} % 8 != 0 )); do header+=' '; done
+model="$work/model.safetensors"
+python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<Q', int(sys.argv[1])))" "${#header}" > "$model"
+printf '%s' "$header" >> "$model"
+head -c $((tensors * tensor_bytes)) /dev/urandom >> "$model"
+
+peak() { python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d['peak_rss_bytes'])"; }
+check() {
+  local what=$1 bytes=$2
+  echo "check_memory: $what peak RSS $((bytes >> 20)) MiB (limit $((limit >> 20)) MiB, model $(((tensors * tensor_bytes) >> 20)) MiB)"
+  if (( bytes > limit )); then
+    echo "check_memory: $what of a $(((tensors * tensor_bytes) >> 20)) MiB model peaked at $bytes bytes, over $limit" >&2
+    exit 1
+  fi
+}
+store="$work/store"
+check ingest "$("$binary" -j $jobs ingest -q --store "$store" "$model" --name big --json | peak)"
+check assemble "$("$binary" -j $jobs assemble -q --store "$store" big -o "$work/out.safetensors" --json | peak)"
+cmp "$model" "$work/out.safetensors"
+rm "$work/out.safetensors"
+check verify "$("$binary" -j $jobs verify -q --store "$store" --json | peak)"
+check export-blocks "$("$binary" -j $jobs export-blocks -q --store "$store" big -o "$work/export" --json | peak)"
