@@ -13,7 +13,8 @@ Each case runs, alternating, --repeat times (median reported; min–max beside i
   ingest        pbrepo ingest into an empty store          vs  zstd -1 -T0 of the file; xxhsum -H2 + openssl sha256
   assemble      pbrepo assemble to a new file (durable)    vs  dd bs=8M oflag=direct conv=fsync (a
                                                                durable copy of the same bytes); zstd -d -T0
-  verify        pbrepo verify of the store                 vs  xxhsum -H2 of the source (the hashing limit)
+  verify        pbrepo verify of the store (file checksums) vs  xxhsum -H2 of the source (the hashing limit);
+                verify --decode (every object decoded) beside it
 Peak memory of each pbrepo command from /proc/PID/status, sampled every 5 ms: RssAnon and RssFile (mapped file
 pages resident), and VmHWM. The load average is printed before and after. Page cache warm (source read once
 first), `sync` before every timed command.
@@ -142,7 +143,7 @@ def main():
         subprocess.run(["cat", source], stdout=subprocess.DEVNULL, check=True)
         store, out = os.path.join(case, "store"), os.path.join(case, "out.safetensors")
         copy, packed = os.path.join(case, "copy"), os.path.join(case, "model.safetensors.zst")
-        times = {k: [] for k in ["ingest", "zstd", "hash", "assemble", "dd", "unzstd", "verify", "xxhsum"]}
+        times = {k: [] for k in ["ingest", "zstd", "hash", "assemble", "dd", "unzstd", "verify", "verify_decode", "xxhsum"]}
         peaks = {}
         for _ in range(args.repeat):
             shutil.rmtree(store, ignore_errors=True)
@@ -163,6 +164,9 @@ def main():
             seconds, peak = run([pbrepo, "verify", "-q", "--store", store], measure=True)
             times["verify"].append(seconds)
             peaks["verify"] = peak
+            seconds, peak = run([pbrepo, "verify", "-q", "--decode", "--store", store], measure=True)
+            times["verify_decode"].append(seconds)
+            peaks["verify_decode"] = peak
             times["xxhsum"].append(run(["xxhsum", "-H2", source])[0])
         if subprocess.run(["cmp", source, out]).returncode != 0:
             raise SystemExit(f"{out} differs from {source}")
@@ -174,7 +178,8 @@ def main():
                "ranges_s": {k: [min(v), max(v)] for k, v in times.items()},
                "ratios": {"ingest/zstd": m["ingest"] / m["zstd"], "ingest/hash": m["ingest"] / m["hash"],
                           "assemble/dd": m["assemble"] / m["dd"], "assemble/unzstd": m["assemble"] / m["unzstd"],
-                          "verify_speed/xxhsum_speed": m["xxhsum"] / m["verify"]},
+                          "verify_speed/xxhsum_speed": m["xxhsum"] / m["verify"],
+                          "verify_decode_speed/xxhsum_speed": m["xxhsum"] / m["verify_decode"]},
                "peak_bytes": {k: {"anon": p.anon, "file": p.file, "hwm": p.hwm} for k, p in peaks.items()}}
         results.append(row)
         gib = 2**30

@@ -24,7 +24,7 @@ package struct AssembleResult: Sendable, Equatable {
 
 /// Rebuilds a model's files from a recipe and a directory of objects (the store's, or one `export-blocks` wrote).
 package enum Assembler {
-    /// Every object the recipe needs, with the bases of delta objects, each once.
+    /// Every object the recipe needs, with the chunks of lists and the bases of delta objects, each once.
     package static func requiredObjects(_ recipe: Recipe, in objects: ObjectDirectory) -> (
         present: [XXH3Digest], missing: [String]
     ) {
@@ -42,7 +42,7 @@ package enum Assembler {
                 continue
             }
             present.append(digest)
-            if let base = try? objects.base(of: digest) { queue.append(base.description) }
+            if let references = try? objects.references(of: digest) { queue += references.map(\.description) }
         }
         return (present, missing)
     }
@@ -299,32 +299,45 @@ package enum Assembler {
         switch file.content {
         case .safetensors(let header, let tensors):
             try content(header).withUnsafeBytes { try emit($0) }
-            try decodeInOrder(tensors, objects: objects, model: recipe.model, clock: clock) { _, data in
+            try decodeInOrder(tensors, objects: objects, model: recipe.model, clock: clock) { _, _, data in
                 try data.withUnsafeBytes { try emit($0) }
             }
         case .hdf5(let skeletonObject, let extents):
             let skeleton = try content(skeletonObject)
             var cursor = 0
+            var current: (extent: Int, bytes: UInt64)?
+            func finishExtent() throws {
+                guard let current, current.bytes != extents[current.extent].length else { return }
+                let extent = extents[current.extent]
+                throw StoreError(
+                    .corruptObject, "object \(extent.object) has \(current.bytes) bytes, extent wants \(extent.length)")
+            }
             try decodeInOrder(extents.map(\.object), objects: objects, model: recipe.model, clock: clock) {
-                index, data in
-                let extent = extents[index]
-                // Offsets are within the file's declared size (check), which is within memory.
-                let gap = Int(extent.offset - min(extent.offset, written))
-                guard extent.offset >= written, cursor + gap <= skeleton.count else {
-                    throw StoreError(.corruptObject, "recipe of \(recipe.model): extents of \(file.path) out of order")
+                index, first, data in
+                if first {
+                    try finishExtent()
+                    let extent = extents[index]
+                    // Offsets are within the file's declared size (check), which is within memory.
+                    let gap = Int(extent.offset - min(extent.offset, written))
+                    guard extent.offset >= written, cursor + gap <= skeleton.count else {
+                        throw StoreError(
+                            .corruptObject, "recipe of \(recipe.model): extents of \(file.path) out of order")
+                    }
+                    try skeleton.withUnsafeBytes {
+                        try emit(UnsafeRawBufferPointer(rebasing: $0[cursor..<(cursor + gap)]))
+                    }
+                    cursor += gap
+                    current = (index, 0)
                 }
-                try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor..<(cursor + gap)])) }
-                cursor += gap
-                guard UInt64(data.count) == extent.length else {
-                    throw StoreError(
-                        .corruptObject, "object \(extent.object) has \(data.count) bytes, extent wants \(extent.length)"
-                    )
-                }
+                current?.bytes += UInt64(data.count)
                 try data.withUnsafeBytes { try emit($0) }
             }
+            try finishExtent()
             try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor...])) }
         case .verbatim(let object):
-            try content(object).withUnsafeBytes { try emit($0) }
+            try decodeInOrder([object], objects: objects, model: recipe.model, clock: clock) { _, _, data in
+                try data.withUnsafeBytes { try emit($0) }
+            }
         }
         guard written == file.size else {
             throw StoreError(
@@ -352,26 +365,49 @@ package enum Assembler {
         }
     }
 
-    /// Decodes objects on all cores and hands them to `body` in order, while the workers go on decoding the next
-    /// ones: writing overlaps decoding, and memory holds at most a window of decoded objects.
+    /// Decodes objects on all cores and hands their contents to `body` in order — a list's chunk by chunk, each
+    /// chunk a piece (`first` is true for an object's first piece) — while the workers go on decoding the next
+    /// ones: writing overlaps decoding, and memory holds at most a window of decoded pieces, whatever the objects'
+    /// sizes.
+    ///
+    /// A list's whole digest is not computed again: each chunk is checked against its own, the list against its
+    /// file checksum, and the file the pieces go into against its whole-file digest.
     static func decodeInOrder(
         _ names: [String], objects: ObjectDirectory, model: String, clock: StageClock = StageClock(),
-        _ body: (Int, [UInt8]) throws -> Void
+        _ body: (_ index: Int, _ first: Bool, [UInt8]) throws -> Void
     ) throws {
-        let digests = try names.map { name in
+        struct Piece: Sendable {
+            var owner: Int
+            var digest: XXH3Digest
+            var chunk: StoredObject.Chunk?
+        }
+        var pieces: [Piece] = []
+        for (index, name) in names.enumerated() {
             guard let digest = XXH3Digest(hex: name) else {
                 throw StoreError(.corruptObject, "recipe of \(model) has an invalid object name \(name)")
             }
-            return digest
+            if let chunks = try objects.chunks(of: digest) {
+                pieces += chunks.map { Piece(owner: index, digest: digest, chunk: $0) }
+            } else {
+                pieces.append(Piece(owner: index, digest: digest))
+            }
         }
         let workers = Parallel.workers
-        let pipeline = OrderedPipeline<[UInt8]>(count: digests.count, window: 2 * workers + 1)
+        let pipeline = OrderedPipeline<[UInt8]>(count: pieces.count, window: 2 * workers + 1)
+        let planned = pieces
         for _ in 0..<workers {
-            pipeline.startWorker { index in try clock.measure("decode") { try objects.content(of: digests[index]) } }
+            pipeline.startWorker { index in
+                try clock.measure("decode") {
+                    let piece = planned[index]
+                    guard let chunk = piece.chunk else { return try objects.content(of: piece.digest) }
+                    return try objects.content(ofChunk: chunk, of: piece.digest)
+                }
+            }
         }
         defer { pipeline.cancelAndJoin() }
-        for index in digests.indices {
-            try body(index, try clock.measure("wait_for_decode") { try pipeline.take(index) })
+        for index in pieces.indices {
+            let data = try clock.measure("wait_for_decode") { try pipeline.take(index) }
+            try body(pieces[index].owner, index == 0 || pieces[index - 1].owner != pieces[index].owner, data)
         }
     }
 

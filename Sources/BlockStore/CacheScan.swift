@@ -36,12 +36,17 @@ package struct StorageEstimate: Sendable {
     package mutating func add(
         _ source: ModelSource, level: Int = 1, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> Added {
-        let partition = try ModelPartition.run(try source.open(), progress: progress)
+        let partition = try ModelPartition.run(
+            try source.open(), chunkBytes: StoredObject.chunkBytes, progress: progress)
         let plan = try ModelPlan(partition: partition, source: source, model: source.defaultName)
         let fresh = plan.objects.filter { seen.insert($0.digest).inserted }
         let sizes = try Parallel.map(count: fresh.count, order: Parallel.largestFirst(fresh.map(\.rawBytes))) {
             index -> UInt64 in
             let object = fresh[index]
+            if case .chunks(let chunks) = object.source {
+                return UInt64(
+                    StoredObject.encodeChunkList(chunks, digest: object.digest, elementSize: object.elementSize).count)
+            }
             return try plan.withContent(of: object) { content in
                 UInt64(
                     try StoredObject.encode(
@@ -51,7 +56,8 @@ package struct StorageEstimate: Sendable {
         }
         let added = Added(
             fileBytes: plan.files.reduce(0) { $0 + UInt64($1.count) },
-            newRawBytes: fresh.reduce(0) { $0 + $1.rawBytes }, newStoredBytes: sizes.reduce(0, +),
+            newRawBytes: fresh.reduce(0) { $0 + ($1.isChunkList ? 0 : $1.rawBytes) },
+            newStoredBytes: sizes.reduce(0, +),
             newObjects: fresh.count)
         rawBytes += added.newRawBytes
         storedBytes += added.newStoredBytes

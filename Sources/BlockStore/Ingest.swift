@@ -93,7 +93,7 @@ extension Store {
         }
         let hashed = Mutex<UInt64>(0)
         let report = try clock.measure("partition") {
-            try ModelPartition.run(try source.open(), rules: options.rules) { done, total in
+            try ModelPartition.run(try source.open(), rules: options.rules, chunkBytes: chunkBytes) { done, total in
                 hashed.withLock { $0 = total }
                 progress?(done, total + fileBytes)
             }
@@ -118,7 +118,9 @@ extension Store {
                 repairedObjects: written.repaired.count, files: source.relativePaths.count,
                 checkpoints: source.checkpoints.count, skipped: source.skipped, stages: clock.stages)
         }
-        var plan = try clock.measure("plan") { try ModelPlan(partition: report, source: source, model: name) }
+        var plan = try clock.measure("plan") {
+            try ModelPlan(partition: report, source: source, model: name, chunkBytes: chunkBytes)
+        }
         if let existing = try index.sourceFingerprint(of: name) {
             guard existing == fingerprint(try source.checksums()) else {
                 throw StoreError(
@@ -205,7 +207,7 @@ extension Store {
         _ plan: inout ModelPlan, base: BaseTensors?, level: Int, clock: StageClock = StageClock(),
         progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> WrittenObjects {
-        struct Outcome {
+        struct Outcome: Sendable {
             var codec: ObjectCodec
             var stored: UInt64
             var base: XXH3Digest?
@@ -213,24 +215,27 @@ extension Store {
             var repaired: Bool
         }
         let planned = plan
-        // Largest first, so that the last object to finish is a small one and no core waits at the end.
-        let order = Parallel.largestFirst(plan.objects.map(\.rawBytes))
-        let total = plan.objects.reduce(0) { $0 + $1.rawBytes }
+        let total = plan.objects.reduce(0) { $0 + ($1.isChunkList ? 0 : $1.rawBytes) }
         let done = Mutex<UInt64>(0)
-        let outcomes = try Parallel.map(count: plan.objects.count, order: order) { position -> Outcome in
+        // Lists after their chunks: a list is checked (or written) once every chunk it names is intact on disk.
+        let contents = plan.objects.indices.filter { !plan.objects[$0].isChunkList }
+        let lists = plan.objects.indices.filter { plan.objects[$0].isChunkList }
+        @Sendable func outcome(_ position: Int) throws -> Outcome {
             let object = planned.objects[position]
             defer {
-                let sum = done.withLock { done in
-                    done += object.rawBytes
-                    return done
+                if !object.isChunkList {
+                    let sum = done.withLock { done in
+                        done += object.rawBytes
+                        return done
+                    }
+                    progress?(sum, total)
                 }
-                progress?(sum, total)
             }
             var damaged = false
             if let size = objects.size(of: object.digest) {
                 // Written earlier (by another model, or by an interrupted ingest: complete and durable, since objects
                 // are written atomically): reused when intact.
-                if let header = try? objects.checkIntact(object.digest) {
+                if let header = try? objects.checkIntact(object.digest, followingChunks: false) {
                     return Outcome(
                         codec: header.codec, stored: size, base: header.base, written: false, repaired: false)
                 }
@@ -253,6 +258,14 @@ extension Store {
                 codec: encoded.codec, stored: UInt64(encoded.object.count), base: encoded.base, written: true,
                 repaired: damaged)
         }
+        var found = [Outcome?](repeating: nil, count: plan.objects.count)
+        for phase in [contents, lists] {
+            // Largest first, so that the last object to finish is a small one and no core waits at the end.
+            let order = Parallel.largestFirst(phase.map { plan.objects[$0].rawBytes })
+            let results = try Parallel.map(count: phase.count, order: order) { try outcome(phase[$0]) }
+            for (position, result) in zip(phase, results) { found[position] = result }
+        }
+        let outcomes = found.map { $0! }
         objects.syncDirectories(
             of: plan.objects.indices.filter { outcomes[$0].written }.map { plan.objects[$0].digest })
         var written = WrittenObjects()
@@ -263,7 +276,7 @@ extension Store {
             plan.objects[index].isNew = outcome.written
             guard outcome.written else { continue }
             written.count += 1
-            written.raw += plan.objects[index].rawBytes
+            if !plan.objects[index].isChunkList { written.raw += plan.objects[index].rawBytes }
             written.stored += outcome.stored
             if outcome.repaired { written.repaired.append(plan.objects[index].digest) }
         }
@@ -275,19 +288,27 @@ extension Store {
     func encode(_ object: PlannedObject, of plan: ModelPlan, base: BaseTensors?, level: Int) throws -> (
         object: [UInt8], codec: ObjectCodec, base: XXH3Digest?
     ) {
+        if case .chunks(let chunks) = object.source {
+            return (
+                StoredObject.encodeChunkList(chunks, digest: object.digest, elementSize: object.elementSize), .chunked,
+                nil
+            )
+        }
         var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
         if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
-            tensor.shape == object.shape, tensor.object != object.digest,
+            tensor.shape == object.shape, let candidate = baseObject(of: object, tensor: tensor.object),
+            candidate != object.digest,
             let content = try? baseCache.value(
-                for: tensor.object,
+                for: candidate,
                 compute: { () throws -> [UInt8] in
-                    guard try objects.checkIntact(tensor.object).base == nil else {
-                        throw StoreError(.corruptObject, "object \(tensor.object) is a delta")
+                    let header = try objects.checkIntact(candidate)
+                    guard header.base == nil, header.codec != .chunked, header.rawLength == object.rawBytes else {
+                        throw StoreError(.corruptObject, "object \(candidate) is not a self-contained base")
                     }
-                    return try objects.content(of: tensor.object)
+                    return try objects.content(of: candidate)
                 })
         {
-            baseCandidate = (tensor.object, content)
+            baseCandidate = (candidate, content)
         }
         let encoded = try plan.withContent(of: object) { content in
             if let baseCandidate {
@@ -301,6 +322,16 @@ extension Store {
                 content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
         }
         return (encoded.object, encoded.codec, encoded.codec == .xorPlanes ? baseCandidate?.digest : nil)
+    }
+
+    /// The base tensor's object a delta of `object` is taken against: the tensor's own object, or for a chunk the
+    /// same chunk of the base tensor's list (tensors of one shape are chunked alike); nil when there is none.
+    func baseObject(of object: PlannedObject, tensor: XXH3Digest) -> XXH3Digest? {
+        let chunks = try? objects.chunks(of: tensor)
+        guard let chunkIndex = object.chunkIndex else { return chunks == nil ? tensor : nil }
+        guard let chunks, chunkIndex < chunks.count, chunks[chunkIndex].length == object.rawBytes
+        else { return nil }
+        return chunks[chunkIndex].digest
     }
 }
 

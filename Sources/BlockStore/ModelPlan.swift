@@ -8,7 +8,9 @@ struct PlannedObject: Sendable {
     enum Source: Sendable {
         /// A byte range of one of the model's mapped source files.
         case file(index: Int, offset: Int, length: Int)
-        case bytes([UInt8])
+        case bytes(ArraySlice<UInt8>)
+        /// A list of the objects that hold the content's chunks (planned before it).
+        case chunks([StoredObject.Chunk])
     }
 
     var digest: XXH3Digest
@@ -17,22 +19,34 @@ struct PlannedObject: Sendable {
     var elementSize: Int
     var dtype: String
     var shape: String
-    /// Where the corresponding tensor of the base model sits, for tensors.
+    /// Where the corresponding tensor of the base model sits, for tensors (and their chunks).
     var baseKey: BaseTensors.Key?
+    /// Which chunk of its tensor this object is, for a chunk: its delta base is the same chunk of the base tensor.
+    var chunkIndex: Int?
     var source: Source
     var codec: ObjectCodec = .zstd
     var storedBytes: UInt64 = 0
     var base: XXH3Digest?
     var isNew = false
+
+    var isChunkList: Bool {
+        if case .chunks = source { return true }
+        return false
+    }
 }
 
-/// How a model's files decompose into objects: the recipe and the objects it names.
+/// How a model's files decompose into objects: the recipe and the objects it names (with, for contents over
+/// `chunkBytes`, the chunks their lists name, each before its list).
 struct ModelPlan: Sendable {
     var recipe: Recipe
     var objects: [PlannedObject]
     let files: [MappedFile]
 
-    init(partition: ModelPartition, source: ModelSource, model: String) throws {
+    /// - Parameter chunkBytes: contents longer than this become chunks; the partition's chunk digests are used when
+    ///   it was run with the same size, else the chunks are hashed here.
+    init(
+        partition: ModelPartition, source: ModelSource, model: String, chunkBytes: Int = StoredObject.chunkBytes
+    ) throws {
         let mapped = try source.relativePaths.map { try MappedFile(path: source.absolutePath($0)) }
         files = mapped
         var place = [Int: BaseTensors.Key]()
@@ -49,33 +63,77 @@ struct ModelPlan: Sendable {
                 order.append(object.digest)
             }
         }
-        func tensorObject(_ index: Int, source: PlannedObject.Source) -> XXH3Digest {
+        /// Plans one content: itself when it fits a chunk, else its chunks and then their list.
+        func addContent(
+            _ template: PlannedObject, chunkDigests: [XXH3Digest],
+            source: (_ offset: Int, _ length: Int) -> PlannedObject.Source
+        ) {
+            let length = Int(template.rawBytes)
+            guard length > chunkBytes else {
+                var object = template
+                object.source = source(0, length)
+                return add(object)
+            }
+            var chunks: [StoredObject.Chunk] = []
+            for (index, digest) in chunkDigests.enumerated() {
+                let offset = index * chunkBytes
+                var chunk = template
+                chunk.digest = digest
+                chunk.rawBytes = UInt64(min(chunkBytes, length - offset))
+                chunk.chunkIndex = index
+                chunk.source = source(offset, Int(chunk.rawBytes))
+                add(chunk)
+                chunks.append(StoredObject.Chunk(digest: digest, length: chunk.rawBytes))
+            }
+            var list = template
+            list.source = .chunks(chunks)
+            add(list)
+        }
+        func chunkDigests(_ bytes: UnsafeRawBufferPointer) -> (whole: XXH3Digest, chunks: [XXH3Digest]) {
+            guard bytes.count > chunkBytes else { return (xxh3_128(bytes), []) }
+            var hasher = XXH3ChunkedHasher(chunkBytes: chunkBytes)
+            hasher.update(bytes)
+            return hasher.finalize()
+        }
+        func tensorObject(_ index: Int, file: Int, offset: Int, length: Int) -> XXH3Digest {
             let tensor = partition.tensors[index]
-            add(
+            var chunks = tensor.chunkDigests
+            if length > chunkBytes && chunks.count != (length + chunkBytes - 1) / chunkBytes {
+                let bytes = UnsafeRawBufferPointer(rebasing: mapped[file].unsafeBytes[offset..<(offset + length)])
+                chunks = chunkDigests(bytes).chunks
+                mapped[file].evict(bytes)
+            }
+            addContent(
                 PlannedObject(
                     digest: tensor.digest, rawBytes: tensor.descriptor.byteCount,
                     elementSize: DType(rawValue: tensor.descriptor.dtype)?.componentBytes ?? 1,
                     dtype: tensor.descriptor.dtype,
                     shape: "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]",
-                    baseKey: place[index], source: source))
+                    baseKey: place[index], source: .bytes([])),
+                chunkDigests: chunks
+            ) { .file(index: file, offset: offset + $0, length: $1) }
             return tensor.digest
         }
         func bytesObject(_ bytes: [UInt8]) -> XXH3Digest {
-            let digest = xxh3_128(bytes)
-            add(
+            let digests = bytes.withUnsafeBytes { chunkDigests($0) }
+            addContent(
                 PlannedObject(
-                    digest: digest, rawBytes: UInt64(bytes.count), elementSize: 1, dtype: "", shape: "",
-                    source: .bytes(bytes)))
-            return digest
+                    digest: digests.whole, rawBytes: UInt64(bytes.count), elementSize: 1, dtype: "", shape: "",
+                    source: .bytes([])),
+                chunkDigests: digests.chunks
+            ) { .bytes(bytes[$0..<($0 + $1)]) }
+            return digests.whole
         }
         func fileObject(_ index: Int) -> XXH3Digest {
-            let digest = xxh3_128(mapped[index].unsafeBytes)
+            let digests = chunkDigests(mapped[index].unsafeBytes)
             mapped[index].evict(mapped[index].unsafeBytes)
-            add(
+            addContent(
                 PlannedObject(
-                    digest: digest, rawBytes: UInt64(mapped[index].count), elementSize: 1, dtype: "", shape: "",
-                    source: .file(index: index, offset: 0, length: mapped[index].count)))
-            return digest
+                    digest: digests.whole, rawBytes: UInt64(mapped[index].count), elementSize: 1, dtype: "",
+                    shape: "", source: .bytes([])),
+                chunkDigests: digests.chunks
+            ) { .file(index: index, offset: $0, length: $1) }
+            return digests.whole
         }
 
         var componentOf: [String: ModelPartition.Component] = [:]
@@ -96,8 +154,7 @@ struct ModelPlan: Sendable {
                     header: bytesObject(header).description,
                     tensors: tensors.map { extent in
                         tensorObject(
-                            first + extent.tensor,
-                            source: .file(index: fileIndex, offset: extent.offset, length: extent.length)
+                            first + extent.tensor, file: fileIndex, offset: extent.offset, length: extent.length
                         ).description
                     })
             case .embedded(let candidates):
@@ -113,8 +170,7 @@ struct ModelPlan: Sendable {
                 for extent in extents where extent.offset >= cursor {
                     skeleton.append(contentsOf: bytes[cursor..<extent.offset])
                     let digest = tensorObject(
-                        first + extent.tensor,
-                        source: .file(index: fileIndex, offset: extent.offset, length: extent.length))
+                        first + extent.tensor, file: fileIndex, offset: extent.offset, length: extent.length)
                     kept.append(
                         .init(offset: UInt64(extent.offset), length: UInt64(extent.length), object: digest.description))
                     cursor = extent.offset + extent.length
@@ -151,6 +207,9 @@ struct ModelPlan: Sendable {
             return try body(UnsafeRawBufferPointer(rebasing: files[index].unsafeBytes[offset..<(offset + length)]))
         case .bytes(let bytes):
             return try bytes.withUnsafeBytes(body)
+        case .chunks:
+            throw StoreError(
+                .corruptObject, "object \(object.digest) is a list of chunks and has no content of its own")
         }
     }
 }

@@ -15,6 +15,10 @@ package enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
     /// XOR against the base object's content (same length), then planes as above: a fine-tuned weight close to its
     /// base leaves mostly zero bits (ZipLLM's BitX).
     case xorPlanes = 5
+    /// No content of its own: the list of the objects that hold its consecutive chunks. A content larger than
+    /// `StoredObject.chunkBytes` is kept this way, so that encoding, decoding and fetching it never holds more than a
+    /// chunk of it at once, and a chunk that two contents share is stored once.
+    case chunked = 6
 
     package var name: String {
         switch self {
@@ -22,6 +26,7 @@ package enum ObjectCodec: UInt8, Sendable, Codable, CaseIterable {
         case .zstd: return "zstd"
         case .planes: return "bytegroup-zstd"
         case .xorPlanes: return "bitx-zstd"
+        case .chunked: return "chunked"
         }
     }
 }
@@ -51,6 +56,23 @@ package struct StoredObject: Sendable {
     /// Where the payload of the objects this build writes starts.
     package static let headerLength = 64
     static let version1HeaderLength = 48
+    /// Contents longer than this are stored as chunks of this length (the last one shorter), each an object of its
+    /// own, listed by a `chunked` object. A multiple of every element size, so that chunks hold whole elements.
+    package static let chunkBytes = 64 << 20
+    /// The most chunks one list may name (a 64 TiB content at the usual chunk size): a list's bounds, checked
+    /// before anything is allocated for it.
+    static let maximumChunks = 1 << 20
+
+    /// One chunk a `chunked` object lists.
+    package struct Chunk: Sendable, Equatable {
+        package var digest: XXH3Digest
+        package var length: UInt64
+
+        package init(digest: XXH3Digest, length: UInt64) {
+            self.digest = digest
+            self.length = length
+        }
+    }
     static let magic: [UInt8] = Array("PBOB".utf8)
 
     package var version: UInt8 = 2
@@ -108,6 +130,72 @@ package struct StoredObject: Sendable {
             for index in 0..<16 { object[version1HeaderLength + index] = checksum[index] }
         }
         return best
+    }
+
+    /// The `chunked` object of a content (`digest`, the chunks' lengths summed) made of `chunks`, in order.
+    package static func encodeChunkList(_ chunks: [Chunk], digest: XXH3Digest, elementSize: Int) -> [UInt8] {
+        var object = [UInt8](repeating: 0, count: headerLength)
+        func append(_ value: UInt64) {
+            for index in 0..<8 { object.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
+        }
+        append(UInt64(chunks.count))
+        for chunk in chunks {
+            object += chunk.digest.bytes
+            append(chunk.length)
+        }
+        let header = StoredObject(
+            codec: .chunked, elementSize: min(max(elementSize, 1), 16),
+            rawLength: chunks.reduce(0) { $0 + $1.length }, digest: digest, base: nil)
+        let headerBytes = header.headerBytes
+        for index in 0..<headerBytes.count { object[index] = headerBytes[index] }
+        let checksum = object.withUnsafeBytes { fileChecksum($0).bytes }
+        for index in 0..<16 { object[version1HeaderLength + index] = checksum[index] }
+        return object
+    }
+
+    /// The chunks a `chunked` object lists, in content order, checked against its header: at least two, none
+    /// empty, their lengths summing to the content's.
+    package static func chunks(of object: UnsafeRawBufferPointer, name: String) throws(StoreError) -> [Chunk] {
+        let header = try header(of: object, name: name)
+        guard header.codec == .chunked else {
+            throw StoreError(.corruptObject, "object \(name) is a \(header.codec.name) object, not a list of chunks")
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: object[header.payloadOffset...])
+        func damaged(_ what: String) -> StoreError {
+            StoreError(.corruptObject, "object \(name) is damaged: \(what)")
+        }
+        guard payload.count >= 8 else { throw damaged("its chunk list has no count") }
+        let count = UInt64(littleEndian: payload.loadUnaligned(as: UInt64.self))
+        guard count >= 2, count <= UInt64(maximumChunks), UInt64(payload.count) == 8 + 24 * count else {
+            throw damaged("its chunk list does not hold the \(count) chunks it counts in \(payload.count) bytes")
+        }
+        var chunks: [Chunk] = []
+        chunks.reserveCapacity(Int(count))
+        var total: UInt64 = 0
+        for index in 0..<Int(count) {
+            let at = 8 + 24 * index
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            for byte in 0..<8 {
+                high = high << 8 | UInt64(payload[at + byte])
+                low = low << 8 | UInt64(payload[at + 8 + byte])
+            }
+            let length = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self))
+            let (sum, overflow) = total.addingReportingOverflow(length)
+            guard length > 0, !overflow else { throw damaged("chunk \(index) has a length of \(length)") }
+            total = sum
+            chunks.append(Chunk(digest: XXH3Digest(high: high, low: low), length: length))
+        }
+        guard total == header.rawLength else {
+            throw damaged("its chunks hold \(total) bytes, its header says \(header.rawLength)")
+        }
+        return chunks
+    }
+
+    static func notSelfContained(_ name: String) -> StoreError {
+        StoreError(
+            .corruptObject,
+            "object \(name) is a list of chunks: it is decoded from the directory that holds them, not on its own")
     }
 
     /// A header-sized gap, then one zstd frame of `content`.
@@ -314,6 +402,8 @@ package struct StoredObject: Sendable {
             guard cursor == UInt64(payload.count) else {
                 throw damaged("\(UInt64(payload.count) - cursor) bytes follow its planes")
             }
+        case .chunked:
+            _ = try chunks(of: object, name: name)
         }
         return header
     }
@@ -325,6 +415,7 @@ package struct StoredObject: Sendable {
         _ object: UnsafeRawBufferPointer, name: String, base: [UInt8]? = nil
     ) throws(StoreError) -> [UInt8] {
         let header = try validated(object, name: name)
+        if header.codec == .chunked { throw notSelfContained(name) }
         var failure: StoreError?
         let content = [UInt8](unsafeUninitializedCapacity: Int(header.rawLength)) { out, initialized in
             func run(_ base: UnsafeRawBufferPointer?) {
@@ -379,6 +470,8 @@ package struct StoredObject: Sendable {
                 baseBytes = base
             }
             try decodePlanes(payload, header: header, name: name, xor: baseBytes, into: destination)
+        case .chunked:
+            throw notSelfContained(name)
         }
         let actual = xxh3_128(UnsafeRawBufferPointer(destination))
         guard actual == header.digest else {

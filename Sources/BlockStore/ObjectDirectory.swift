@@ -75,9 +75,70 @@ package struct ObjectDirectory: Sendable {
         return try file.withUnsafeBytes(body)
     }
 
-    /// Decodes an object (and, for a delta, its base), checking the content's digest.
-    package func content(of digest: XXH3Digest) throws -> [UInt8] {
+    /// The objects an object's decoding reads besides itself: a delta's base, a list's chunks (in order).
+    package func references(of digest: XXH3Digest) throws -> [XXH3Digest] {
         try withObject(digest) { object in
+            let header = try StoredObject.header(of: object, name: "\(digest)")
+            if header.codec == .chunked { return try StoredObject.chunks(of: object, name: "\(digest)").map(\.digest) }
+            return header.base.map { [$0] } ?? []
+        }
+    }
+
+    /// The chunks a list object names, or nil for an object that holds its content itself.
+    package func chunks(of digest: XXH3Digest) throws -> [StoredObject.Chunk]? {
+        try withObject(digest) { object in
+            let header = try StoredObject.validated(object, name: "\(digest)")
+            guard header.digest == digest else {
+                throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
+            }
+            return header.codec == .chunked ? try StoredObject.chunks(of: object, name: "\(digest)") : nil
+        }
+    }
+
+    /// Decodes one chunk a list names, checking it is the chunk listed (its digest and length) and holds its
+    /// content itself: lists are one level deep.
+    package func content(ofChunk chunk: StoredObject.Chunk, of list: XXH3Digest) throws -> [UInt8] {
+        if try self.chunks(of: chunk.digest) != nil {
+            throw StoreError(.corruptObject, "object \(list) lists \(chunk.digest) as a chunk, which is a list itself")
+        }
+        let content = try content(of: chunk.digest)
+        guard UInt64(content.count) == chunk.length else {
+            throw StoreError(
+                .corruptObject,
+                "object \(list) lists chunk \(chunk.digest) as \(chunk.length) bytes; it holds \(content.count)")
+        }
+        return content
+    }
+
+    /// Calls `body` with an object's content in order, a chunk at a time for a list (whose whole digest is checked
+    /// at the end: a failure after some pieces means those were not the object's), else at once.
+    package func forEachPiece(of digest: XXH3Digest, _ body: ([UInt8]) throws -> Void) throws {
+        guard let chunks = try chunks(of: digest) else { return try body(content(of: digest)) }
+        var hasher = XXH3Hasher()
+        for chunk in chunks {
+            let piece = try content(ofChunk: chunk, of: digest)
+            hasher.update(piece)
+            try body(piece)
+        }
+        let actual = hasher.finalize()
+        guard actual == digest else {
+            throw StoreError(.corruptObject, "object \(digest): its chunks make content with digest \(actual)")
+        }
+    }
+
+    /// Decodes an object (and, for a delta, its base; for a list, its chunks), checking the content's digest.
+    package func content(of digest: XXH3Digest) throws -> [UInt8] {
+        if let chunks = try chunks(of: digest) {
+            var content: [UInt8] = []
+            content.reserveCapacity(Int(chunks.reduce(0) { $0 + $1.length }))
+            for chunk in chunks { content += try self.content(ofChunk: chunk, of: digest) }
+            let actual = xxh3_128(content)
+            guard actual == digest else {
+                throw StoreError(.corruptObject, "object \(digest): its chunks make content with digest \(actual)")
+            }
+            return content
+        }
+        return try withObject(digest) { object in
             let header = try StoredObject.validated(object, name: "\(digest)")
             guard header.digest == digest else {
                 throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
@@ -107,8 +168,11 @@ package struct ObjectDirectory: Sendable {
     ///
     /// - Returns: the object's header.
     /// - Throws: `.missingObject` when the file (or its base) is missing, `.corruptObject` when either is damaged.
+    ///
+    /// - Parameter followingChunks: false checks a list without its chunks (for a caller that checks them itself).
     @discardableResult
-    package func checkIntact(_ digest: XXH3Digest) throws -> StoredObject {
+    package func checkIntact(_ digest: XXH3Digest, followingChunks: Bool = true) throws -> StoredObject {
+        var chunks: [StoredObject.Chunk] = []
         let header = try withObject(digest) { object -> StoredObject in
             let header = try StoredObject.validated(object, name: "\(digest)")
             guard header.digest == digest else {
@@ -117,7 +181,15 @@ package struct ObjectDirectory: Sendable {
             if try !StoredObject.checkFile(object, name: "\(digest)"), header.base == nil {
                 _ = try StoredObject.decode(object, name: "\(digest)")
             }
+            if header.codec == .chunked { chunks = try StoredObject.chunks(of: object, name: "\(digest)") }
             return header
+        }
+        for chunk in chunks where followingChunks {
+            let chunkHeader = try checkIntact(chunk.digest)
+            guard chunkHeader.codec != .chunked, chunkHeader.rawLength == chunk.length else {
+                throw StoreError(
+                    .corruptObject, "object \(digest) lists chunk \(chunk.digest), which is not the chunk it lists")
+            }
         }
         if let base = header.base {
             let baseHeader = try checkIntact(base)

@@ -12,9 +12,14 @@ package final class Store: Sendable {
     package let root: String
     package let objects: ObjectDirectory
     let index: StoreIndex
-    /// Decoded base tensors, reused while the fine-tunes of one family are ingested by the same process (1 GiB at
-    /// most; a tensor over a quarter of that is decoded again each time).
-    let baseCache = Memo<XXH3Digest, [UInt8]>(capacity: 1 << 30, cost: { $0.count })
+    /// Decoded base tensors (or chunks), reused while the fine-tunes of one family are ingested by the same process
+    /// (256 MiB at most, so that an ingest stays within its memory bound; one over a quarter of that is decoded
+    /// again each time).
+    let baseCache = Memo<XXH3Digest, [UInt8]>(capacity: 256 << 20, cost: { $0.count })
+    /// Contents longer than this are stored as chunks (`StoredObject.chunkBytes` unless the store was opened with
+    /// another size, as tests do to make chunked objects from small models: objects written with other sizes are
+    /// read alike, they only do not deduplicate against each other).
+    package let chunkBytes: Int
 
     /// The store directory: `explicit` (`--store`), else `$PBREPO_STORE`, else `$XDG_DATA_HOME/pbrepo`, else
     /// `~/.local/share/pbrepo`.
@@ -29,9 +34,12 @@ package final class Store: Sendable {
 
     /// Opens the store at `root`, creating it when `create` is true; `readOnly` for commands that only read (they
     /// then work on read-only media and on other users' stores).
-    package init(root: String, create: Bool = true, readOnly: Bool = false) throws {
+    ///
+    /// - Parameter chunkBytes: a positive multiple of 16; nil (or any other value) is `StoredObject.chunkBytes`.
+    package init(root: String, create: Bool = true, readOnly: Bool = false, chunkBytes: Int? = nil) throws {
         self.root = root
         objects = ObjectDirectory(root: root)
+        self.chunkBytes = chunkBytes.flatMap { $0 > 0 && $0 % 16 == 0 ? $0 : nil } ?? StoredObject.chunkBytes
         let indexPath = root + "/index.sqlite3"
         if !FileManager.default.fileExists(atPath: indexPath) {
             guard create else { throw StoreError(.io, "no store at \(root) (no index.sqlite3)") }

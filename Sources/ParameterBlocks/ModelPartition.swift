@@ -58,8 +58,11 @@ package struct ModelPartition: Sendable {
     }
 
     /// Validates, hashes and partitions every checkpoint; `progress` sees the bytes of all of them as one total.
+    ///
+    /// - Parameter chunkBytes: also digest each chunk of this size of the tensors larger than it.
     package static func run(
-        _ sources: [Source], rules: PartitionRules? = nil, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+        _ sources: [Source], rules: PartitionRules? = nil, chunkBytes: Int? = nil,
+        progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> ModelPartition {
         var sizes: [UInt64] = []
         for source in sources { sizes.append(try source.checkpoint.tensors().reduce(0) { $0 + $1.byteCount }) }
@@ -70,7 +73,9 @@ package struct ModelPartition: Sendable {
         var before: UInt64 = 0
         for (source, size) in zip(sources, sizes) {
             let offset = before
-            let inspection = try Inspection.run(checkpoint: source.checkpoint, path: source.path) { done, _ in
+            let inspection = try Inspection.run(
+                checkpoint: source.checkpoint, path: source.path, chunkBytes: chunkBytes
+            ) { done, _ in
                 progress?(offset + done, total)
             }
             before += size

@@ -6,6 +6,15 @@ public import XXHash
 public struct InspectedTensor: Sendable, Equatable {
     public var descriptor: TensorDescriptor
     public var digest: XXH3Digest
+    /// XXH3-128 of each consecutive chunk of the tensor's bytes, when the inspection was asked for chunks of a size
+    /// the tensor exceeds; empty otherwise.
+    public var chunkDigests: [XXH3Digest] = []
+
+    public init(descriptor: TensorDescriptor, digest: XXH3Digest, chunkDigests: [XXH3Digest] = []) {
+        self.descriptor = descriptor
+        self.digest = digest
+        self.chunkDigests = chunkDigests
+    }
 }
 
 /// What `pbrepo inspect` reports: the checkpoint's tensors with their digests.
@@ -33,34 +42,48 @@ public struct Inspection: Sendable {
     }
 
     /// Validates and hashes an opened checkpoint (reported as `path`), as `run(path:progress:)` does.
+    ///
+    /// - Parameter chunkBytes: also digest each chunk of this size of every tensor larger than it, in the same pass
+    ///   (the store keeps such tensors as chunks).
     public static func run(
-        checkpoint: Checkpoint, path: String, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+        checkpoint: Checkpoint, path: String, chunkBytes: Int? = nil,
+        progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) throws -> Inspection {
         let descriptors = try checkpoint.tensors()
         if case .safetensors(let model) = checkpoint { for shard in model.shards { shard.adviseSequential() } }
-        let digests = try hashAll(checkpoint, descriptors: descriptors, progress: progress)
+        let tensors = try hashAll(checkpoint, descriptors: descriptors, chunkBytes: chunkBytes, progress: progress)
         return Inspection(
-            path: path, format: checkpoint.format, metadata: checkpoint.metadata,
-            tensors: zip(descriptors, digests).map { InspectedTensor(descriptor: $0, digest: $1) },
+            path: path, format: checkpoint.format, metadata: checkpoint.metadata, tensors: tensors,
             checkpoint: checkpoint)
     }
 
     static func hashAll(
-        _ checkpoint: Checkpoint, descriptors: [TensorDescriptor], progress: (@Sendable (UInt64, UInt64) -> Void)?
-    ) throws -> [XXH3Digest] {
+        _ checkpoint: Checkpoint, descriptors: [TensorDescriptor], chunkBytes: Int?,
+        progress: (@Sendable (UInt64, UInt64) -> Void)?
+    ) throws -> [InspectedTensor] {
         let total = descriptors.reduce(0) { $0 + $1.byteCount }
         let hashed = Mutex<UInt64>(0)
         // Largest first, so the two cores finish together instead of one waiting on a late big tensor.
         return try Parallel.map(count: descriptors.count, order: Parallel.largestFirst(descriptors.map(\.byteCount))) {
             index in
-            var hasher = XXH3Hasher()
-            try checkpoint.forEachPiece(ofTensor: index) { hasher.update($0) }
+            let tensor: InspectedTensor
+            if let chunkBytes, descriptors[index].byteCount > UInt64(chunkBytes) {
+                var hasher = XXH3ChunkedHasher(chunkBytes: chunkBytes)
+                try checkpoint.forEachPiece(ofTensor: index) { hasher.update($0) }
+                let digests = hasher.finalize()
+                tensor = InspectedTensor(
+                    descriptor: descriptors[index], digest: digests.whole, chunkDigests: digests.chunks)
+            } else {
+                var hasher = XXH3Hasher()
+                try checkpoint.forEachPiece(ofTensor: index) { hasher.update($0) }
+                tensor = InspectedTensor(descriptor: descriptors[index], digest: hasher.finalize())
+            }
             let done = hashed.withLock { done in
                 done += descriptors[index].byteCount
                 return done
             }
             progress?(done, total)
-            return hasher.finalize()
+            return tensor
         }
     }
 }

@@ -88,3 +88,46 @@ public struct XXH3Hasher: ~Copyable {
         return XXH3Digest(high: hash.high64, low: hash.low64)
     }
 }
+
+/// XXH3-128 of a stream and, beside it, of each consecutive `chunkBytes`-long chunk of it (the last one shorter):
+/// what a store that splits large contents into chunks needs, from one pass over the bytes.
+///
+/// The pieces fed may have any boundaries; each is hashed a mebibyte at a time into both digests, so that the
+/// second pass over a mebibyte reads it from the cache, not from memory.
+public struct XXH3ChunkedHasher: ~Copyable {
+    public let chunkBytes: Int
+    private var whole = XXH3Hasher()
+    private var chunk = XXH3Hasher()
+    private var inChunk = 0
+    private var finished: [XXH3Digest] = []
+
+    /// - Precondition: `chunkBytes > 0`.
+    public init(chunkBytes: Int) {
+        precondition(chunkBytes > 0, "chunkBytes must be positive")
+        self.chunkBytes = chunkBytes
+    }
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let step = min(bytes.count - offset, 1 << 20, chunkBytes - inChunk)
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + step)])
+            whole.update(piece)
+            chunk.update(piece)
+            inChunk += step
+            offset += step
+            if inChunk == chunkBytes {
+                finished.append(chunk.finalize())
+                chunk = XXH3Hasher()
+                inChunk = 0
+            }
+        }
+    }
+
+    /// The digest of everything fed, and of each chunk of it: none when it all fits one chunk (the content is then
+    /// not chunked).
+    public func finalize() -> (whole: XXH3Digest, chunks: [XXH3Digest]) {
+        let chunks = finished + (inChunk > 0 ? [chunk.finalize()] : [])
+        return (whole.finalize(), chunks.count > 1 ? chunks : [])
+    }
+}

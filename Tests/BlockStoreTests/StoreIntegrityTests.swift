@@ -13,9 +13,10 @@ import XXHash
     static let base = "mlp/mlp-base.safetensors"
     static let fineTune = "mlp/mlp-ft-freeze1.safetensors"
 
-    /// A store with a base and a fine-tune (its objects use every codec: stored, zstd, planes, deltas).
-    func familyStore() throws -> Store {
-        let store = try Store(root: Samples.temporaryDirectory() + "/store")
+    /// A store with a base and a fine-tune (its objects use every codec: stored, zstd, planes, deltas, and with
+    /// 4 KiB chunks lists of chunks too).
+    func familyStore(chunkBytes: Int? = nil) throws -> Store {
+        let store = try Store(root: Samples.temporaryDirectory() + "/store", chunkBytes: chunkBytes)
         _ = try store.ingest(Samples.path(Self.base))
         _ = try store.ingest(Samples.path(Self.fineTune))
         return store
@@ -79,7 +80,7 @@ import XXHash
     @Test(arguments: ObjectCodec.allCases) func everyDamageToAnObjectIsCaughtAndReingestingHealsIt(codec: ObjectCodec)
         throws
     {
-        let store = try familyStore()
+        let store = try familyStore(chunkBytes: codec == .chunked ? 4096 : nil)
         let candidates = try store.objects.allObjects().filter { try header(store, $0).codec == codec }
         let target = try #require(
             candidates.max { (store.objects.size(of: $0) ?? 0) < (store.objects.size(of: $1) ?? 0) },
@@ -125,7 +126,7 @@ import XXHash
     }
 
     @Test func repairHealsEveryModelWhoseSourceIsStillThere() throws {
-        let store = try familyStore()
+        let store = try familyStore(chunkBytes: 4096)
         // Damage one object of each codec at once, and delete one more.
         var damaged = 0
         for codec in ObjectCodec.allCases {

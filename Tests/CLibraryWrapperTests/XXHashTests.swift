@@ -14,6 +14,29 @@ import XXHash
         #expect(xxh3_128(Array(input.utf8)).description == expected)
     }
 
+    /// The chunked hasher's digests against one-shot digests of the slices, for pieces that cut chunks anywhere
+    /// (and sizes of one chunk exactly, and less: no chunks then).
+    @Test(arguments: [(100_003, 4096), (3 * 65_536, 65_536), (65_536, 65_536), (1000, 4096), (4_000_000, 1_500_000)])
+    func chunkedDigestsAreTheDigestsOfTheSlices(length: Int, chunkBytes: Int) {
+        var generator = SplitMix64(seed: UInt64(length))
+        let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let expected = stride(from: 0, to: length, by: chunkBytes).map {
+            xxh3_128(Array(bytes[$0..<min(length, $0 + chunkBytes)]))
+        }
+        for pieceSize in [1000, 4095, 65_537, length] {
+            var hasher = XXH3ChunkedHasher(chunkBytes: chunkBytes)
+            var start = 0
+            while start < length {
+                let end = min(start + pieceSize, length)
+                Array(bytes[start..<end]).withUnsafeBytes { hasher.update($0) }
+                start = end
+            }
+            let digests = hasher.finalize()
+            #expect(digests.whole == xxh3_128(bytes), "piece size \(pieceSize)")
+            #expect(digests.chunks == (expected.count > 1 ? expected : []), "piece size \(pieceSize)")
+        }
+    }
+
     @Test func streamingEqualsOneShotWhateverThePieces() {
         var generator = SplitMix64(seed: 7)
         let bytes = (0..<100_003).map { _ in UInt8(truncatingIfNeeded: generator.next()) }

@@ -20,11 +20,15 @@ struct CommandRun {
         return Samples.root + "/.build/debug/pbrepo"
     }()
 
-    /// Starts pbrepo without waiting for it, its output discarded (for races and kills).
-    static func start(_ arguments: [String]) throws -> Process {
+    /// Starts pbrepo without waiting for it, its output discarded (for races and kills); `environment` adds to
+    /// this process's.
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -26,23 +26,34 @@ import XXHash
         #expect(result.incompleteModels.isEmpty, "\(context): incomplete \(result.incompleteModels)")
     }
 
-    @Test func killedIngestsNeverLeaveTheStoreInconsistent() throws {
+    /// With the usual chunk size (no sample tensor is chunked) and with 4 KiB chunks, so that most tensors of the
+    /// samples are lists of chunks and the kills land between chunks and their lists too.
+    @Test(arguments: [nil, 4096])
+    func killedIngestsNeverLeaveTheStoreInconsistent(chunkBytes: Int?) throws {
+        let environment = chunkBytes.map { ["PBREPO_CHUNK_BYTES": String($0)] } ?? [:]
         // How long each ingest takes here, uninterrupted (into a throwaway store), so that the kills below land at
         // random points inside the run on a fast machine and on a slow one alike.
         var duration: [String: Double] = [:]
         let scratch = Samples.temporaryDirectory() + "/timing"
         for model in Self.models {
             let begin = DispatchTime.now().uptimeNanoseconds
-            let run = try CommandRun.start(["ingest", "--store", scratch, Samples.path(model)])
+            let run = try CommandRun.start(
+                ["ingest", "--store", scratch, Samples.path(model)], environment: environment)
             run.waitUntilExit()
             duration[model] = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+        }
+        if chunkBytes != nil {
+            let objects = try Store(root: scratch, create: false).objects
+            let chunked = objects.allObjects().filter { (try? objects.chunks(of: $0)) != nil }
+            #expect(chunked.count >= 10, "only \(chunked.count) lists of chunks: the chunked runs test nothing new")
         }
         let root = Samples.temporaryDirectory() + "/store"
         var generator = SplitMix64(seed: 2026)
         var killed = 0
         for round in 0..<48 {
             let model = Self.models[round % Self.models.count]
-            let process = try CommandRun.start(["ingest", "--store", root, Samples.path(model)])
+            let process = try CommandRun.start(
+                ["ingest", "--store", root, Samples.path(model)], environment: environment)
             let limit = max(0.01, 0.9 * (duration[model] ?? 0.1))
             usleep(UInt32(Double.random(in: 0.002...limit, using: &generator) * 1e6))
             kill(process.processIdentifier, SIGKILL)
@@ -53,7 +64,8 @@ import XXHash
         #expect(killed >= 16, "only \(killed) of 48 ingests were killed mid-way")
         // Afterwards every model ingests completely, leftovers are collected, and a model assembles exactly.
         for model in Self.models {
-            let finished = try CommandRun.start(["ingest", "--store", root, Samples.path(model)])
+            let finished = try CommandRun.start(
+                ["ingest", "--store", root, Samples.path(model)], environment: environment)
             finished.waitUntilExit()
             #expect(finished.terminationStatus == 0, "\(model)")
         }
