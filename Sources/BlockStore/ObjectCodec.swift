@@ -118,7 +118,15 @@ package struct StoredObject: Sendable {
         }
         guard var best else { throw StoreError(.corruptObject, "no codec produced a payload") }
         if best.object.count - headerLength >= content.count {
-            best = ([UInt8](repeating: 0, count: headerLength) + Array(content), .stored)
+            // The larger encoding goes first, and the content is copied once: a chunk held twice over per thread
+            // is what an ingest of random-looking weights would otherwise peak at.
+            best = ([], .stored)
+            best.object = [UInt8](unsafeUninitializedCapacity: headerLength + content.count) { out, initialized in
+                let raw = UnsafeMutableRawBufferPointer(out)
+                raw[..<headerLength].initializeMemory(as: UInt8.self, repeating: 0)
+                UnsafeMutableRawBufferPointer(rebasing: raw[headerLength...]).copyMemory(from: content)
+                initialized = headerLength + content.count
+            }
         }
         let header = StoredObject(
             codec: best.codec, elementSize: best.codec == .planes || best.codec == .xorPlanes ? elementSize : 1,
