@@ -300,7 +300,7 @@ package enum Assembler {
         case .safetensors(let header, let tensors):
             try content(header).withUnsafeBytes { try emit($0) }
             try decodeInOrder(tensors, objects: objects, model: recipe.model, clock: clock) { _, _, data in
-                try data.withUnsafeBytes { try emit($0) }
+                try emit(data)
             }
         case .hdf5(let skeletonObject, let extents):
             let skeleton = try content(skeletonObject)
@@ -330,13 +330,13 @@ package enum Assembler {
                     current = (index, 0)
                 }
                 current?.bytes += UInt64(data.count)
-                try data.withUnsafeBytes { try emit($0) }
+                try emit(data)
             }
             try finishExtent()
             try skeleton.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[cursor...])) }
         case .verbatim(let object):
             try decodeInOrder([object], objects: objects, model: recipe.model, clock: clock) { _, _, data in
-                try data.withUnsafeBytes { try emit($0) }
+                try emit(data)
             }
         }
         guard written == file.size else {
@@ -368,13 +368,13 @@ package enum Assembler {
     /// Decodes objects on all cores and hands their contents to `body` in order — a list's chunk by chunk, each
     /// chunk a piece (`first` is true for an object's first piece) — while the workers go on decoding the next
     /// ones: writing overlaps decoding, and memory holds at most a window of decoded pieces, whatever the objects'
-    /// sizes.
+    /// sizes. Pieces are decoded into buffers of the shared scratch pool, which the next pieces reuse.
     ///
     /// A list's whole digest is not computed again: each chunk is checked against its own, the list against its
     /// file checksum, and the file the pieces go into against its whole-file digest.
     static func decodeInOrder(
         _ names: [String], objects: ObjectDirectory, model: String, clock: StageClock = StageClock(),
-        _ body: (_ index: Int, _ first: Bool, [UInt8]) throws -> Void
+        _ body: (_ index: Int, _ first: Bool, UnsafeRawBufferPointer) throws -> Void
     ) throws {
         struct Piece: Sendable {
             var owner: Int
@@ -393,21 +393,22 @@ package enum Assembler {
             }
         }
         let workers = Parallel.workers
-        let pipeline = OrderedPipeline<[UInt8]>(count: pieces.count, window: 2 * workers + 1)
+        let pipeline = OrderedPipeline<ScratchBuffer>(count: pieces.count, window: 2 * workers + 1)
         let planned = pieces
         for _ in 0..<workers {
             pipeline.startWorker { index in
                 try clock.measure("decode") {
                     let piece = planned[index]
-                    guard let chunk = piece.chunk else { return try objects.content(of: piece.digest) }
-                    return try objects.content(ofChunk: chunk, of: piece.digest)
+                    guard let chunk = piece.chunk else { return try objects.decoded(piece.digest) }
+                    return try objects.decoded(chunk: chunk, of: piece.digest)
                 }
             }
         }
         defer { pipeline.cancelAndJoin() }
         for index in pieces.indices {
             let data = try clock.measure("wait_for_decode") { try pipeline.take(index) }
-            try body(pieces[index].owner, index == 0 || pieces[index - 1].owner != pieces[index].owner, data)
+            let first = index == 0 || pieces[index - 1].owner != pieces[index].owner
+            try data.withBytes { try body(pieces[index].owner, first, $0) }
         }
     }
 

@@ -49,7 +49,7 @@ package struct StorageEstimate: Sendable {
             }
             return try plan.withContent(of: object) { content in
                 UInt64(
-                    try StoredObject.encode(
+                    try StoredObject.encodeBuffer(
                         content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level
                     ).object.count)
             }

@@ -243,7 +243,9 @@ extension Store {
             }
             let encoded = try clock.measure("encode") { try encode(object, of: planned, base: base, level: level) }
             let stored = try clock.measure("write_objects") {
-                try objects.write(encoded.object, digest: object.digest, syncDirectory: false, replacing: damaged)
+                try encoded.object.withBytes {
+                    try objects.write($0, digest: object.digest, syncDirectory: false, replacing: damaged)
+                }
             }
             if !stored {
                 // Another ingest wrote it meanwhile: its file stands, if it is intact.
@@ -251,7 +253,9 @@ extension Store {
                     return Outcome(
                         codec: header.codec, stored: size, base: header.base, written: false, repaired: false)
                 }
-                try objects.write(encoded.object, digest: object.digest, syncDirectory: false, replacing: true)
+                try encoded.object.withBytes {
+                    try objects.write($0, digest: object.digest, syncDirectory: false, replacing: true)
+                }
                 damaged = true
             }
             return Outcome(
@@ -286,41 +290,42 @@ extension Store {
     /// Encodes one object: as a delta against the base model's corresponding tensor when that one is intact and
     /// self-contained (chains stay one link long) and the delta is smaller, else on its own.
     func encode(_ object: PlannedObject, of plan: ModelPlan, base: BaseTensors?, level: Int) throws -> (
-        object: [UInt8], codec: ObjectCodec, base: XXH3Digest?
+        object: ScratchBuffer, codec: ObjectCodec, base: XXH3Digest?
     ) {
         if case .chunks(let chunks) = object.source {
-            return (
-                StoredObject.encodeChunkList(chunks, digest: object.digest, elementSize: object.elementSize), .chunked,
-                nil
-            )
+            let list = StoredObject.encodeChunkList(chunks, digest: object.digest, elementSize: object.elementSize)
+            let buffer = ScratchPool.shared.take(list.count)
+            list.withUnsafeBytes { buffer.space.copyMemory(from: $0) }
+            return (buffer, .chunked, nil)
         }
-        var baseCandidate: (digest: XXH3Digest, content: [UInt8])?
+        var baseCandidate: (digest: XXH3Digest, content: ScratchBuffer)?
         if let key = object.baseKey, let tensor = base?.tensors[key], tensor.dtype == object.dtype,
             tensor.shape == object.shape, let candidate = baseObject(of: object, tensor: tensor.object),
             candidate != object.digest,
             let content = try? baseCache.value(
                 for: candidate,
-                compute: { () throws -> [UInt8] in
+                compute: { () throws -> ScratchBuffer in
                     let header = try objects.checkIntact(candidate)
                     guard header.base == nil, header.codec != .chunked, header.rawLength == object.rawBytes else {
                         throw StoreError(.corruptObject, "object \(candidate) is not a self-contained base")
                     }
-                    return try objects.content(of: candidate)
+                    return try objects.decoded(candidate)
                 })
         {
             baseCandidate = (candidate, content)
         }
-        let encoded = try plan.withContent(of: object) { content in
-            if let baseCandidate {
-                return try baseCandidate.content.withUnsafeBytes { baseBytes in
-                    try StoredObject.encode(
-                        content, digest: object.digest, elementSize: object.elementSize,
-                        base: (baseCandidate.digest, baseBytes), level: level)
-                }
+        func encoded(against base: (digest: XXH3Digest, content: UnsafeRawBufferPointer)?) throws -> (
+            object: ScratchBuffer, codec: ObjectCodec
+        ) {
+            try plan.withContent(of: object) { content in
+                try StoredObject.encodeBuffer(
+                    content, digest: object.digest, elementSize: object.elementSize, base: base, level: level)
             }
-            return try StoredObject.encode(
-                content, digest: object.digest, elementSize: object.elementSize, base: nil, level: level)
         }
+        let encoded =
+            try baseCandidate.map { candidate in
+                try candidate.content.withBytes { try encoded(against: (candidate.digest, $0)) }
+            } ?? encoded(against: nil)
         return (encoded.object, encoded.codec, encoded.codec == .xorPlanes ? baseCandidate?.digest : nil)
     }
 

@@ -83,7 +83,7 @@ extension Store {
                 if isList {
                     if decode { try objects.forEachPiece(of: digest) { _ in } }
                 } else if !checked || (decode && !decodedWithTheirList.contains(digest)) {
-                    _ = try objects.content(of: digest)
+                    _ = try objects.decoded(digest)
                 }
                 return false
             } catch {

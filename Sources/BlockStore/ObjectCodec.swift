@@ -1,3 +1,4 @@
+package import PBRCore
 import TensorFiles
 package import XXHash
 import Zstd
@@ -97,9 +98,18 @@ package struct StoredObject: Sendable {
         _ content: UnsafeRawBufferPointer, digest: XXH3Digest, elementSize: Int,
         base: (digest: XXH3Digest, content: UnsafeRawBufferPointer)?, level: Int
     ) throws -> (object: [UInt8], codec: ObjectCodec) {
+        let encoded = try encodeBuffer(content, digest: digest, elementSize: elementSize, base: base, level: level)
+        return (encoded.object.withBytes { Array($0) }, encoded.codec)
+    }
+
+    /// `encode`, into a buffer of the shared scratch pool (what ingest writes from, without a copy).
+    package static func encodeBuffer(
+        _ content: UnsafeRawBufferPointer, digest: XXH3Digest, elementSize: Int,
+        base: (digest: XXH3Digest, content: UnsafeRawBufferPointer)?, level: Int
+    ) throws -> (object: ScratchBuffer, codec: ObjectCodec) {
         let grouping = elementSize > 1 && elementSize <= 16 && !content.isEmpty && content.count % elementSize == 0
-        var best: (object: [UInt8], codec: ObjectCodec)?
-        func consider(_ object: [UInt8], _ codec: ObjectCodec) {
+        var best: (object: ScratchBuffer, codec: ObjectCodec)?
+        func consider(_ object: ScratchBuffer, _ codec: ObjectCodec) {
             if best == nil || object.count < best!.object.count { best = (object, codec) }
         }
         // With a base, the delta is tried first: a fine-tune's XOR is smaller whenever the tensor stayed near its
@@ -118,25 +128,25 @@ package struct StoredObject: Sendable {
         }
         guard var best else { throw StoreError(.corruptObject, "no codec produced a payload") }
         if best.object.count - headerLength >= content.count {
-            // The larger encoding goes first, and the content is copied once: a chunk held twice over per thread
-            // is what an ingest of random-looking weights would otherwise peak at.
-            best = ([], .stored)
-            best.object = [UInt8](unsafeUninitializedCapacity: headerLength + content.count) { out, initialized in
-                let raw = UnsafeMutableRawBufferPointer(out)
-                raw[..<headerLength].initializeMemory(as: UInt8.self, repeating: 0)
-                UnsafeMutableRawBufferPointer(rebasing: raw[headerLength...]).copyMemory(from: content)
-                initialized = headerLength + content.count
+            // The larger encoding goes back first: a chunk held twice over per thread is what an ingest of
+            // random-looking weights would otherwise peak at.
+            best.codec = .stored
+            if best.object.capacity < headerLength + content.count {
+                best.object = ScratchPool.shared.take(headerLength + content.count)
             }
+            best.object.count = headerLength + content.count
+            UnsafeMutableRawBufferPointer(rebasing: best.object.space[headerLength..<best.object.count])
+                .copyMemory(from: content)
         }
         let header = StoredObject(
             codec: best.codec, elementSize: best.codec == .planes || best.codec == .xorPlanes ? elementSize : 1,
             rawLength: UInt64(content.count), digest: digest, base: best.codec == .xorPlanes ? base?.digest : nil)
         let headerBytes = header.headerBytes
-        best.object.withUnsafeMutableBytes { object in
-            for index in 0..<headerBytes.count { object[index] = headerBytes[index] }
-            let checksum = fileChecksum(UnsafeRawBufferPointer(object)).bytes
-            for index in 0..<16 { object[version1HeaderLength + index] = checksum[index] }
-        }
+        let object = UnsafeMutableRawBufferPointer(start: best.object.pointer, count: best.object.count)
+        for index in 0..<headerBytes.count { object[index] = headerBytes[index] }
+        for index in headerBytes.count..<headerLength { object[index] = 0 }
+        let checksum = fileChecksum(UnsafeRawBufferPointer(object)).bytes
+        for index in 0..<16 { object[version1HeaderLength + index] = checksum[index] }
         return best
     }
 
@@ -207,22 +217,12 @@ package struct StoredObject: Sendable {
     }
 
     /// A header-sized gap, then one zstd frame of `content`.
-    static func encodeFrame(_ content: UnsafeRawBufferPointer, level: Int) throws -> [UInt8] {
-        var length = 0
-        var failure: (any Error)?
-        let object = [UInt8](unsafeUninitializedCapacity: headerLength + Zstd.compressBound(content.count)) {
-            out, initialized in
-            do {
-                let raw = UnsafeMutableRawBufferPointer(out)
-                length = try Zstd.compress(
-                    content, into: UnsafeMutableRawBufferPointer(rebasing: raw[headerLength...]), level: level,
-                    checksum: false)
-            } catch {
-                failure = error
-            }
-            initialized = failure == nil ? headerLength + length : 0
-        }
-        if let failure { throw failure }
+    static func encodeFrame(_ content: UnsafeRawBufferPointer, level: Int) throws -> ScratchBuffer {
+        let object = ScratchPool.shared.take(headerLength + Zstd.compressBound(content.count))
+        let length = try Zstd.compress(
+            content, into: UnsafeMutableRawBufferPointer(rebasing: object.space[headerLength...]), level: level,
+            checksum: false)
+        object.count = headerLength + length
         return object
     }
 
@@ -235,60 +235,47 @@ package struct StoredObject: Sendable {
     /// changed tensor — is tried again at `level`, whose match finder does better on long runs.
     static func encodePlanes(
         _ content: UnsafeRawBufferPointer, xor: UnsafeRawBufferPointer?, elementSize: Int, level: Int
-    ) throws -> [UInt8] {
+    ) throws -> ScratchBuffer {
         let planeLength = content.count / elementSize
-        let grouped = [UInt8](unsafeUninitializedCapacity: content.count) { out, initialized in
-            groupPlanes(content, xor: xor, elementSize: elementSize, into: out.baseAddress!)
-            initialized = content.count
-        }
+        let grouped = ScratchPool.shared.take(content.count)
+        var retry: ScratchBuffer?
+        // Pointers into these buffers are used after the buffers' last mention below: they must live to the end.
+        defer { withExtendedLifetime((grouped, retry)) {} }
+        groupPlanes(
+            content, xor: xor, elementSize: elementSize, into: grouped.pointer.assumingMemoryBound(to: UInt8.self))
         let tableLength = 8 * elementSize
         let bound = Zstd.compressBound(planeLength)
-        let capacity = headerLength + tableLength + elementSize * bound
-        var failure: (any Error)?
-        var retry: [UInt8] = []
-        let object = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
-            let out = UnsafeMutableRawBufferPointer(buffer)
-            var cursor = headerLength + tableLength
-            grouped.withUnsafeBytes { planes in
-                for plane in 0..<elementSize {
-                    let source = UnsafeRawBufferPointer(
-                        rebasing: planes[(plane * planeLength)..<((plane + 1) * planeLength)])
-                    let target = UnsafeMutableRawBufferPointer(rebasing: out[cursor...])
-                    var length: Int
-                    do {
-                        length = try Zstd.compress(
-                            source, into: target, level: -100, checksum: false, huffmanLiterals: true)
-                        if length * 100 < planeLength * 15 {
-                            if retry.isEmpty { retry = [UInt8](repeating: 0, count: bound) }
-                            let second = try retry.withUnsafeMutableBytes {
-                                try Zstd.compress(source, into: $0, level: level, checksum: false)
-                            }
-                            if second < length {
-                                retry.withUnsafeBytes {
-                                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<second]))
-                                }
-                                length = second
-                            }
-                        }
-                    } catch {
-                        failure = error
-                        return
-                    }
-                    let entry: UInt64
-                    if length < planeLength {
-                        entry = UInt64(length) << 1 | 1
-                        cursor += length
-                    } else {
-                        entry = UInt64(planeLength) << 1
-                        target.copyMemory(from: source)
-                        cursor += planeLength
-                    }
-                    out.storeBytes(of: entry.littleEndian, toByteOffset: headerLength + 8 * plane, as: UInt64.self)
+        let object = ScratchPool.shared.take(headerLength + tableLength + elementSize * bound)
+        let out = object.space
+        var cursor = headerLength + tableLength
+        for plane in 0..<elementSize {
+            let source = UnsafeRawBufferPointer(
+                rebasing: grouped.bytes[(plane * planeLength)..<((plane + 1) * planeLength)])
+            let target = UnsafeMutableRawBufferPointer(rebasing: out[cursor...])
+            var length = try Zstd.compress(source, into: target, level: -100, checksum: false, huffmanLiterals: true)
+            if length * 100 < planeLength * 15 {
+                let second = retry ?? ScratchPool.shared.take(bound)
+                retry = second
+                let secondLength = try Zstd.compress(
+                    source, into: UnsafeMutableRawBufferPointer(start: second.pointer, count: bound), level: level,
+                    checksum: false)
+                if secondLength < length {
+                    target.copyMemory(from: UnsafeRawBufferPointer(start: second.pointer, count: secondLength))
+                    length = secondLength
                 }
             }
-            initialized = failure == nil ? cursor : 0
+            let entry: UInt64
+            if length < planeLength {
+                entry = UInt64(length) << 1 | 1
+                cursor += length
+            } else {
+                entry = UInt64(planeLength) << 1
+                target.copyMemory(from: source)
+                cursor += planeLength
+            }
+            out.storeBytes(of: entry.littleEndian, toByteOffset: headerLength + 8 * plane, as: UInt64.self)
         }
-        if let failure { throw failure }
+        object.count = cursor
         return object
     }
 
@@ -493,7 +480,9 @@ package struct StoredObject: Sendable {
         into destination: UnsafeMutableRawBufferPointer
     ) throws(StoreError) {
         let planes = try PlaneView(payload, header: header, name: name)
-        interleavePlanes(planes.pointers, count: planes.planeLength, xor: xor, into: destination.baseAddress!)
+        withExtendedLifetime(planes) {
+            interleavePlanes(planes.pointers, count: planes.planeLength, xor: xor, into: destination.baseAddress!)
+        }
     }
 
     /// Decodes a delta object given its base *object* (not its content): when both are plane-coded alike, the XOR
@@ -535,7 +524,9 @@ package struct StoredObject: Sendable {
             xorBytes(delta.pointers[plane], base.pointers[plane], into: slot, count: delta.planeLength)
             combined.append(UnsafePointer(slot))
         }
-        interleavePlanes(combined, count: delta.planeLength, xor: nil, into: destination.baseAddress!)
+        withExtendedLifetime((delta, base)) {
+            interleavePlanes(combined, count: delta.planeLength, xor: nil, into: destination.baseAddress!)
+        }
         let actual = xxh3_128(UnsafeRawBufferPointer(destination))
         guard actual == header.digest else {
             throw StoreError(
@@ -551,7 +542,7 @@ package struct StoredObject: Sendable {
 final class PlaneView {
     let planeLength: Int
     private(set) var pointers: [UnsafePointer<UInt8>] = []
-    private let scratch: UnsafeMutableRawPointer
+    private let scratch: ScratchBuffer
 
     init(_ payload: UnsafeRawBufferPointer, header: StoredObject, name: String) throws(StoreError) {
         let planes = header.elementSize
@@ -560,7 +551,7 @@ final class PlaneView {
             throw StoreError(.corruptObject, "object \(name) has a damaged plane table")
         }
         planeLength = Int(header.rawLength) / planes
-        scratch = .allocate(byteCount: planes * planeLength, alignment: 64)
+        scratch = ScratchPool.shared.take(planes * planeLength)
         var cursor = tableLength
         for plane in 0..<planes {
             let entry = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8 * plane, as: UInt64.self))
@@ -588,11 +579,9 @@ final class PlaneView {
         }
     }
 
-    deinit { scratch.deallocate() }
-
     /// Plane p's scratch slot.
     func slot(_ plane: Int) -> UnsafeMutablePointer<UInt8> {
-        (scratch + plane * planeLength).assumingMemoryBound(to: UInt8.self)
+        (scratch.pointer + plane * planeLength).assumingMemoryBound(to: UInt8.self)
     }
 }
 

@@ -1,5 +1,5 @@
 import Glibc
-import PBRCore
+package import PBRCore
 import TensorFiles
 package import XXHash
 
@@ -40,6 +40,16 @@ package struct ObjectDirectory: Sendable {
     package func write(_ object: [UInt8], digest: XXH3Digest, syncDirectory: Bool = true, replacing: Bool = false)
         throws -> Bool
     {
+        try object.withUnsafeBytes {
+            try write($0, digest: digest, syncDirectory: syncDirectory, replacing: replacing)
+        }
+    }
+
+    /// `write` of bytes held elsewhere (an encoder's scratch buffer).
+    @discardableResult
+    package func write(
+        _ object: UnsafeRawBufferPointer, digest: XXH3Digest, syncDirectory: Bool = true, replacing: Bool = false
+    ) throws -> Bool {
         let destination = path(of: digest)
         try makeDirectories(AtomicFile.directory(of: destination))
         // Large objects skip the page cache: they are written once and read rarely, and it halves the cost of
@@ -97,11 +107,11 @@ package struct ObjectDirectory: Sendable {
 
     /// Decodes one chunk a list names, checking it is the chunk listed (its digest and length) and holds its
     /// content itself: lists are one level deep.
-    package func content(ofChunk chunk: StoredObject.Chunk, of list: XXH3Digest) throws -> [UInt8] {
+    package func decoded(chunk: StoredObject.Chunk, of list: XXH3Digest) throws -> ScratchBuffer {
         if try self.chunks(of: chunk.digest) != nil {
             throw StoreError(.corruptObject, "object \(list) lists \(chunk.digest) as a chunk, which is a list itself")
         }
-        let content = try content(of: chunk.digest)
+        let content = try decoded(chunk.digest)
         guard UInt64(content.count) == chunk.length else {
             throw StoreError(
                 .corruptObject,
@@ -112,13 +122,14 @@ package struct ObjectDirectory: Sendable {
 
     /// Calls `body` with an object's content in order, a chunk at a time for a list (whose whole digest is checked
     /// at the end: a failure after some pieces means those were not the object's), else at once.
-    package func forEachPiece(of digest: XXH3Digest, _ body: ([UInt8]) throws -> Void) throws {
-        guard let chunks = try chunks(of: digest) else { return try body(content(of: digest)) }
+    package func forEachPiece(of digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let chunks = try chunks(of: digest) else { return try decoded(digest).withBytes(body) }
         var hasher = XXH3Hasher()
         for chunk in chunks {
-            let piece = try content(ofChunk: chunk, of: digest)
-            hasher.update(piece)
-            try body(piece)
+            let piece = try decoded(chunk: chunk, of: digest)
+            defer { withExtendedLifetime(piece) {} }
+            hasher.update(piece.bytes)
+            try body(piece.bytes)
         }
         let actual = hasher.finalize()
         guard actual == digest else {
@@ -128,37 +139,46 @@ package struct ObjectDirectory: Sendable {
 
     /// Decodes an object (and, for a delta, its base; for a list, its chunks), checking the content's digest.
     package func content(of digest: XXH3Digest) throws -> [UInt8] {
+        try decoded(digest).withBytes { Array($0) }
+    }
+
+    /// `content(of:)` into a buffer of the shared scratch pool: what the assembler and ingest decode into, so that
+    /// a chunk's memory is not mapped and zeroed afresh each time.
+    package func decoded(_ digest: XXH3Digest) throws -> ScratchBuffer {
         if let chunks = try chunks(of: digest) {
-            var content: [UInt8] = []
-            content.reserveCapacity(Int(chunks.reduce(0) { $0 + $1.length }))
-            for chunk in chunks { content += try self.content(ofChunk: chunk, of: digest) }
-            let actual = xxh3_128(content)
+            // The lengths add up to the header's content length, which validation bounds.
+            let buffer = ScratchPool.shared.take(Int(chunks.reduce(0) { $0 + $1.length }))
+            var offset = 0
+            for chunk in chunks {
+                let piece = try decoded(chunk: chunk, of: digest)
+                defer { withExtendedLifetime(piece) {} }
+                UnsafeMutableRawBufferPointer(rebasing: buffer.space[offset..<(offset + piece.count)])
+                    .copyMemory(from: piece.bytes)
+                offset += piece.count
+            }
+            let actual = xxh3_128(buffer.bytes)
             guard actual == digest else {
                 throw StoreError(.corruptObject, "object \(digest): its chunks make content with digest \(actual)")
             }
-            return content
+            return buffer
         }
         return try withObject(digest) { object in
             let header = try StoredObject.validated(object, name: "\(digest)")
             guard header.digest == digest else {
                 throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
             }
-            guard let baseDigest = header.base else { return try StoredObject.decode(object, name: "\(digest)") }
-            return try withObject(baseDigest) { baseObject in
-                var failure: (any Error)?
-                let content = [UInt8](unsafeUninitializedCapacity: Int(header.rawLength)) { out, initialized in
-                    do {
-                        try StoredObject.decode(
-                            object, name: "\(digest)", baseObject: baseObject, baseName: "\(baseDigest)",
-                            into: UnsafeMutableRawBufferPointer(out))
-                    } catch {
-                        failure = error
-                    }
-                    initialized = failure == nil ? out.count : 0
+            if header.codec == .chunked { throw StoredObject.notSelfContained("\(digest)") }
+            let buffer = ScratchPool.shared.take(Int(header.rawLength))
+            let destination = UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count)
+            if let baseDigest = header.base {
+                try withObject(baseDigest) { baseObject in
+                    try StoredObject.decode(
+                        object, name: "\(digest)", baseObject: baseObject, baseName: "\(baseDigest)", into: destination)
                 }
-                if let failure { throw failure }
-                return content
+            } else {
+                try StoredObject.decode(object, name: "\(digest)", base: nil, into: destination)
             }
+            return buffer
         }
     }
 

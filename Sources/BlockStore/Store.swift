@@ -15,7 +15,7 @@ package final class Store: Sendable {
     /// Decoded base tensors (or chunks), reused while the fine-tunes of one family are ingested by the same process
     /// (256 MiB at most, so that an ingest stays within its memory bound; one over a quarter of that is decoded
     /// again each time).
-    let baseCache = Memo<XXH3Digest, [UInt8]>(capacity: 256 << 20, cost: { $0.count })
+    let baseCache = Memo<XXH3Digest, ScratchBuffer>(capacity: 256 << 20, cost: { $0.capacity })
     /// Contents longer than this are stored as chunks (`StoredObject.chunkBytes` unless the store was opened with
     /// another size, as tests do to make chunked objects from small models: objects written with other sizes are
     /// read alike, they only do not deduplicate against each other).
