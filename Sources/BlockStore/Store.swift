@@ -12,10 +12,10 @@ package final class Store: Sendable {
     package let root: String
     package let objects: ObjectDirectory
     let index: StoreIndex
-    /// Decoded base tensors (or chunks), reused while the fine-tunes of one family are ingested by the same process
-    /// (256 MiB at most, so that an ingest stays within its memory bound; one over a quarter of that is decoded
-    /// again each time).
-    let baseCache = Memo<XXH3Digest, ScratchBuffer>(capacity: 256 << 20, cost: { $0.capacity })
+    /// Decoded base tensors, reused while the fine-tunes of one family are ingested by the same process (128 MiB at
+    /// most, so that an ingest stays within its memory bound; one over a quarter of that — a chunk of a large
+    /// tensor — is decoded again each time, into a buffer the scratch pool reuses).
+    let baseCache = Memo<XXH3Digest, ScratchBuffer>(capacity: 128 << 20, cost: { $0.capacity })
     /// Contents longer than this are stored as chunks (`StoredObject.chunkBytes` unless the store was opened with
     /// another size, as tests do to make chunked objects from small models: objects written with other sizes are
     /// read alike, they only do not deduplicate against each other).
