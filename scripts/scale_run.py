@@ -147,8 +147,8 @@ def main():
             for key in ["new_stored_bytes", "new_objects", "reused_blocks", "blocks", "status", "ok"]:
                 if key in output:
                     row[key] = output[key]
-            if "stages" in output:
-                row["stages"] = output["stages"]
+            if isinstance(output.get("seconds"), dict):
+                row["stages"] = output["seconds"]
         if model_bytes:
             row["gb_per_s"] = round(model_bytes / seconds / 1e9, 3)
         rows.append(row)

@@ -31,8 +31,12 @@ public final class AtomicFile {
     private var descriptor: Int32
     private var committed = false
     private let direct: Bool
-    /// Bytes not yet written, in a page-aligned buffer (what `O_DIRECT` requires of the memory it reads).
+    /// Bytes not yet written, in a page-aligned buffer (what `O_DIRECT` requires of the memory it reads): this
+    /// file's own buffer or, once writes went behind, one of the write-behind's (they trade buffers).
     private var staging: UnsafeMutableRawPointer
+    /// The buffer `staging` started as, from the scratch pool (so that the many objects an ingest writes reuse a
+    /// few buffers instead of leaving their sizes in malloc's arenas), kept until the file goes.
+    private let ownStaging: ScratchBuffer
     private let stagingCapacity: Int
     private var staged = 0
     /// File offset of the first staged byte.
@@ -74,13 +78,12 @@ public final class AtomicFile {
         // Set after open: a file system that refuses O_DIRECT says so here (EINVAL) without a failed create.
         direct = directIO && fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_DIRECT) == 0
         stagingCapacity = direct ? 8 << 20 : 1 << 20
-        staging = UnsafeMutableRawPointer.allocate(byteCount: stagingCapacity, alignment: Self.alignment)
+        ownStaging = ScratchPool.shared.take(stagingCapacity)
+        staging = ownStaging.pointer
     }
 
     deinit {
         if let behind { _ = behind.drain() }
-        behind?.release()
-        staging.deallocate()
         if !committed {
             if descriptor >= 0 { close(descriptor) }
             unlink(temporaryPath)
@@ -245,11 +248,15 @@ private final class WriteBehind: Sendable {
     private let free: Mutex<[Buffer]>
     private let freeCount: DispatchSemaphore
     private let failure = Mutex<String?>(nil)
+    /// The buffers this object brought, alive as long as it is (the file holds it until its own end): which of
+    /// them the file or the queue holds at a time changes with every submit.
+    private let owned: [ScratchBuffer]
 
     init(descriptor: Int32, bufferSize: Int, alignment: Int) {
         self.descriptor = descriptor
         // Two in flight and one being filled; the caller's own staging buffer is the fourth.
-        let buffers = (0..<3).map { _ in Buffer(pointer: .allocate(byteCount: bufferSize, alignment: alignment)) }
+        owned = (0..<3).map { _ in ScratchPool.shared.take(bufferSize) }
+        let buffers = owned.map { Buffer(pointer: $0.pointer) }
         free = Mutex(buffers)
         freeCount = DispatchSemaphore(value: buffers.count)
     }
@@ -277,11 +284,6 @@ private final class WriteBehind: Sendable {
         return failure.withLock { $0 }
     }
 
-    /// Frees the buffers this object allocated, except the one the caller holds as its staging buffer (whichever
-    /// it is now, the caller's original buffer has taken its place in the pool). Call after `drain()`.
-    func release() {
-        for buffer in free.withLock({ $0 }) { buffer.pointer.deallocate() }
-    }
 }
 
 extension AtomicFile {
