@@ -2,9 +2,9 @@
 # The memory bound of issue 13, on a model larger than the bound: a generated 2 GiB safetensors file (a 512 MiB F32
 # tensor, larger than the window, and 12 of 128 MiB; random bytes) is ingested, assembled, verified (with --decode)
 # and exported by the release binary, and each command's own accounting (`peak_rss_bytes` of --json: VmHWM,
-# anonymous and file-backed pages together) must stay within the issue's two bounds added up: 1 GiB of anonymous
-# memory and a tensor window (128 MiB) of file pages per thread, with two threads (-j 2, so that the bound is the
-# same on every machine). Before the readers let go of the pages behind them, ingest alone held twice the model in
+# anonymous and file-backed pages together) must stay well within the issue's two bounds added up (1 GiB of
+# anonymous memory and a tensor window, 128 MiB, of file pages per thread), with two threads (-j 2, so that the
+# bound is the same on every machine). Before the readers let go of the pages behind them, ingest alone held twice the model in
 # file pages; before tensors over 64 MiB became lists of chunks, the large tensor took several copies of itself. The
 # assembled file must equal the source. Run by `make test` after check_install.sh (which builds the binary);
 # `scripts/check_memory.sh BINARY` runs it on another one.
@@ -12,7 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=${1:-.build-static/release/pbrepo}
 jobs=2
-limit=$(((1 << 30) + jobs * (128 << 20)))
+# The issue's bound is 1 GiB + a window per thread (1280 MiB); the commands peak at 260-560 MiB since buffers are
+# pooled and tensors chunked (docs/benchmarks.md), so the check holds them to 768 MiB: a regression such as malloc's
+# heap keeping per-object buffers (which grew a 7B ingest to 1.5 GiB, 865 MiB here) fails it well before the bound.
+limit=$((768 << 20))
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/pbrepo-memory.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
