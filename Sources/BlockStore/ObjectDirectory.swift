@@ -108,10 +108,9 @@ package struct ObjectDirectory: Sendable {
     /// Decodes one chunk a list names, checking it is the chunk listed (its digest and length) and holds its
     /// content itself: lists are one level deep.
     package func decoded(chunk: StoredObject.Chunk, of list: XXH3Digest) throws -> ScratchBuffer {
-        if try self.chunks(of: chunk.digest) != nil {
+        guard case .content(let content) = try decode(chunk.digest, asChunkOf: list) else {
             throw StoreError(.corruptObject, "object \(list) lists \(chunk.digest) as a chunk, which is a list itself")
         }
-        let content = try decoded(chunk.digest)
         guard UInt64(content.count) == chunk.length else {
             throw StoreError(
                 .corruptObject,
@@ -123,17 +122,9 @@ package struct ObjectDirectory: Sendable {
     /// Calls `body` with an object's content in order, a chunk at a time for a list (whose whole digest is checked
     /// at the end: a failure after some pieces means those were not the object's), else at once.
     package func forEachPiece(of digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard let chunks = try chunks(of: digest) else { return try decoded(digest).withBytes(body) }
-        var hasher = XXH3Hasher()
-        for chunk in chunks {
-            let piece = try decoded(chunk: chunk, of: digest)
-            defer { withExtendedLifetime(piece) {} }
-            hasher.update(piece.bytes)
-            try body(piece.bytes)
-        }
-        let actual = hasher.finalize()
-        guard actual == digest else {
-            throw StoreError(.corruptObject, "object \(digest): its chunks make content with digest \(actual)")
+        switch try decode(digest, asChunkOf: nil) {
+        case .content(let content): try content.withBytes(body)
+        case .list(let chunks): try forEachChunk(chunks, of: digest, body)
         }
     }
 
@@ -145,29 +136,39 @@ package struct ObjectDirectory: Sendable {
     /// `content(of:)` into a buffer of the shared scratch pool: what the assembler and ingest decode into, so that
     /// a chunk's memory is not mapped and zeroed afresh each time.
     package func decoded(_ digest: XXH3Digest) throws -> ScratchBuffer {
-        if let chunks = try chunks(of: digest) {
+        switch try decode(digest, asChunkOf: nil) {
+        case .content(let content):
+            return content
+        case .list(let chunks):
             // The lengths add up to the header's content length, which validation bounds.
             let buffer = ScratchPool.shared.take(Int(chunks.reduce(0) { $0 + $1.length }))
             var offset = 0
-            for chunk in chunks {
-                let piece = try decoded(chunk: chunk, of: digest)
-                defer { withExtendedLifetime(piece) {} }
+            try forEachChunk(chunks, of: digest) { piece in
                 UnsafeMutableRawBufferPointer(rebasing: buffer.space[offset..<(offset + piece.count)])
-                    .copyMemory(from: piece.bytes)
+                    .copyMemory(from: piece)
                 offset += piece.count
-            }
-            let actual = xxh3_128(buffer.bytes)
-            guard actual == digest else {
-                throw StoreError(.corruptObject, "object \(digest): its chunks make content with digest \(actual)")
             }
             return buffer
         }
-        return try withObject(digest) { object in
+    }
+
+    /// What one reading of an object file gives: its decoded content, or the chunks it lists.
+    private enum Decoded {
+        case content(ScratchBuffer)
+        case list([StoredObject.Chunk])
+    }
+
+    /// Maps an object file once, checks it is the object it is named after, and decodes it (with its delta base)
+    /// or reads its chunk list; a list named as a chunk of `list` is not read further.
+    private func decode(_ digest: XXH3Digest, asChunkOf list: XXH3Digest?) throws -> Decoded {
+        try withObject(digest) { object -> Decoded in
             let header = try StoredObject.validated(object, name: "\(digest)")
             guard header.digest == digest else {
                 throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
             }
-            if header.codec == .chunked { throw StoredObject.notSelfContained("\(digest)") }
+            if header.codec == .chunked {
+                return .list(list == nil ? try StoredObject.chunks(of: object, name: "\(digest)") : [])
+            }
             let buffer = ScratchPool.shared.take(Int(header.rawLength))
             let destination = UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count)
             if let baseDigest = header.base {
@@ -178,7 +179,25 @@ package struct ObjectDirectory: Sendable {
             } else {
                 try StoredObject.decode(object, name: "\(digest)", base: nil, into: destination)
             }
-            return buffer
+            return .content(buffer)
+        }
+    }
+
+    /// Decodes a list's chunks in order, hands each to `body`, and checks that together they are the list's content.
+    private func forEachChunk(
+        _ chunks: [StoredObject.Chunk], of digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        var hasher = XXH3Hasher()
+        for chunk in chunks {
+            let piece = try decoded(chunk: chunk, of: digest)
+            try piece.withBytes { bytes in
+                hasher.update(bytes)
+                try body(bytes)
+            }
+        }
+        let actual = hasher.finalize()
+        guard actual == digest else {
+            throw StoreError(.corruptObject, "object \(digest): its chunks make content with digest \(actual)")
         }
     }
 
