@@ -88,73 +88,33 @@ extension StoreIndex {
     /// can never claim a self-contained object for a file that is a delta). Returns how many of the model's blocks
     /// the store already had, and their bytes.
     func record(_ entry: ModelEntry, facts: (XXH3Digest) -> ObjectFileFacts?) throws -> (blocks: Int, bytes: UInt64) {
-        let (plan, report, name) = (entry.plan, entry.partition, entry.name)
-        let recipeJSON = try String(decoding: JSONEncoder().encode(plan.recipe), as: UTF8.self)
-        return try write { db -> (blocks: Int, bytes: UInt64) in
-            if try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) != nil {
-                throw StoreError(.conflict, "model \"\(name)\" was added by another ingest meanwhile")
-            }
-            try Self.adopt(plan.objects.map(\.digest), model: name, in: db, facts: facts)
-            var reused = 0
-            var reusedBytes: UInt64 = 0
-            for block in report.blocks {
-                if try Int64.fetchOne(
-                    db, sql: "SELECT 1 FROM block WHERE digest = ?", arguments: [block.digest.description]) != nil
-                {
-                    reused += 1
-                    reusedBytes += block.bytes
-                }
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO block (digest, bytes, tensor_count) VALUES (?, ?, ?)",
-                    arguments: [block.digest.description, Int64(block.bytes), block.block.tensors.count])
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO model (name, family, base_model, format, source, rules, recipe, bytes, ingested_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    name, entry.family, entry.baseModel, report.format, entry.source,
-                    entry.rules?.source,
-                    recipeJSON, Int64(report.totalBytes), ISO8601DateFormatter().string(from: Date()),
-                ])
-            let id = db.lastInsertedRowID
-            for (position, file) in plan.recipe.files.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO source_file (model_id, position, path, sha256, size) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [id, position, file.path, file.sha256, Int64(file.size)])
-            }
-            var blockOf = [Int: (position: Int, index: Int)]()
-            for (position, block) in report.blocks.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO model_block (model_id, position, block, name, kind) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [id, position, block.digest.description, block.block.name, block.block.kind.rawValue])
-                for (index, tensor) in block.block.tensors.enumerated() { blockOf[tensor] = (position, index) }
-            }
-            let stored = Set(plan.objects.map(\.digest))
-            for (position, tensor) in report.tensors.enumerated() {
-                let place = blockOf[position] ?? (-1, -1)
-                let shape = "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]"
-                try db.execute(
-                    sql: """
-                        INSERT INTO model_tensor (model_id, position, name, dtype, shape, bytes, digest, block_position,
-                            index_in_block, object) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        id, position, tensor.descriptor.name, tensor.descriptor.dtype, shape,
-                        Int64(tensor.descriptor.byteCount), tensor.digest.description, place.position, place.index,
-                        stored.contains(tensor.digest) ? tensor.digest.description : nil,
-                    ])
-            }
-            for object in plan.objects {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO model_object (model_id, object) VALUES (?, ?)",
-                    arguments: [id, object.digest.description])
-            }
-            try db.execute(
-                sql: "UPDATE model SET seal = ? WHERE id = ?", arguments: [try Self.seal(ofModel: id, in: db), id])
-            return (reused, reusedBytes)
+        let (plan, report) = (entry.plan, entry.partition)
+        var blockOf = [Int: (position: Int, index: Int)]()
+        for (position, block) in report.blocks.enumerated() {
+            for (index, tensor) in block.block.tensors.enumerated() { blockOf[tensor] = (position, index) }
         }
+        let stored = Set(plan.objects.map(\.digest))
+        var seen = Set<XXH3Digest>()
+        let record = ModelRecord(
+            name: entry.name, family: entry.family, baseModel: entry.baseModel, format: report.format,
+            source: entry.source, rules: entry.rules?.source, bytes: report.totalBytes,
+            ingestedAt: ISO8601DateFormatter().string(from: Date()),
+            blocks: report.blocks.map { block in
+                ModelRecord.Block(
+                    digest: block.digest.description, name: block.block.name, kind: block.block.kind.rawValue,
+                    bytes: block.bytes, tensorCount: block.block.tensors.count)
+            },
+            tensors: report.tensors.enumerated().map { position, tensor in
+                let place = blockOf[position] ?? (-1, -1)
+                return ModelRecord.Tensor(
+                    name: tensor.descriptor.name, dtype: tensor.descriptor.dtype,
+                    shape: "[" + tensor.descriptor.shape.map(String.init).joined(separator: ",") + "]",
+                    bytes: UInt64(tensor.descriptor.byteCount), digest: tensor.digest.description,
+                    blockPosition: place.position, indexInBlock: place.index,
+                    object: stored.contains(tensor.digest) ? tensor.digest.description : nil)
+            },
+            objects: plan.objects.map(\.digest).filter { seen.insert($0).inserted }.map(\.description))
+        return try write { db in try Self.insert(record, recipe: plan.recipe, in: db, facts: facts) }
     }
 
     /// Takes objects back from gc's list of files to delete (see `doomUnreferenced`), before an ingest relies on
