@@ -8,8 +8,22 @@ package import XXHash
 /// by `export-blocks`, so the assembler reads both alike.
 package struct ObjectDirectory: Sendable {
     package let root: String
+    /// Where objects this directory lacks are read from: a pull's staging directory reads the delta bases and chunks
+    /// the store already has, so that downloads are decoded and checked before they join the store.
+    let fallback: String?
 
-    package init(root: String) { self.root = root }
+    package init(root: String, readingMissingFrom fallback: ObjectDirectory? = nil) {
+        self.root = root
+        self.fallback = fallback?.root
+    }
+
+    /// The file an object is read from: this directory's, else the fallback's.
+    func readablePath(of digest: XXH3Digest) -> String {
+        let own = path(of: digest)
+        guard let fallback else { return own }
+        var status = stat()
+        return stat(own, &status) == 0 ? own : ObjectDirectory(root: fallback).path(of: digest)
+    }
 
     package func path(of digest: XXH3Digest) -> String {
         let hex = digest.description
@@ -18,13 +32,39 @@ package struct ObjectDirectory: Sendable {
 
     package func contains(_ digest: XXH3Digest) -> Bool {
         var status = stat()
-        return stat(path(of: digest), &status) == 0
+        return stat(readablePath(of: digest), &status) == 0
     }
 
     /// Size of an object file, or nil when it is missing.
     package func size(of digest: XXH3Digest) -> UInt64? {
         var status = stat()
-        return stat(path(of: digest), &status) == 0 ? UInt64(status.st_size) : nil
+        return stat(readablePath(of: digest), &status) == 0 ? UInt64(status.st_size) : nil
+    }
+
+    /// Moves a checked object file from `staging` into this directory (fsync, hard link, unlink: an object already
+    /// here stays as it is). Returns false when it was already here.
+    @discardableResult
+    package func adopt(_ digest: XXH3Digest, from staging: ObjectDirectory) throws -> Bool {
+        let source = staging.path(of: digest)
+        let destination = path(of: digest)
+        try makeDirectories(AtomicFile.directory(of: destination))
+        let descriptor = open(source, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0, fsync(descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if descriptor >= 0 { close(descriptor) }
+            throw StoreError(.io, "cannot read \(source): \(reason)")
+        }
+        close(descriptor)
+        if link(source, destination) != 0 {
+            guard errno == EEXIST else {
+                throw StoreError(
+                    .io, "cannot move \(source) into the store as \(destination): \(String(cString: strerror(errno)))")
+            }
+            unlink(source)
+            return false
+        }
+        unlink(source)
+        return true
     }
 
     /// Writes an object file atomically (temporary file, fsync, rename, directory fsync).
@@ -78,7 +118,7 @@ package struct ObjectDirectory: Sendable {
     package func withObject<R>(_ digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let file: MappedFile
         do {
-            file = try MappedFile(path: path(of: digest))
+            file = try MappedFile(path: readablePath(of: digest))
         } catch {
             throw StoreError(.missingObject, "object \(digest) is missing (\(path(of: digest)))")
         }

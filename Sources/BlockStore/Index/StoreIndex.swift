@@ -329,6 +329,39 @@ final class StoreIndex: Sendable {
                     sql: "UPDATE model SET seal = ? WHERE id = ?", arguments: [try seal(ofModel: id, in: db), id])
             }
         }
+        // What distribution remembers so that nothing is hashed twice: each object file's sha256 (keyed by its file
+        // checksum, so a rewritten file is hashed again), the packs pushed or pulled (object files one after another,
+        // named by their sha256), and where a blob was last seen, for cross-repository mounts. Caches, not under the
+        // seals: a wrong row costs a refused upload or a failed pull, never a wrong byte (registries and pulls check
+        // every digest).
+        migrator.registerMigration("v4") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE object_sha256 (
+                        digest TEXT PRIMARY KEY,
+                        checksum TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        size INTEGER NOT NULL);
+                    CREATE TABLE pack (
+                        sha256 TEXT PRIMARY KEY,
+                        size INTEGER NOT NULL);
+                    CREATE TABLE pack_member (
+                        pack TEXT NOT NULL REFERENCES pack(sha256) ON DELETE CASCADE,
+                        position INTEGER NOT NULL,
+                        object TEXT NOT NULL,
+                        offset INTEGER NOT NULL,
+                        size INTEGER NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        PRIMARY KEY (pack, position));
+                    CREATE INDEX pack_member_by_object ON pack_member(object);
+                    CREATE TABLE blob_location (
+                        sha256 TEXT NOT NULL,
+                        registry TEXT NOT NULL,
+                        repository TEXT NOT NULL,
+                        seen_at TEXT NOT NULL,
+                        PRIMARY KEY (sha256, registry, repository));
+                    """)
+        }
         return migrator
     }
 }
