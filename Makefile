@@ -3,7 +3,8 @@
 #   make test   install what is missing and run the test suite (what CI runs)
 
 SHELL := /bin/bash
-APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev libsqlite3-dev hdf5-tools xxhash librsvg2-bin
+APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev libsqlite3-dev hdf5-tools xxhash librsvg2-bin \
+	docker-registry skopeo apache2-utils
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 

@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: - C libraries (Debian -dev packages; `make deps` installs them, `providers` only prints a hint)
@@ -48,6 +50,24 @@ let package = Package(
             ]
         ),
 
+        // MARK: - Distribution: OCI documents, a registry client, models as OCI artifacts
+        .target(name: "OCI", dependencies: ["PBRCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "RegistryClient",
+            dependencies: [
+                "OCI", "PBRCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+        .target(
+            name: "Distribution",
+            dependencies: [
+                "BlockStore", "OCI", "RegistryClient", "PBRCore", "XXHash",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+
         // MARK: - Simulator
         .target(
             name: "EdgeSim",
@@ -72,7 +92,7 @@ let package = Package(
             name: "pbrepo",
             dependencies: [
                 "PBRCore", "PBManifest", "ManifestSynthesis", "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim",
-                "Trainer",
+                "Trainer", "Distribution", "OCI", "RegistryClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -108,10 +128,18 @@ let package = Package(
             dependencies: ["FuzzHarnesses", "BlockStore", "PBRCore", "TensorFiles", "XXHash", "TestSupport"],
             exclude: ["Corpus", "Regressions"]),
         .testTarget(
+            name: "DistributionTests",
+            dependencies: [
+                "Distribution", "OCI", "RegistryClient", "BlockStore", "PBRCore", "XXHash", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
+        .testTarget(
             name: "PBRepoCLITests",
             dependencies: [
                 "pbrepo", "TensorFiles", "BlockStore", "HDF5", "PBRCore", "XXHash", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ],

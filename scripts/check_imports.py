@@ -23,10 +23,10 @@ LAYERS = [
     ["CHDF5", "CZstd", "CXXHash", "COpenBLAS"],
     ["HDF5", "Zstd", "XXHash", "BLAS"],
     ["PBRCore"],
-    ["TensorFiles"],
-    ["ParameterBlocks", "PBManifest", "ManifestSynthesis"],
+    ["TensorFiles", "OCI"],
+    ["ParameterBlocks", "PBManifest", "ManifestSynthesis", "RegistryClient"],
     ["BlockStore", "EdgeSim", "NeuralKit"],
-    ["Trainer", "FuzzHarnesses"],
+    ["Trainer", "FuzzHarnesses", "Distribution"],
     ["pbrepo", "PBRepoFuzz"],
 ]
 C_WRAPPERS = {"CHDF5": "HDF5", "CZstd": "Zstd", "CXXHash": "XXHash", "COpenBLAS": "BLAS"}
