@@ -146,87 +146,16 @@ package enum Pull {
         let missing = entries.filter { !store.objects.contains($0.digest) }
         result.missing = missing.count
 
-        // What an interrupted pull left: whole objects are hashed again (a crash may have cut them), partial ones
-        // are resumed from their length.
-        var toFetch: [(object: ModelIndexDocument.Object, digest: XXH3Digest, blob: Descriptor, have: UInt64)] = []
-        for entry in missing {
-            let path = staging.path(of: entry.digest)
-            if let bytes = try? MappedFile(path: path), UInt64(bytes.count) == entry.object.size,
-                bytes.withUnsafeBytes({ OCIDigest(of: $0).hex }) == entry.object.sha256
-            {
-                continue
-            }
-            unlink(path)
-            var status = stat()
-            let partial = stat(path + ".partial", &status) == 0 ? UInt64(status.st_size) : 0
-            toFetch.append((entry.object, entry.digest, entry.blob, partial < entry.object.size ? partial : 0))
-        }
+        let wanted = missing.map { ObjectTransfer.Wanted(object: $0.object, digest: $0.digest, blob: $0.blob) }
+        let toFetch = ObjectTransfer.resumable(wanted, staging: staging)
         result.fetched = toFetch.count
-
-        // Ranges: runs of objects of one blob, adjacent (or within gapBytes), up to rangeBytes; an object resumed
-        // from a partial file starts a run of its own.
-        struct Run: Sendable {
-            var blob: Descriptor
-            var range: Range<UInt64>
-            var objects: [(object: ModelIndexDocument.Object, digest: XXH3Digest, have: UInt64)]
-        }
-        var runs: [Run] = []
-        let byBlob = Dictionary(grouping: toFetch, by: { $0.blob.digest })
-        for blobDigest in byBlob.keys.sorted() {
-            let members = byBlob[blobDigest]!.sorted { $0.object.offset < $1.object.offset }
-            for member in members {
-                let start = member.object.offset + member.have
-                let end = member.object.offset + member.object.size
-                if member.have == 0, var last = runs.last, last.blob.digest == blobDigest,
-                    start >= last.range.upperBound, start - last.range.upperBound <= options.gapBytes,
-                    end - last.range.lowerBound <= options.rangeBytes
-                {
-                    last.range = last.range.lowerBound..<end
-                    last.objects.append((member.object, member.digest, 0))
-                    runs[runs.count - 1] = last
-                } else {
-                    runs.append(
-                        Run(
-                            blob: member.blob, range: start..<end,
-                            objects: [(member.object, member.digest, member.have)]))
-                }
-            }
-        }
-        let total = runs.reduce(UInt64(0)) { $0 + UInt64($1.range.count) }
-        let received = Counter()
+        let runs = ObjectTransfer.runs(toFetch, gapBytes: options.gapBytes, rangeBytes: options.rangeBytes)
         try FileSystem.makeDirectories(stagingRoot + "/objects")
-        let counts = try await boundedMap(runs, width: options.streams) { run -> UInt64 in
-            var receiver = RunReceiver(run: run.objects.map { ($0.object, staging.path(of: $0.digest), $0.have) })
-            defer { receiver.close() }
-            let wholeBlob = run.range == 0..<run.blob.size
-            let bytes = try await client.fetchBlob(
-                repository: repository, digest: run.blob.digest, size: run.blob.size, range: wholeBlob ? nil : run.range
-            ) { buffer in
-                try receiver.receive(buffer, blob: run.blob.digest, source: name)
-                progress?(received.add(UInt64(buffer.readableBytes)), total)
-            }
-            try receiver.finish(blob: run.blob.digest, source: name)
-            return bytes
-        }
-        result.bytesFetched = counts.reduce(0, +)
+        result.bytesFetched = try await ObjectTransfer.fetch(
+            runs, client: client, repository: repository, staging: staging, streams: options.streams, source: name,
+            progress: progress)
         result.requests += runs.count
-
-        // Decode every downloaded object (delta bases and chunks from the staging directory or the store) and check
-        // it is the content it is named after; only then do they join the store.
-        let checked = missing.map(\.digest)
-        _ = try Parallel.map(count: checked.count) { position in
-            let digest = checked[position]
-            do {
-                try staging.checkIntact(digest)
-                try staging.forEachPiece(of: digest) { _ in }
-            } catch {
-                unlink(staging.path(of: digest))
-                throw DistributionError(
-                    .verification, "object \(digest) from \(name) is not the object it is named after: \(error)")
-            }
-        }
-        for digest in checked { try store.objects.adopt(digest, from: staging) }
-        store.objects.syncDirectories(of: checked)
+        try ObjectTransfer.commit(missing.map(\.digest), staging: staging, store: store, source: name)
         guard Assembler.requiredObjects(recipe, in: store.objects).missing.isEmpty else {
             throw DistributionError(
                 .notAModel, "the model index of \(name) does not list every object its recipe needs")
@@ -267,126 +196,5 @@ package enum Pull {
             repository: repository)
         try? FileManager.default.removeItem(atPath: stagingRoot)
         return result
-    }
-}
-
-/// Writes the bytes of one range into the staging files of its objects, hashing each as it goes; an object is
-/// renamed from `.partial` to its name once its size and sha256 hold.
-struct RunReceiver {
-    struct Target {
-        var object: ModelIndexDocument.Object
-        var path: String
-        /// Bytes of it already in its `.partial` file.
-        var have: UInt64
-    }
-
-    var targets: [Target]
-    var current = 0
-    var written: UInt64 = 0
-    var descriptor: Int32 = -1
-    var hasher = SHA256()
-    /// Bytes between objects (a gap fetched along) still to skip.
-    var skip: UInt64 = 0
-
-    init(run: [(ModelIndexDocument.Object, String, UInt64)]) {
-        targets = run.map { Target(object: $0.0, path: $0.1, have: $0.2) }
-    }
-
-    mutating func open(blob: OCIDigest, source: String) throws {
-        let target = targets[current]
-        let partial = target.path + ".partial"
-        try FileSystem.makeDirectories(AtomicFile.directory(of: partial))
-        descriptor = Glibc.open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw DistributionError(.verification, "cannot write \(partial): \(String(cString: strerror(errno)))")
-        }
-        hasher = SHA256()
-        written = 0
-        if target.have > 0 {
-            // Resumed: what is there counts, hashed again from the file.
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            var offset: UInt64 = 0
-            while offset < target.have {
-                let count = pread(descriptor, &buffer, min(buffer.count, Int(target.have - offset)), off_t(offset))
-                guard count > 0 else { break }
-                buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                offset += UInt64(count)
-            }
-            written = offset
-        }
-        ftruncate(descriptor, off_t(written))
-        lseek(descriptor, off_t(written), SEEK_SET)
-    }
-
-    mutating func receive(_ buffer: ByteBuffer, blob: OCIDigest, source: String) throws {
-        try buffer.withUnsafeReadableBytes { bytes in
-            var position = 0
-            while position < bytes.count {
-                if skip > 0 {
-                    let skipped = min(UInt64(bytes.count - position), skip)
-                    skip -= skipped
-                    position += Int(skipped)
-                    continue
-                }
-                guard current < targets.count else {
-                    throw DistributionError(
-                        .verification, "blob \(blob) from \(source) sent bytes past its last object")
-                }
-                if descriptor < 0 { try open(blob: blob, source: source) }
-                let target = targets[current]
-                let take = min(bytes.count - position, Int(target.object.size - written))
-                let piece = UnsafeRawBufferPointer(rebasing: bytes[position..<(position + take)])
-                var done = 0
-                while done < take {
-                    let count = write(descriptor, piece.baseAddress! + done, take - done)
-                    guard count > 0 else {
-                        throw DistributionError(
-                            .verification, "cannot write \(target.path).partial: \(String(cString: strerror(errno)))")
-                    }
-                    done += count
-                }
-                hasher.update(bufferPointer: piece)
-                written += UInt64(take)
-                position += take
-                if written == target.object.size { try complete(blob: blob, source: source) }
-            }
-        }
-    }
-
-    /// The current object has all its bytes: check them and give it its name.
-    mutating func complete(blob: OCIDigest, source: String) throws {
-        let target = targets[current]
-        Glibc.close(descriptor)
-        descriptor = -1
-        let actual = OCIDigest(hasher.finalize())
-        guard actual.hex == target.object.sha256 else {
-            unlink(target.path + ".partial")
-            throw DistributionError(
-                .verification,
-                "object \(target.object.name) (bytes \(target.object.offset)-\(target.object.offset + target.object.size - 1) of blob \(blob) from \(source)) has sha256 \(actual.hex), not \(target.object.sha256)"
-            )
-        }
-        guard rename(target.path + ".partial", target.path) == 0 else {
-            throw DistributionError(
-                .verification, "cannot rename \(target.path).partial: \(String(cString: strerror(errno)))")
-        }
-        current += 1
-        if current < targets.count {
-            skip = targets[current].object.offset - (target.object.offset + target.object.size)
-        }
-    }
-
-    /// The range ended: every object must have arrived whole.
-    func finish(blob: OCIDigest, source: String) throws {
-        guard current == targets.count else {
-            throw DistributionError(
-                .verification,
-                "blob \(blob) from \(source) ended before object \(targets[current].object.name) was whole")
-        }
-    }
-
-    mutating func close() {
-        if descriptor >= 0 { Glibc.close(descriptor) }
-        descriptor = -1
     }
 }
