@@ -25,6 +25,8 @@ package final class RegistryClient: Sendable {
         /// The longest `Retry-After` honoured; a registry asking for longer fails the request.
         package var longestRetryAfter: Duration = .seconds(60)
         package var connectionsPerHost = 8
+        /// Sent with every request (an edge node marks its requests to peers so that they do not go on to theirs).
+        package var headers: [(name: String, value: String)] = []
 
         package init() {}
     }
@@ -100,6 +102,7 @@ package final class RegistryClient: Sendable {
             request.method = call.method
             for (name, value) in call.headers { request.headers.add(name: name, value: value) }
             request.headers.replaceOrAdd(name: "User-Agent", value: "pbrepo/0.1")
+            for header in options.headers { request.headers.replaceOrAdd(name: header.name, value: header.value) }
             if let authorization = authorization(for: call.scopes) {
                 request.headers.replaceOrAdd(name: "Authorization", value: authorization)
             }
