@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev libsqlite3-dev hdf5-tools xxhash librsvg2-bin \
-	docker-registry skopeo apache2-utils
+	docker-registry skopeo apache2-utils curl
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 

@@ -16,6 +16,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: - C libraries (Debian -dev packages; `make deps` installs them, `providers` only prints a hint)
@@ -68,6 +73,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
 
+        // MARK: - The edge node: an OCI read-only registry served from a store, fetching misses from peers and origin
+        .target(
+            name: "EdgeNode",
+            dependencies: [
+                "Distribution", "BlockStore", "OCI", "RegistryClient", "PBRCore", "XXHash",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
+
         // MARK: - Simulator
         .target(
             name: "EdgeSim",
@@ -92,8 +111,9 @@ let package = Package(
             name: "pbrepo",
             dependencies: [
                 "PBRCore", "PBManifest", "ManifestSynthesis", "TensorFiles", "ParameterBlocks", "BlockStore", "EdgeSim",
-                "Trainer", "Distribution", "OCI", "RegistryClient",
+                "Trainer", "Distribution", "OCI", "RegistryClient", "EdgeNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -134,6 +154,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
+        .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeNode"]),
         .testTarget(
             name: "PBRepoCLITests",
             dependencies: [

@@ -27,6 +27,7 @@ LAYERS = [
     ["ParameterBlocks", "PBManifest", "ManifestSynthesis", "RegistryClient"],
     ["BlockStore", "EdgeSim", "NeuralKit"],
     ["Trainer", "FuzzHarnesses", "Distribution"],
+    ["EdgeNode"],
     ["pbrepo", "PBRepoFuzz"],
 ]
 C_WRAPPERS = {"CHDF5": "HDF5", "CZstd": "Zstd", "CXXHash": "XXHash", "COpenBLAS": "BLAS"}

@@ -118,7 +118,7 @@ package enum Push {
 }
 
 /// `body` of every element, at most `width` at a time; results in input order. The first error cancels the rest.
-func boundedMap<Element: Sendable, Value: Sendable>(
+package func boundedMap<Element: Sendable, Value: Sendable>(
     _ elements: [Element], width: Int, _ body: @escaping @Sendable (Element) async throws -> Value
 ) async throws -> [Value] {
     try await withThrowingTaskGroup(of: (Int, Value).self) { group in

@@ -18,7 +18,7 @@ struct PBRepo: ParsableCommand {
             Inspect.self, PartitionCommand.self, IngestCommand.self, ListCommand.self, ShowCommand.self,
             ReportCommand.self,
             ExportManifestCommand.self, SynthesizeManifestCommand.self, ExportBlocksCommand.self, AssembleCommand.self,
-            PushCommand.self, PullCommand.self,
+            PushCommand.self, PullCommand.self, ServeCommand.self,
             VerifyCommand.self,
             CollectGarbageCommand.self, RemoveCommand.self, DiskUsageCommand.self, ScanCacheCommand.self,
             BeamformCommand.self,

@@ -1,0 +1,109 @@
+import ArgumentParser
+import BlockStore
+import EdgeNode
+import Foundation
+import Logging
+import PBRCore
+import RegistryClient
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract:
+            "Run an edge node: the OCI registry read API served from a store, misses fetched from peers, then upstream.",
+        discussion: """
+            Any OCI client pulls from it (pbrepo pull, skopeo, oras). A layer of a pbrepo model is served from the \
+            store's objects; objects it lacks are fetched once, however many clients ask, as byte ranges — from each \
+            --peer in turn (which answer only with what they hold), then from --upstream — and each is checked \
+            (size, sha256, XXH3 of the decoded content) before it is stored and sent. Tags are asked of the upstream \
+            each time, the last one seen answering when it is away. Prometheus metrics at /metrics, logs on standard \
+            error; SIGTERM or SIGINT stops it after the requests under way (docs/distribution.md).
+
+            Example: pbrepo serve --store /srv/edge --listen 0.0.0.0:5000 --upstream https://registry.example.com
+            Example: pbrepo serve --store edge1 --listen 127.0.0.1:5101 --upstream http://127.0.0.1:5000 --peer http://127.0.0.1:5102
+            """)
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "HOST:PORT to listen on (port 0: a free one, printed).") var listen = "127.0.0.1:5000"
+    @Option(help: "The origin registry: http://HOST[:PORT] or https://HOST[:PORT] (https when no scheme).")
+    var upstream: String?
+    @Option(help: "Another edge node asked before the upstream (repeatable, in order).") var peer: [String] = []
+    @Option(help: "Objects fetched at once per miss.") var streams: Int = 4
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func validate() throws {
+        guard Self.hostAndPort(listen) != nil else {
+            throw ValidationError("--listen \(listen) is not HOST:PORT (e.g. 127.0.0.1:5000)")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error")
+        }
+        for url in [upstream].compactMap({ $0 }) + peer where Self.source(url) == nil {
+            throw ValidationError("\(url) is not a registry address (http://HOST:PORT or https://HOST)")
+        }
+    }
+
+    static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port), colon > text.startIndex
+        else { return nil }
+        return (String(text[..<colon]), port)
+    }
+
+    /// `http://host:port` (plain HTTP), `https://host` or a bare `host[:port]` (TLS).
+    static func source(_ url: String) -> (host: String, plainHTTP: Bool)? {
+        var rest = url
+        var plain = false
+        if rest.hasPrefix("http://") {
+            plain = true
+            rest.removeFirst(7)
+        } else if rest.hasPrefix("https://") {
+            rest.removeFirst(8)
+        }
+        while rest.hasSuffix("/") { rest.removeLast() }
+        guard !rest.isEmpty, !rest.contains("/"), !rest.contains(" ") else { return nil }
+        return (rest, plain)
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "pbrepo.serve")
+        let store = try storeOptions.open(create: true)
+        func client(_ url: String, peer: Bool) -> RegistryClient {
+            let (host, plain) = Self.source(url)!
+            var options = RegistryClient.Options()
+            options.plainHTTP = plain
+            options.connectionsPerHost = max(options.connectionsPerHost, streams)
+            if peer {
+                options.headers = [EdgeSource.peerHeader]
+                // A peer that cannot answer quickly is passed over for the next source.
+                options.attempts = 1
+                options.connectTimeout = .seconds(2)
+            } else {
+                options.credentials = try? Credentials.find(for: host, environment: ProcessInfo.processInfo.environment)
+            }
+            return RegistryClient(host: host, options: options)
+        }
+        let node = try Console.run {
+            try EdgeNode(
+                store: store, peers: peer.map { client($0, peer: true) },
+                origin: upstream.map { client($0, peer: false) }, streams: streams, logger: logger)
+        }
+        let (host, port) = Self.hostAndPort(listen)!
+        // The first SIGTERM/SIGINT is the service group's (graceful: requests under way finish, exit 0); a second
+        // one stops at once.
+        Interruption.deferToSafePoints()
+        try Console.run {
+            try runAsync {
+                try await EdgeService.run(node, host: host, port: port, logger: logger) { bound in
+                    // Written straight to the descriptor: a test or script waits for this line.
+                    FileHandle.standardOutput.write(Data("listening on http://\(host):\(bound)\n".utf8))
+                }
+            }
+        }
+    }
+}
