@@ -218,11 +218,13 @@ package final class EdgeNode: Sendable {
     private func fileAnswer(_ digest: OCIDigest, path: String, rangeHeader: String?, source: String, fetched: Bool)
         throws -> BlobAnswer
     {
-        var status = Glibc.stat()
-        guard stat(path, &status) == 0 else {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let end = descriptor >= 0 ? lseek(descriptor, 0, SEEK_END) : -1
+        if descriptor >= 0 { close(descriptor) }
+        guard end >= 0 else {
             throw EdgeError(.blobUnknown, "blob \(digest): \(path): \(String(cString: strerror(errno)))")
         }
-        let size = UInt64(status.st_size)
+        let size = UInt64(end)
         let range = ByteRangeRequest(header: rangeHeader, size: size)
         let wanted: Range<UInt64>
         switch range {
