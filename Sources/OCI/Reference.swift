@@ -66,6 +66,27 @@ package struct Reference: Sendable, Equatable, CustomStringConvertible {
     /// characters as clients cap host and name together.
     package static func isRepositoryName(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= 255 else { return false }
-        return name.wholeMatch(of: #/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/#) != nil
+        // Scanned by hand: the edge checks the name of every request, and the regex took ~100 µs a time.
+        func alphanumeric(_ byte: UInt8) -> Bool { (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) }
+        for component in Array(name.utf8).split(separator: 0x2F, omittingEmptySubsequences: false) {
+            guard let first = component.first, let last = component.last, alphanumeric(first), alphanumeric(last)
+            else { return false }
+            var position = component.startIndex
+            while position < component.endIndex {
+                if alphanumeric(component[position]) {
+                    position += 1
+                    continue
+                }
+                var end = position
+                while end < component.endIndex, !alphanumeric(component[end]) { end += 1 }
+                let separator = component[position..<end]
+                guard
+                    separator.elementsEqual([0x2E]) || separator.elementsEqual([0x5F])
+                        || separator.elementsEqual([0x5F, 0x5F]) || separator.allSatisfy({ $0 == 0x2D })
+                else { return false }
+                position = end
+            }
+        }
+        return true
     }
 }

@@ -6,6 +6,20 @@ import Testing
 
 @Suite("OCI references, digests, documents and challenges")
 struct OCIDocumentTests {
+    /// The scanner against the spec's own regular expression, on 20,000 seeded strings of the characters that matter.
+    @Test func repositoryNamesAgreeWithTheSpecsExpression() {
+        let alphabet = Array("ab09._-/A ".utf8)
+        var generator = SplitMix64(seed: 65)
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 1...10, using: &generator)
+            let name = String(
+                decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
+            let spec =
+                name.wholeMatch(of: #/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/#) != nil
+            #expect(Reference.isRepositoryName(name) == spec, "\(name)")
+        }
+    }
+
     @Test("references: host, repository, tag, digest; refused with the reason")
     func references() throws {
         let plain = try Reference(parsing: "127.0.0.1:5000/pb/tiny-llama:v1")
