@@ -108,10 +108,10 @@ package final class EdgeCatalog: Sendable {
 
     // MARK: Blobs
 
-    /// The file of a blob kept whole, if the catalog has it.
-    package func blobFile(_ digest: OCIDigest) -> String? {
+    /// The file of a blob kept whole and its size, if the catalog has it.
+    package func blobFile(_ digest: OCIDigest) -> (path: String, size: UInt64)? {
         let path = root + "/blobs/" + digest.hex
-        return access(path, F_OK) == 0 ? path : nil
+        return FileSystem.regularFileSize(path).map { (path, $0) }
     }
 
     /// Where a blob being fetched whole is written before it is checked.
@@ -169,7 +169,7 @@ package final class EdgeCatalog: Sendable {
         }
         if manifest.config.mediaType == MediaType.recipe, let first = manifest.layers.first,
             first.mediaType == MediaType.modelIndex, let file = blobFile(first.digest),
-            let bytes = try? MappedFile(path: file).withUnsafeBytes({ Array($0) }),
+            let bytes = try? MappedFile(path: file.path).withUnsafeBytes({ Array($0) }),
             let index = try? JSONValueDecoder().decode(ModelIndexDocument.self, from: bytes)
         {
             learn(index: index, of: manifest)

@@ -180,7 +180,7 @@ package final class EdgeNode: Sendable {
         -> BlobAnswer
     {
         if let file = catalog.blobFile(digest) {
-            return try fileAnswer(digest, path: file, rangeHeader: rangeHeader, source: "local", fetched: false)
+            return fileAnswer(digest, file, rangeHeader: rangeHeader, source: "local", fetched: false)
         }
         // Served from objects when the range lies on objects a held model index places; a range reaching into
         // bytes of objects no held model names (a whole-blob GET of a shared pack, say) takes the whole blob.
@@ -212,19 +212,14 @@ package final class EdgeNode: Sendable {
         guard let file = catalog.blobFile(digest) else {
             throw EdgeError(.upstreamFailed, "blob \(digest) was fetched but is not in \(catalog.root)/blobs")
         }
-        return try fileAnswer(digest, path: file, rangeHeader: rangeHeader, source: source, fetched: true)
+        return fileAnswer(digest, file, rangeHeader: rangeHeader, source: source, fetched: true)
     }
 
-    private func fileAnswer(_ digest: OCIDigest, path: String, rangeHeader: String?, source: String, fetched: Bool)
-        throws -> BlobAnswer
-    {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        let end = descriptor >= 0 ? lseek(descriptor, 0, SEEK_END) : -1
-        if descriptor >= 0 { close(descriptor) }
-        guard end >= 0 else {
-            throw EdgeError(.blobUnknown, "blob \(digest): \(path): \(String(cString: strerror(errno)))")
-        }
-        let size = UInt64(end)
+    private func fileAnswer(
+        _ digest: OCIDigest, _ file: (path: String, size: UInt64), rangeHeader: String?, source: String,
+        fetched: Bool
+    ) -> BlobAnswer {
+        let (path, size) = file
         let range = ByteRangeRequest(header: rangeHeader, size: size)
         let wanted: Range<UInt64>
         switch range {

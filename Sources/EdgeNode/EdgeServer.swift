@@ -95,7 +95,7 @@ package struct EdgeResponder: HTTPResponder {
             let answer = try await node.blob(
                 repository: repository, digest: digest, rangeHeader: rangeHeader, localOnly: localOnly)
             node.metrics.cache(answer.fetched ? "miss" : "hit")
-            return ("blob", blobResponse(answer, head: isHead))
+            return ("blob", try blobResponse(answer, head: isHead))
         case "referrers":
             // No referrers are kept: an empty index, so that clients do not fall back to the tag schema.
             var headers = HTTPFields()
@@ -137,7 +137,7 @@ package struct EdgeResponder: HTTPResponder {
             status: .ok, headers: headers, body: head ? ResponseBody() : .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    private func blobResponse(_ answer: EdgeNode.BlobAnswer, head: Bool) -> Response {
+    private func blobResponse(_ answer: EdgeNode.BlobAnswer, head: Bool) throws -> Response {
         var headers = HTTPFields()
         headers[.acceptRanges] = "bytes"
         headers[HTTPField.Name("Docker-Content-Digest")!] = answer.digest.description
@@ -160,6 +160,15 @@ package struct EdgeResponder: HTTPResponder {
         guard !head else { return Response(status: status, headers: headers) }
         let metrics = node.metrics
         let pieces = answer.pieces
+        // A small answer is read at once into one buffer: no streaming writer for a 4 KiB block.
+        if length <= UInt64(FileReading.pieceBytes) {
+            var buffer = ByteBufferAllocator().buffer(capacity: Int(length))
+            for piece in pieces {
+                try FileReading.read(piece.path, offset: piece.offset, length: piece.length, into: &buffer)
+                metrics.served(piece.length, source: piece.source)
+            }
+            return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
+        }
         return Response(
             status: status, headers: headers,
             body: ResponseBody(contentLength: Int(length)) { writer in
@@ -191,6 +200,29 @@ package struct EdgeResponder: HTTPResponder {
 /// Reads a file range in pieces into buffers for a response, off the concurrency pool's threads.
 enum FileReading {
     static let pieceBytes = 1 << 20
+
+    /// Appends `length` bytes of the file from `offset` to `buffer`.
+    static func read(_ path: String, offset: UInt64, length: UInt64, into buffer: inout ByteBuffer) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw EdgeError(.blobUnknown, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var done: UInt64 = 0
+        while done < length {
+            let want = Int(length - done)
+            let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                let count = pread(descriptor, raw.baseAddress!, want, off_t(offset + done))
+                guard count > 0 else {
+                    throw EdgeError(
+                        .blobUnknown,
+                        "\(path) ended at \(offset + done) of \(offset + length): \(String(cString: strerror(errno)))")
+                }
+                return count
+            }
+            done += UInt64(count)
+        }
+    }
 
     static func stream(
         _ path: String, offset: UInt64, length: UInt64, _ send: (ByteBuffer) async throws -> Void

@@ -60,6 +60,13 @@ public enum FileSystem {
         }
     }
 
+    /// The size of the regular file at `path` (links followed), nil when there is none.
+    package static func regularFileSize(_ path: String) -> UInt64? {
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return UInt64(status.st_size)
+    }
+
     /// The bytes of the regular files under `directory` (links not followed), as `du --apparent-size -b` adds them.
     package static func regularFileBytes(under directory: String) -> UInt64 {
         var total: UInt64 = 0
