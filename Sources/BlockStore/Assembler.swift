@@ -477,6 +477,17 @@ extension Store {
             try recipe(of: model), objects: objects, to: output, options: options, progress: progress)
     }
 
+    /// Rebuilds a model from `objects` (a staging directory reading the rest from the store, as a pull has it)
+    /// before the model is recorded: the assembly checks every object it decodes, so a pull with an output need not
+    /// decode them once more to check them.
+    package func assemble(
+        _ recipe: Recipe, from objects: ObjectDirectory, to output: String, options: Assembler.Options = .init(),
+        progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) throws -> AssembleResult {
+        rememberOutputDirectory(AtomicFile.directory(of: output))
+        return try Assembler.assemble(recipe, objects: objects, to: output, options: options, progress: progress)
+    }
+
     /// Writes what a client must download for `model` into `directory`: the objects (with delta bases) under
     /// `objects/` and `<model>.recipe.json`. Several models can share one directory (and their objects).
     package func exportBlocks(_ model: String, to directory: String) throws -> (objects: Int, bytes: UInt64) {

@@ -106,8 +106,11 @@ package enum ObjectTransfer {
 
     /// Decodes every fetched object (delta bases and chunks from `staging` or the store) and checks it is the
     /// content it is named after; only then do they join the store. A wrong one is deleted and named in the error.
-    package static func commit(_ digests: [XXH3Digest], staging: ObjectDirectory, store: Store, source: String) throws {
-        _ = try Parallel.map(count: digests.count) { position in
+    /// `decoded`: the caller has decoded and checked every one already (an assembly from `staging`).
+    package static func commit(
+        _ digests: [XXH3Digest], staging: ObjectDirectory, store: Store, source: String, decoded: Bool = false
+    ) throws {
+        _ = try Parallel.map(count: decoded ? 0 : digests.count) { position in
             let digest = digests[position]
             do {
                 try staging.checkIntact(digest)

@@ -27,6 +27,8 @@ package struct PullResult: Sendable, Codable, Equatable {
     package var modelBytes: UInt64
     /// The model was in the store already, the same.
     package var alreadyPresent: Bool
+    /// Where the model was assembled (`Options.assemble`), when the pull did it.
+    package var assembledOutput: String?
 }
 
 package enum Pull {
@@ -42,6 +44,23 @@ package enum Pull {
         /// Runs once the recipe is known and before any object is fetched: a pull that would end in a refusal
         /// (an output that exists, say) is refused before it moves the bytes.
         package var checkRecipe: (@Sendable (Recipe) throws -> Void)?
+        /// Assemble the model here from what arrived, before it is committed: the assembly decodes and checks every
+        /// object, in place of the check a pull without an output makes (nothing is decoded twice).
+        package var assemble: Assemble?
+
+        package struct Assemble: Sendable {
+            package var output: String
+            package var options: Assembler.Options
+            package var progress: (@Sendable (UInt64, UInt64) -> Void)?
+
+            package init(
+                output: String, options: Assembler.Options, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+            ) {
+                self.output = output
+                self.options = options
+                self.progress = progress
+            }
+        }
 
         package init() {}
     }
@@ -155,7 +174,19 @@ package enum Pull {
             runs, client: client, repository: repository, staging: staging, streams: options.streams, source: name,
             progress: progress)
         result.requests += runs.count
-        try ObjectTransfer.commit(missing.map(\.digest), staging: staging, store: store, source: name)
+        if let assemble = options.assemble {
+            do {
+                result.assembledOutput =
+                    try store.assemble(
+                        recipe, from: staging, to: assemble.output, options: assemble.options,
+                        progress: assemble.progress
+                    ).output
+            } catch let error as StoreError where error.code == .corruptObject || error.code == .checksumMismatch {
+                throw DistributionError(.verification, "\(name): \(error)")
+            }
+        }
+        try ObjectTransfer.commit(
+            missing.map(\.digest), staging: staging, store: store, source: name, decoded: options.assemble != nil)
         guard Assembler.requiredObjects(recipe, in: store.objects).missing.isEmpty else {
             throw DistributionError(
                 .notAModel, "the model index of \(name) does not list every object its recipe needs")

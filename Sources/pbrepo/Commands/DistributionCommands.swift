@@ -148,9 +148,13 @@ struct PullCommand: ParsableCommand {
         let client = try registryOptions.client(for: source.host)
         var pullOptions = Pull.Options()
         pullOptions.streams = max(1, registryOptions.streams)
+        let assembleBar = ProgressBar(label: "assemble")
         if let output, !noAssemble {
             let overwrite = force
             pullOptions.checkRecipe = { _ = try Assembler.destination(of: $0, output: output, overwrite: overwrite) }
+            pullOptions.assemble = Pull.Options.Assemble(
+                output: output, options: Assembler.Options(overwrite: overwrite)
+            ) { assembleBar.update(done: $0, total: $1) }
         }
         let options = pullOptions
         Interruption.setUnfinished("pull of \(source)")
@@ -165,15 +169,16 @@ struct PullCommand: ParsableCommand {
             }
         }
         progress.finish()
-        var assembled: AssembleResult?
-        if let output, !noAssemble {
-            let bar = ProgressBar(label: "assemble \(result.model)")
-            assembled = try Console.run {
+        var assembledOutput = result.assembledOutput
+        if result.assembledOutput != nil { assembleBar.finish() }
+        if let output, !noAssemble, assembledOutput == nil {
+            // The model was in the store already: assembled from there.
+            assembledOutput = try Console.run {
                 try store.assemble(result.model, to: output, options: Assembler.Options(overwrite: force)) {
-                    bar.update(done: $0, total: $1)
-                }
+                    assembleBar.update(done: $0, total: $1)
+                }.output
             }
-            bar.finish()
+            assembleBar.finish()
         }
         if json {
             var members: [(String, JSONValue)] = [
@@ -184,7 +189,7 @@ struct PullCommand: ParsableCommand {
                 ("document_bytes", .number(result.documentBytes)), ("requests", .number(result.requests)),
                 ("artifact_bytes", .number(result.artifactBytes)), ("model_bytes", .number(result.modelBytes)),
             ]
-            if let assembled { members.append(("output", .string(assembled.output))) }
+            if let assembledOutput { members.append(("output", .string(assembledOutput))) }
             print(JSONValue.object(members).prettyPrinted())
         } else {
             let what =
@@ -193,7 +198,7 @@ struct PullCommand: ParsableCommand {
                 : "fetched \(result.fetched) of \(result.objects) object(s), \(formatBytes(result.bytesFetched)) in \(result.requests) request(s) (the model is \(formatBytes(result.modelBytes)))"
             print(
                 "pulled \(result.reference) → \(result.model): \(what)"
-                    + (assembled.map { "; assembled → \($0.output)" } ?? ""))
+                    + (assembledOutput.map { "; assembled → \($0)" } ?? ""))
         }
     }
 }

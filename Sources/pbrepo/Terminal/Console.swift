@@ -64,7 +64,8 @@ final class ProgressBar: Sendable {
     private let enabled: Bool
     private let counting: Bool
     private let lock = Mutex(0.0)
-    private let started = ProgressBar.seconds()
+    /// When the first update came: the rate is of the work, not of the time before it began (a pull's assembly).
+    private let started = Mutex<Double?>(nil)
 
     /// - Parameter counting: show done/total as plain counts (episodes, runs) instead of bytes.
     init(label: String, counting: Bool = false, enabled: Bool = Console.stderrIsTerminal) {
@@ -76,6 +77,10 @@ final class ProgressBar: Sendable {
     func update(done: UInt64, total: UInt64, note: String? = nil) {
         guard enabled, total > 0 else { return }
         let now = Self.seconds()
+        let started = self.started.withLock { first in
+            if first == nil { first = now }
+            return first!
+        }
         let draw = lock.withLock { last -> Bool in
             if now - last < 0.1 && done < total { return false }
             last = now
