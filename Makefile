@@ -8,7 +8,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
 
-.PHONY: deps build test test-fast lint fuzz demo bench install clean
+.PHONY: deps build test test-fast lint fuzz demo bench bench-distribution install clean
 
 PREFIX ?= /usr/local
 STATIC_BUILD := .build-static
@@ -65,6 +65,10 @@ lint:
 
 demo: build
 	PBREPO=$(PBREPO) scripts/demo.sh
+
+# Pull, push and serve beside curl|openssl, skopeo, nginx and docker-registry (docs/benchmarks.md); installs them.
+bench-distribution: build
+	python3 scripts/bench_distribution.py --pbrepo $(PBREPO)
 
 bench: build
 	$(PBREPO) bench inspect --size-gb 1.5
