@@ -120,7 +120,7 @@ package struct ModelArtifact: Sendable {
                 let header = try StoredObject.header(of: object, name: "\(digest)")
                 return Facts(
                     digest: digest, header: header, size: UInt64(object.count),
-                    checksumKey: header.checksum.map { "2:" + $0.description } ?? "1:\(object.count)")
+                    checksumKey: Store.sha256Key(of: header, fileSize: object.count))
             }
         }
         var sha256 = try store.objectSHA256(

@@ -202,7 +202,7 @@ package enum Pull {
                     guard UInt64(object.count) == entry.object.size,
                         let header = try? StoredObject.header(of: object, name: entry.object.name)
                     else { return nil }
-                    let key = header.checksum.map { "2:" + $0.description } ?? "1:\(object.count)"
+                    let key = Store.sha256Key(of: header, fileSize: object.count)
                     // A local object encoded otherwise has another sha256: only downloaded or equal files count.
                     guard
                         missing.contains(where: { $0.digest == entry.digest })

@@ -266,7 +266,7 @@ package final class EdgeNode: Sendable {
         if checkedLocal.withLock({ $0.contains(member.digest) }) { return true }
         let (key, size) = try store.objects.withObject(member.digest) { object in
             let header = try StoredObject.header(of: object, name: member.object.name)
-            return (header.checksum.map { "2:" + $0.description } ?? "1:\(object.count)", UInt64(object.count))
+            return (Store.sha256Key(of: header, fileSize: object.count), UInt64(object.count))
         }
         var sha256 = try store.objectSHA256([member.object.name: key])[member.object.name]?.sha256
         if sha256 == nil {

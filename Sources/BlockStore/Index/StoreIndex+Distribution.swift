@@ -180,6 +180,12 @@ extension Store {
         try Lease(store: root, digests: digests)
     }
 
+    /// The key under which the sha256 of an object file is remembered: its header's checksum of the stored bytes
+    /// (or, for an object without one, its size), so that a file rewritten otherwise is hashed again.
+    package static func sha256Key(of header: StoredObject, fileSize: Int) -> String {
+        header.checksum.map { "2:" + $0.description } ?? "1:\(fileSize)"
+    }
+
     package func objectSHA256(_ checksums: [String: String]) throws -> [String: (sha256: String, size: UInt64)] {
         try index.objectSHA256(checksums)
     }
