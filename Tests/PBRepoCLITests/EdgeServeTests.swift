@@ -91,21 +91,11 @@ struct EdgeServeTests {
 
     /// Bytes of the blob GETs in the registry's access log after `skipping` lines, and how many there were.
     static func blobTraffic(_ registry: LocalRegistry, skipping lines: Int = 0) -> (bytes: Int, requests: Int) {
-        var bytes = 0
-        var requests = 0
-        for line in registry.log.split(separator: "\n").dropFirst(lines) where line.contains("\"GET /v2/") {
-            guard line.contains("/blobs/sha256:") else { continue }
-            // … "GET /v2/pb/mlp/blobs/sha256:… HTTP/1.1" 206 1234 "" "pbrepo/0.1"
-            let fields = line.split(separator: "\"")
-            guard fields.count > 2 else { continue }
-            let statusAndSize = fields[2].split(separator: " ")
-            if statusAndSize.count >= 2, let size = Int(statusAndSize[1]) { bytes += size }
-            requests += 1
-        }
-        return (bytes, requests)
+        let gets = registry.blobGets(after: lines)
+        return (gets.reduce(0) { $0 + $1.bytes }, gets.count)
     }
 
-    static func logLines(_ registry: LocalRegistry) -> Int { registry.log.split(separator: "\n").count }
+    static func logLines(_ registry: LocalRegistry) -> Int { registry.logLines }
 
     /// A registry holding both mlp models, pushed from a store the test keeps to compute what they share.
     static func origin() throws -> (LocalRegistry, Store) {

@@ -96,13 +96,13 @@ struct PullKillTests {
         var killed = 0
         for round in 0..<10 {
             let have = try Self.kept(store: local, objects: objects)
-            let mark = registry.log.split(separator: "\n").count
+            let mark = registry.logLines
             let process = try CommandRun.start(["pull", "--store", local, "--plain-http", reference])
             usleep(UInt32(Double.random(in: 0.005...max(0.01, 0.9 * duration), using: &generator) * 1e6))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             // Object bytes this run received, as the registry sent them (ranges of layers and packs).
-            let sent = Self.objectBytes(registry.log, after: mark, reference: "pb/big", documents: documents)
+            let sent = Self.objectBytes(registry, after: mark, documents: documents)
             #expect(sent <= total - have, "round \(round): \(sent) object bytes sent with \(have) of \(total) kept")
             if process.terminationReason == .uncaughtSignal {
                 killed += 1
@@ -115,11 +115,11 @@ struct PullKillTests {
         #expect(killed >= 5, "only \(killed) of 10 pulls were killed mid-way (a pull took \(duration) s)")
 
         let have = try Self.kept(store: local, objects: objects)
-        let mark = registry.log.split(separator: "\n").count
+        let mark = registry.logLines
         let output = Samples.temporaryDirectory() + "/out.safetensors"
         let last = try CommandRun.run(["pull", "--store", local, "--plain-http", reference, "-o", output])
         #expect(last.status == 0, "\(last.stderr)")
-        let sent = Self.objectBytes(registry.log, after: mark, reference: "pb/big", documents: documents)
+        let sent = Self.objectBytes(registry, after: mark, documents: documents)
         #expect(sent <= total - have)
         #expect(try Self.sha256(output) == Self.sha256(model))
         #expect(try CommandRun.run(["verify", "--store", local]).status == 0)
@@ -141,16 +141,9 @@ struct PullKillTests {
         return [config, index]
     }
 
-    static func objectBytes(_ log: String, after mark: Int, reference: String, documents: Set<String>) -> Int {
-        var bytes = 0
-        for line in log.split(separator: "\n").dropFirst(mark)
-        where line.contains("\"GET /v2/\(reference)/blobs/sha256:") {
-            guard !documents.contains(where: { line.contains($0) }) else { continue }
-            let fields = line.split(separator: "\"")
-            guard fields.count > 2 else { continue }
-            let statusAndSize = fields[2].split(separator: " ")
-            if statusAndSize.count >= 2, let size = Int(statusAndSize[1]) { bytes += size }
-        }
-        return bytes
+    /// Object bytes the registry sent after line `mark` (the recipe and model index left out).
+    static func objectBytes(_ registry: LocalRegistry, after mark: Int, documents: Set<String>) -> Int {
+        registry.blobGets(after: mark).filter { get in !documents.contains { get.request.contains($0) } }
+            .reduce(0) { $0 + $1.bytes }
     }
 }

@@ -86,6 +86,22 @@ public final class LocalRegistry: @unchecked Sendable {
     /// What the registry logged (its access log included).
     public var log: String { (try? String(contentsOfFile: root + "/registry.log", encoding: .utf8)) ?? "" }
 
+    /// Lines of the log so far: a mark to read the blob GETs after.
+    public var logLines: Int { log.split(separator: "\n").count }
+
+    /// The blob GETs of the access log after line `mark`: the request line (`GET /v2/… HTTP/1.1`) and the bytes the
+    /// registry sent, as `… "GET /v2/pb/mlp/blobs/sha256:… HTTP/1.1" 206 1234 "" "pbrepo/0.1"` says.
+    public func blobGets(after mark: Int = 0) -> [(request: String, bytes: Int)] {
+        log.split(separator: "\n").dropFirst(mark).compactMap { line in
+            let fields = line.split(separator: "\"")
+            guard fields.count > 2, fields[1].hasPrefix("GET /v2/"), fields[1].contains("/blobs/sha256:") else {
+                return nil
+            }
+            let statusAndSize = fields[2].split(separator: " ")
+            return (String(fields[1]), statusAndSize.count >= 2 ? Int(statusAndSize[1]) ?? 0 : 0)
+        }
+    }
+
     static func freePort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw FixtureError("socket: \(String(cString: strerror(errno)))") }
