@@ -367,8 +367,9 @@ package enum Assembler {
 
     /// Decodes objects on all cores and hands their contents to `body` in order — a list's chunk by chunk, each
     /// chunk a piece (`first` is true for an object's first piece) — while the workers go on decoding the next
-    /// ones: writing overlaps decoding, and memory holds at most a window of decoded pieces, whatever the objects'
-    /// sizes. Pieces are decoded into buffers of the shared scratch pool, which the next pieces reuse.
+    /// ones: writing overlaps decoding, and memory holds at most a window of decoded pieces (one per worker and the
+    /// one being written), whatever the objects' sizes. Pieces are decoded into buffers of the shared scratch pool,
+    /// which the next pieces reuse.
     ///
     /// A list's whole digest is not computed again: each chunk is checked against its own, the list against its
     /// file checksum, and the file the pieces go into against its whole-file digest.
@@ -392,8 +393,10 @@ package enum Assembler {
                 pieces.append(Piece(owner: index, digest: digest))
             }
         }
+        // One piece per worker in flight besides the one being written: with the store's 64 MiB chunks a 2-core
+        // assembly holds three decoded pieces (it held five before pulls were given a memory bound, issue 14).
         let workers = Parallel.workers
-        let pipeline = OrderedPipeline<ScratchBuffer>(count: pieces.count, window: 2 * workers + 1)
+        let pipeline = OrderedPipeline<ScratchBuffer>(count: pieces.count, window: workers)
         let planned = pieces
         for _ in 0..<workers {
             pipeline.startWorker { index in

@@ -431,9 +431,10 @@ package struct StoredObject: Sendable {
     /// content against the digest in the header. Raw planes are read straight from `object`, without a copy.
     ///
     /// - Parameter base: the decoded content of the base object, for deltas.
+    /// - Parameter release: called with bytes of `object` the decoder is done with (a mapped file evicts them).
     package static func decode(
         _ object: UnsafeRawBufferPointer, name: String, base: UnsafeRawBufferPointer?,
-        into destination: UnsafeMutableRawBufferPointer
+        into destination: UnsafeMutableRawBufferPointer, release: ((UnsafeRawBufferPointer) -> Void)? = nil
     ) throws(StoreError) {
         let header = try validated(object, name: name)
         guard header.rawLength == UInt64(destination.count) else {
@@ -464,7 +465,7 @@ package struct StoredObject: Sendable {
                 }
                 baseBytes = base
             }
-            try decodePlanes(payload, header: header, name: name, xor: baseBytes, into: destination)
+            try decodePlanes(payload, header: header, name: name, xor: baseBytes, into: destination, release: release)
         case .chunked:
             throw notSelfContained(name)
         }
@@ -477,11 +478,13 @@ package struct StoredObject: Sendable {
 
     static func decodePlanes(
         _ payload: UnsafeRawBufferPointer, header: StoredObject, name: String, xor: UnsafeRawBufferPointer?,
-        into destination: UnsafeMutableRawBufferPointer
+        into destination: UnsafeMutableRawBufferPointer, release: ((UnsafeRawBufferPointer) -> Void)? = nil
     ) throws(StoreError) {
-        let planes = try PlaneView(payload, header: header, name: name)
-        withExtendedLifetime(planes) {
-            interleavePlanes(planes.pointers, count: planes.planeLength, xor: xor, into: destination.baseAddress!)
+        let planes = try PlaneStripes(payload, header: header, name: name, release: release)
+        let size = header.elementSize
+        try PlaneStripes.forEachStripe([planes]) { first, count, stripes in
+            let other = xor.map { UnsafeRawBufferPointer(rebasing: $0[(first * size)..<((first + count) * size)]) }
+            interleavePlanes(stripes[0], count: count, xor: other, into: destination.baseAddress! + first * size)
         }
     }
 
@@ -491,7 +494,8 @@ package struct StoredObject: Sendable {
     /// the delta's digest, which also covers the base's bytes.
     package static func decode(
         _ object: UnsafeRawBufferPointer, name: String, baseObject: UnsafeRawBufferPointer, baseName: String,
-        into destination: UnsafeMutableRawBufferPointer
+        into destination: UnsafeMutableRawBufferPointer, release: ((UnsafeRawBufferPointer) -> Void)? = nil,
+        releaseBase: ((UnsafeRawBufferPointer) -> Void)? = nil
     ) throws(StoreError) {
         let header = try validated(object, name: name)
         let baseHeader = try validated(baseObject, name: baseName)
@@ -505,7 +509,7 @@ package struct StoredObject: Sendable {
             var failure: StoreError?
             base.withUnsafeBytes { base in
                 do throws(StoreError) {
-                    try decode(object, name: name, base: base, into: destination)
+                    try decode(object, name: name, base: base, into: destination, release: release)
                 } catch {
                     failure = error
                 }
@@ -513,19 +517,27 @@ package struct StoredObject: Sendable {
             if let failure { throw failure }
             return
         }
-        let delta = try PlaneView(
-            UnsafeRawBufferPointer(rebasing: object[header.payloadOffset...]), header: header, name: name)
-        let base = try PlaneView(
+        let delta = try PlaneStripes(
+            UnsafeRawBufferPointer(rebasing: object[header.payloadOffset...]), header: header, name: name,
+            release: release)
+        let base = try PlaneStripes(
             UnsafeRawBufferPointer(rebasing: baseObject[baseHeader.payloadOffset...]), header: baseHeader,
-            name: baseName)
-        var combined: [UnsafePointer<UInt8>] = []
-        for plane in 0..<header.elementSize {
-            let slot = delta.slot(plane)
-            xorBytes(delta.pointers[plane], base.pointers[plane], into: slot, count: delta.planeLength)
-            combined.append(UnsafePointer(slot))
-        }
-        withExtendedLifetime((delta, base)) {
-            interleavePlanes(combined, count: delta.planeLength, xor: nil, into: destination.baseAddress!)
+            name: baseName, release: releaseBase)
+        let size = header.elementSize
+        let combined = ScratchPool.shared.take(size * min(delta.planeLength, PlaneStripes.stripeLength))
+        try withExtendedLifetime(combined) { () throws(StoreError) in
+            let slots = (0..<size).map {
+                (combined.pointer + $0 * min(delta.planeLength, PlaneStripes.stripeLength))
+                    .assumingMemoryBound(to: UInt8.self)
+            }
+            try PlaneStripes.forEachStripe([delta, base]) { first, count, stripes in
+                for plane in 0..<size {
+                    xorBytes(stripes[0][plane], stripes[1][plane], into: slots[plane], count: count)
+                }
+                interleavePlanes(
+                    slots.map { UnsafePointer($0) }, count: count, xor: nil,
+                    into: destination.baseAddress! + first * size)
+            }
         }
         let actual = xxh3_128(UnsafeRawBufferPointer(destination))
         guard actual == header.digest else {
@@ -537,21 +549,46 @@ package struct StoredObject: Sendable {
     }
 }
 
-/// The planes of a plane-coded object's payload: raw planes are read where they lie, compressed ones are
-/// decompressed into a scratch slot of their own (slot p for plane p).
-final class PlaneView {
-    let planeLength: Int
-    private(set) var pointers: [UnsafePointer<UInt8>] = []
-    private let scratch: ScratchBuffer
+/// The planes of a plane-coded object's payload, read a stripe at a time: raw planes where they lie, compressed
+/// ones decompressed stripe by stripe into slots of a small scratch buffer (slot p for plane p). Decoding so holds
+/// `planes × stripeLength` bytes besides its output, not a second copy of the content (64 MiB per worker for the
+/// store's largest chunks), and the interleaving reads planes that are still in cache.
+final class PlaneStripes {
+    /// Elements per stripe.
+    static let stripeLength = 256 << 10
+    /// Consumed payload is handed to `release` in steps of at least this many bytes.
+    static let releaseStep = 4 << 20
 
-    init(_ payload: UnsafeRawBufferPointer, header: StoredObject, name: String) throws(StoreError) {
+    private enum Source {
+        case raw(UnsafePointer<UInt8>)
+        case compressed(ZstdFrameReader)
+    }
+
+    let planeLength: Int
+    private let name: String
+    private var sources: [Source] = []
+    /// Each plane's bytes in the payload.
+    private var planeBytes: [UnsafeRawBufferPointer] = []
+    private let scratch: ScratchBuffer
+    private var position = 0
+    private let release: ((UnsafeRawBufferPointer) -> Void)?
+    private var released: [Int]
+
+    /// - Parameter release: called with payload bytes the reader is done with (a mapped file evicts them).
+    init(
+        _ payload: UnsafeRawBufferPointer, header: StoredObject, name: String,
+        release: ((UnsafeRawBufferPointer) -> Void)? = nil
+    ) throws(StoreError) {
         let planes = header.elementSize
         let tableLength = 8 * planes
         guard header.rawLength > 0, header.rawLength % UInt64(planes) == 0, payload.count >= tableLength else {
             throw StoreError(.corruptObject, "object \(name) has a damaged plane table")
         }
         planeLength = Int(header.rawLength) / planes
-        scratch = ScratchPool.shared.take(planes * planeLength)
+        self.name = name
+        self.release = release
+        released = Array(repeating: 0, count: planes)
+        scratch = ScratchPool.shared.take(planes * min(planeLength, Self.stripeLength))
         var cursor = tableLength
         for plane in 0..<planes {
             let entry = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8 * plane, as: UInt64.self))
@@ -562,16 +599,15 @@ final class PlaneView {
             }
             let bytes = UnsafeRawBufferPointer(rebasing: payload[cursor..<(cursor + Int(length))])
             cursor += Int(length)
+            planeBytes.append(bytes)
             if compressed {
                 do {
-                    try Zstd.decompress(
-                        bytes, into: UnsafeMutableRawBufferPointer(start: slot(plane), count: planeLength))
+                    sources.append(.compressed(try ZstdFrameReader(frame: bytes, contentSize: planeLength)))
                 } catch {
                     throw StoreError(.corruptObject, "object \(name): plane \(plane) does not decompress: \(error)")
                 }
-                pointers.append(UnsafePointer(slot(plane)))
             } else {
-                pointers.append(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                sources.append(.raw(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)))
             }
         }
         guard cursor == payload.count else {
@@ -579,9 +615,68 @@ final class PlaneView {
         }
     }
 
+    /// The next `count` (at most `stripeLength`) bytes of every plane, valid until the next call.
+    func next(_ count: Int) throws(StoreError) -> [UnsafePointer<UInt8>] {
+        precondition(count <= Self.stripeLength && position + count <= planeLength)
+        var pointers: [UnsafePointer<UInt8>] = []
+        pointers.reserveCapacity(sources.count)
+        for (plane, source) in sources.enumerated() {
+            switch source {
+            case .raw(let start):
+                pointers.append(start + position)
+                releaseBehind(plane, upTo: position + count)
+            case .compressed(let reader):
+                do {
+                    try reader.read(into: UnsafeMutableRawBufferPointer(start: slot(plane), count: count))
+                } catch {
+                    throw StoreError(.corruptObject, "object \(name): plane \(plane) does not decompress: \(error)")
+                }
+                pointers.append(UnsafePointer(slot(plane)))
+                releaseBehind(plane, upTo: reader.framePosition)
+            }
+        }
+        position += count
+        return pointers
+    }
+
+    /// Checks, once every stripe was read, that each compressed plane ended where its table entry says.
+    func finish() throws(StoreError) {
+        for (plane, source) in sources.enumerated() {
+            guard case .compressed(let reader) = source else { continue }
+            do {
+                try reader.finish()
+            } catch {
+                throw StoreError(.corruptObject, "object \(name): plane \(plane) does not decompress: \(error)")
+            }
+        }
+    }
+
     /// Plane p's scratch slot.
     func slot(_ plane: Int) -> UnsafeMutablePointer<UInt8> {
-        (scratch.pointer + plane * planeLength).assumingMemoryBound(to: UInt8.self)
+        (scratch.pointer + plane * min(planeLength, Self.stripeLength)).assumingMemoryBound(to: UInt8.self)
+    }
+
+    private func releaseBehind(_ plane: Int, upTo consumed: Int) {
+        guard let release, consumed - released[plane] >= Self.releaseStep else { return }
+        release(UnsafeRawBufferPointer(rebasing: planeBytes[plane][released[plane]..<consumed]))
+        released[plane] = consumed
+    }
+
+    /// Reads every stripe of `planes` (several plane sets read in step, e.g. a delta's and its base's) and hands
+    /// them to `body` with the index of the stripe's first element.
+    static func forEachStripe(
+        _ planes: [PlaneStripes], _ body: (_ first: Int, _ count: Int, [[UnsafePointer<UInt8>]]) -> Void
+    ) throws(StoreError) {
+        let planeLength = planes[0].planeLength
+        var first = 0
+        while first < planeLength {
+            let count = min(stripeLength, planeLength - first)
+            var stripes: [[UnsafePointer<UInt8>]] = []
+            for set in planes { stripes.append(try set.next(count)) }
+            body(first, count, stripes)
+            first += count
+        }
+        for set in planes { try set.finish() }
     }
 }
 

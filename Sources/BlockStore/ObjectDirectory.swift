@@ -116,13 +116,21 @@ package struct ObjectDirectory: Sendable {
 
     /// Calls `body` with an object file's bytes (mapped).
     package func withObject<R>(_ digest: XXH3Digest, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try withMappedObject(digest) { _, bytes in try body(bytes) }
+    }
+
+    /// Calls `body` with an object file's mapping and its bytes: a reader that passes over a large object evicts
+    /// what it has read (`MappedFile.evict`), so that it keeps a window of the file resident, not the file.
+    package func withMappedObject<R>(
+        _ digest: XXH3Digest, _ body: (MappedFile, UnsafeRawBufferPointer) throws -> R
+    ) throws -> R {
         let file: MappedFile
         do {
             file = try MappedFile(path: readablePath(of: digest))
         } catch {
             throw StoreError(.missingObject, "object \(digest) is missing (\(path(of: digest)))")
         }
-        return try file.withUnsafeBytes(body)
+        return try file.withUnsafeBytes { try body(file, $0) }
     }
 
     /// The objects an object's decoding reads besides itself: a delta's base, a list's chunks (in order).
@@ -201,7 +209,7 @@ package struct ObjectDirectory: Sendable {
     /// Maps an object file once, checks it is the object it is named after, and decodes it (with its delta base)
     /// or reads its chunk list; a list named as a chunk of `list` is not read further.
     private func decode(_ digest: XXH3Digest, asChunkOf list: XXH3Digest?) throws -> Decoded {
-        try withObject(digest) { object -> Decoded in
+        try withMappedObject(digest) { file, object -> Decoded in
             let header = try StoredObject.validated(object, name: "\(digest)")
             guard header.digest == digest else {
                 throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")
@@ -212,12 +220,13 @@ package struct ObjectDirectory: Sendable {
             let buffer = ScratchPool.shared.take(Int(header.rawLength))
             let destination = UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count)
             if let baseDigest = header.base {
-                try withObject(baseDigest) { baseObject in
+                try withMappedObject(baseDigest) { baseFile, baseObject in
                     try StoredObject.decode(
-                        object, name: "\(digest)", baseObject: baseObject, baseName: "\(baseDigest)", into: destination)
+                        object, name: "\(digest)", baseObject: baseObject, baseName: "\(baseDigest)", into: destination,
+                        release: file.evict, releaseBase: baseFile.evict)
                 }
             } else {
-                try StoredObject.decode(object, name: "\(digest)", base: nil, into: destination)
+                try StoredObject.decode(object, name: "\(digest)", base: nil, into: destination, release: file.evict)
             }
             return .content(buffer)
         }

@@ -125,3 +125,81 @@ package enum Zstd {
         try frame.withUnsafeBytes { try decompress($0, maximumSize: maximumSize) }
     }
 }
+
+/// One frame decompressed a piece at a time into the caller's buffers, so that a consumer that needs the content
+/// only in passing (interleaving byte planes, hashing) holds a piece of it, not all of it. The context's own
+/// memory is the frame's window (2 MiB at the default level for large inputs; the content size when smaller).
+///
+/// The corresponding C functions are `ZSTD_createDCtx`, `ZSTD_decompressStream` and `ZSTD_freeDCtx`.
+package final class ZstdFrameReader {
+    private let context: OpaquePointer
+    private let frame: UnsafeRawBufferPointer
+    private var consumed = 0
+    private var produced = 0
+    private let contentSize: Int
+    /// ZSTD_decompressStream said the frame is complete (its checksum, when it has one, held).
+    private var ended = false
+
+    /// A reader of `frame`, which must record a content size of exactly `contentSize` bytes.
+    package init(frame: UnsafeRawBufferPointer, contentSize: Int) throws(ZstdError) {
+        let recorded = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        guard recorded == UInt64(contentSize) else {
+            throw ZstdError("frame content size is unknown, invalid or not the expected \(contentSize) bytes")
+        }
+        guard let context = ZSTD_createDCtx() else { throw ZstdError("out of memory") }
+        self.context = context
+        self.frame = frame
+        self.contentSize = contentSize
+    }
+
+    deinit { ZSTD_freeDCtx(context) }
+
+    /// Fills `output` with the next `output.count` bytes of content.
+    package func read(into output: UnsafeMutableRawBufferPointer) throws(ZstdError) {
+        guard produced + output.count <= contentSize else {
+            throw ZstdError("asked for content past the frame's \(contentSize) bytes")
+        }
+        var out = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+        var input = ZSTD_inBuffer(src: frame.baseAddress, size: frame.count, pos: consumed)
+        while out.pos < out.size {
+            let before = (input.pos, out.pos)
+            let status = ZSTD_decompressStream(context, &out, &input)
+            if ZSTD_isError(status) != 0 { throw ZstdError(code: status) }
+            if status == 0 { ended = true }
+            if out.pos < out.size && (ended || before == (input.pos, out.pos)) {
+                throw ZstdError("frame ended after \(produced + out.pos) of its \(contentSize) bytes")
+            }
+        }
+        consumed = input.pos
+        produced += output.count
+    }
+
+    /// Checks that the frame ended with its content (its checksum held) and that no bytes follow it.
+    package func finish() throws(ZstdError) {
+        guard produced == contentSize else {
+            throw ZstdError("read \(produced) of the frame's \(contentSize) bytes")
+        }
+        let spare = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+        defer { spare.deallocate() }
+        var input = ZSTD_inBuffer(src: frame.baseAddress, size: frame.count, pos: consumed)
+        while !ended {
+            var out = ZSTD_outBuffer(dst: spare, size: 1, pos: 0)
+            let before = input.pos
+            let status = ZSTD_decompressStream(context, &out, &input)
+            if ZSTD_isError(status) != 0 { throw ZstdError(code: status) }
+            if out.pos > 0 { throw ZstdError("frame holds more than its recorded \(contentSize) bytes") }
+            if status == 0 {
+                ended = true
+            } else if input.pos == before {
+                throw ZstdError("frame is truncated: it ends before its epilogue")
+            }
+        }
+        consumed = input.pos
+        guard consumed == frame.count else {
+            throw ZstdError("\(frame.count - consumed) bytes follow the frame")
+        }
+    }
+
+    /// Bytes of the frame read so far.
+    package var framePosition: Int { consumed }
+}

@@ -130,6 +130,40 @@ import XXHash
         }
     }
 
+    /// Objects whose planes span several of the decoder's stripes (256 Ki elements each) and end in a partial
+    /// one: plain, delta against content and delta against the base object decode to their content, and a
+    /// damaged compressed plane is refused.
+    @Test(arguments: [2, 4])
+    func planesLongerThanAStripeRoundTrip(width: Int) throws {
+        let elements = 2 * (256 << 10) + 17
+        let base = content(elements: elements, width: width, seed: 31)
+        var tuned = base
+        for index in stride(from: width - 1, to: tuned.count, by: 7 * width) { tuned[index] ^= 0x01 }
+        let plain = try encode(base, width: width, base: nil)
+        let delta = try encode(tuned, width: width, base: base)
+        #expect(plain[5] == ObjectCodec.planes.rawValue && delta[5] == ObjectCodec.xorPlanes.rawValue)
+        #expect(try plain.withUnsafeBytes { try StoredObject.decode($0, name: "plain") } == base)
+        #expect(try delta.withUnsafeBytes { try StoredObject.decode($0, name: "delta", base: base) } == tuned)
+        var viaObject = [UInt8](repeating: 0, count: tuned.count)
+        try delta.withUnsafeBytes { d in
+            try plain.withUnsafeBytes { b in
+                try viaObject.withUnsafeMutableBytes {
+                    try StoredObject.decode(d, name: "delta", baseObject: b, baseName: "plain", into: $0)
+                }
+            }
+        }
+        #expect(viaObject == tuned)
+        // The top plane is the compressed one; flip a byte near the end of its frame.
+        let tableEnd = StoredObject.headerLength + 8 * width
+        let top = (0..<8).reduce(UInt64(0)) {
+            $0 | UInt64(plain[StoredObject.headerLength + 8 * (width - 1) + $1]) << (8 * UInt64($1))
+        }
+        #expect(top & 1 == 1)
+        var damaged = plain
+        damaged[tableEnd + (width - 1) * elements + Int(top >> 1) - 6] ^= 0x5A
+        #expect(throws: StoreError.self) { try damaged.withUnsafeBytes { try StoredObject.decode($0, name: "x") } }
+    }
+
     @Test func planesHoldByteIOfEveryElementInOrder() throws {
         let elements = 5000
         let bytes = content(elements: elements, width: 4, seed: 7)

@@ -53,4 +53,40 @@ import Zstd
             }
         }
     }
+
+    /// The frame reader gives the same bytes as one-shot decompression in pieces of any size, and refuses what
+    /// one-shot decompression refuses: a frame cut short, bytes after it, a damaged checksum, another content size.
+    @Test func frameReaderReadsInPiecesAndRefusesDamagedFrames() throws {
+        var generator = SplitMix64(seed: 21)
+        let input = (0..<3_000_000).map { _ in UInt8(truncatingIfNeeded: generator.next() & 0x0F) }
+        let frame = try Zstd.compress(input)
+        func readAll(_ frame: [UInt8], contentSize: Int = 3_000_000, pieces: [Int]) throws -> [UInt8] {
+            try frame.withUnsafeBytes { bytes in
+                let reader = try ZstdFrameReader(frame: bytes, contentSize: contentSize)
+                var output = [UInt8](repeating: 0, count: contentSize)
+                var offset = 0
+                var next = 0
+                while offset < contentSize {
+                    let count = min(pieces[next % pieces.count], contentSize - offset)
+                    try output.withUnsafeMutableBytes {
+                        try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[offset..<(offset + count)]))
+                    }
+                    offset += count
+                    next += 1
+                }
+                try reader.finish()
+                #expect(reader.framePosition == frame.count)
+                return output
+            }
+        }
+        #expect(try readAll(frame, pieces: [1 << 18]) == input)
+        #expect(try readAll(frame, pieces: [1, 4097, 65_536, 1_000_003]) == input)
+        #expect(throws: ZstdError.self) { try readAll(Array(frame.dropLast(5)), pieces: [1 << 18]) }
+        #expect(throws: ZstdError.self) { try readAll(Array(frame.prefix(frame.count / 2)), pieces: [1 << 18]) }
+        #expect(throws: ZstdError.self) { try readAll(frame + [0, 0, 0, 0], pieces: [1 << 18]) }
+        var damaged = frame
+        damaged[damaged.count - 1] ^= 0xFF  // the content checksum
+        #expect(throws: ZstdError.self) { try readAll(damaged, pieces: [1 << 18]) }
+        #expect(throws: ZstdError.self) { try readAll(frame, contentSize: 2_999_999, pieces: [1 << 18]) }
+    }
 }
