@@ -125,6 +125,28 @@ package final class EdgeCatalog: Sendable {
         AtomicFile.syncDirectory(root + "/blobs")
     }
 
+    /// The blobs kept whole, with their sizes.
+    package func heldBlobs() -> [(digest: OCIDigest, size: UInt64)] {
+        ((try? FileSystem.listDirectory(root + "/blobs")) ?? []).compactMap { name in
+            guard let digest = try? OCIDigest(parsing: "sha256:" + name), let file = blobFile(digest) else {
+                return nil
+            }
+            return (digest, file.size)
+        }
+    }
+
+    /// Deletes a blob kept whole (evicted; fetched again when asked for).
+    package func dropBlob(_ hex: String) {
+        unlink(root + "/blobs/" + hex)
+    }
+
+    /// A pbrepo model's recipe or model index: what the catalog's layouts are built from.
+    package static func isDocument(_ descriptor: Descriptor) -> Bool {
+        descriptor.mediaType == MediaType.modelIndex || descriptor.mediaType == MediaType.recipe
+    }
+
+    package func isDocument(_ digest: OCIDigest) -> Bool { descriptor(of: digest).map(Self.isDocument) ?? false }
+
     package func layout(of digest: OCIDigest) -> Layout? { state.withLock { $0.layouts[digest] } }
     package func descriptor(of digest: OCIDigest) -> Descriptor? { state.withLock { $0.descriptors[digest] } }
     package func location(of object: XXH3Digest) -> Member? { state.withLock { $0.locations[object] } }

@@ -8,6 +8,9 @@ package final class EdgeMetrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
     private let durations = Mutex<[String: DurationHistogram]>([:])
     private let inFlight: Gauge
+    private let heldBytes: Gauge
+    private let pinnedBytes: Gauge
+    private let fetchedTotal = Mutex<UInt64>(0)
     private static let buckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
@@ -17,6 +20,11 @@ package final class EdgeMetrics: Sendable {
     package init() {
         inFlight = registry.makeGauge(
             name: "pbrepo_http_in_flight_requests", labels: [], help: "Requests being answered.")
+        heldBytes = registry.makeGauge(
+            name: "pbrepo_cache_held_bytes", labels: [], help: "Bytes of objects and blobs the edge holds.")
+        pinnedBytes = registry.makeGauge(
+            name: "pbrepo_cache_pinned_bytes", labels: [],
+            help: "Bytes held that are never evicted (preloaded blocks, model indexes and recipes).")
         registry.makeGauge(name: "pbrepo_build_info", labels: [("version", "0.1")], help: "pbrepo's version.")
             .set(to: 1.0)
     }
@@ -70,6 +78,7 @@ package final class EdgeMetrics: Sendable {
 
     /// One fetch from a peer or the origin, and the bytes it brought.
     package func fetched(_ bytes: UInt64, from kind: String, requests: Int) {
+        fetchedTotal.withLock { $0 += bytes }
         counter("pbrepo_upstream_fetches_total", [("upstream", kind)], help: "Requests to peers and the origin.")
             .increment(by: Int64(requests))
         counter("pbrepo_upstream_bytes_total", [("upstream", kind)], help: "Bytes fetched from peers and the origin.")
@@ -80,6 +89,21 @@ package final class EdgeMetrics: Sendable {
         counter(
             "pbrepo_verify_failures_total", [("stage", stage)], help: "Fetched bytes refused, by the check that failed."
         ).increment()
+    }
+
+    /// Bytes fetched from peers and the origin since the node started.
+    package var fetchedBytes: UInt64 { fetchedTotal.withLock { $0 } }
+
+    package func held(_ bytes: UInt64, pinned: UInt64) {
+        heldBytes.set(to: Double(bytes))
+        pinnedBytes.set(to: Double(pinned))
+    }
+
+    package func evicted(_ bytes: UInt64, entries: Int) {
+        counter("pbrepo_cache_evictions_total", [], help: "Objects and blobs deleted to stay within the capacity.")
+            .increment(by: Int64(entries))
+        counter("pbrepo_cache_evicted_bytes_total", [], help: "Bytes deleted to stay within the capacity.")
+            .increment(by: Int64(bytes))
     }
 
     package func text() -> String { registry.emitToString() }

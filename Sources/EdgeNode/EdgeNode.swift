@@ -38,6 +38,8 @@ package final class EdgeNode: Sendable {
     package let catalog: EdgeCatalog
     package let sources: [EdgeSource]
     package let metrics: EdgeMetrics
+    /// What the node holds, for eviction by bytes.
+    package let cache: EdgeCache
     let logger: Logger
     let streams: Int
     private let objectFlights: SingleFlight<XXH3Digest, String>
@@ -48,11 +50,17 @@ package final class EdgeNode: Sendable {
 
     package init(
         store: Store, peers: [RegistryClient] = [], origin: RegistryClient? = nil, streams: Int = 4,
-        metrics: EdgeMetrics = EdgeMetrics(), logger: Logger = Logger(label: "pbrepo.serve")
+        capacity: UInt64? = nil, metrics: EdgeMetrics = EdgeMetrics(), logger: Logger = Logger(label: "pbrepo.serve")
     ) throws {
         self.store = store
         let catalog = try EdgeCatalog(storeRoot: store.root)
         self.catalog = catalog
+        cache = EdgeCache(capacity: capacity)
+        cache.seed(
+            store.objects.allObjects().compactMap { digest in
+                store.objects.size(of: digest).map { EdgeCache.Entry(key: .object(digest.description), bytes: $0) }
+            } + catalog.heldBlobs().map { EdgeCache.Entry(key: .blob($0.digest.hex), bytes: $0.size) })
+        cache.pin(catalog.heldBlobs().filter { catalog.isDocument($0.digest) }.map { .blob($0.digest.hex) })
         objectFlights = SingleFlight { store.objects.contains($0) ? "local" : nil }
         blobFlights = SingleFlight { catalog.blobFile($0) != nil ? "local" : nil }
         self.sources =
@@ -61,6 +69,7 @@ package final class EdgeNode: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.streams = max(1, streams)
+        metrics.held(cache.heldBytes, pinned: cache.pinnedBytes)
     }
 
     /// Closes the sources' connections.
@@ -164,7 +173,7 @@ package final class EdgeNode: Sendable {
         package var fetched: Bool
 
         package struct Piece: Sendable {
-            package var path: String
+            package var file: OpenFile
             package var offset: UInt64
             package var length: UInt64
             /// `local`, `peer` or `origin`: where the bytes were when the request came.
@@ -179,8 +188,26 @@ package final class EdgeNode: Sendable {
     package func blob(repository: String, digest: OCIDigest, rangeHeader: String?, localOnly: Bool) async throws
         -> BlobAnswer
     {
+        // The answer holds its files open, so the eviction that may follow a fetch cannot cut it short.
+        let answer: BlobAnswer
+        do {
+            answer = try await findBlob(
+                repository: repository, digest: digest, rangeHeader: rangeHeader, localOnly: localOnly)
+        } catch let error as EdgeError where error.code == .blobUnknown && error.message.hasPrefix("cannot read") {
+            // Another request's eviction took a file between its check and its opening: once more.
+            answer = try await findBlob(
+                repository: repository, digest: digest, rangeHeader: rangeHeader, localOnly: localOnly)
+        }
+        evict()
+        if answer.fetched { metrics.held(cache.heldBytes, pinned: cache.pinnedBytes) }
+        return answer
+    }
+
+    private func findBlob(repository: String, digest: OCIDigest, rangeHeader: String?, localOnly: Bool) async throws
+        -> BlobAnswer
+    {
         if let file = catalog.blobFile(digest) {
-            return fileAnswer(digest, file, rangeHeader: rangeHeader, source: "local", fetched: false)
+            return try fileAnswer(digest, file, rangeHeader: rangeHeader, source: "local", fetched: false)
         }
         // Served from objects when the range lies on objects a held model index places; a range reaching into
         // bytes of objects no held model names (a whole-blob GET of a shared pack, say) takes the whole blob.
@@ -212,14 +239,15 @@ package final class EdgeNode: Sendable {
         guard let file = catalog.blobFile(digest) else {
             throw EdgeError(.upstreamFailed, "blob \(digest) was fetched but is not in \(catalog.root)/blobs")
         }
-        return fileAnswer(digest, file, rangeHeader: rangeHeader, source: source, fetched: true)
+        return try fileAnswer(digest, file, rangeHeader: rangeHeader, source: source, fetched: true)
     }
 
     private func fileAnswer(
         _ digest: OCIDigest, _ file: (path: String, size: UInt64), rangeHeader: String?, source: String,
         fetched: Bool
-    ) -> BlobAnswer {
+    ) throws -> BlobAnswer {
         let (path, size) = file
+        cache.used([.blob(digest.hex)])
         let range = ByteRangeRequest(header: rangeHeader, size: size)
         let wanted: Range<UInt64>
         switch range {
@@ -229,7 +257,9 @@ package final class EdgeNode: Sendable {
         }
         return BlobAnswer(
             digest: digest, size: size, range: range,
-            pieces: [.init(path: path, offset: wanted.lowerBound, length: UInt64(wanted.count), source: source)],
+            pieces: [
+                .init(file: try OpenFile(path), offset: wanted.lowerBound, length: UInt64(wanted.count), source: source)
+            ],
             fetched: fetched)
     }
 
@@ -247,11 +277,12 @@ package final class EdgeNode: Sendable {
             }
             sources = try await objects(missing, repository: repository)
         }
-        let pieces = members.map { member in
+        cache.used(members.map { .object($0.digest.description) })
+        let pieces = try members.map { member in
             let start = max(wanted.lowerBound, member.offset)
             let end = min(wanted.upperBound, member.offset + member.size)
             return BlobAnswer.Piece(
-                path: store.objects.path(of: member.digest), offset: start - member.offset,
+                file: try OpenFile(store.objects.path(of: member.digest)), offset: start - member.offset,
                 length: end - start, source: sources[member.digest] ?? "local")
         }
         return BlobAnswer(
@@ -261,7 +292,7 @@ package final class EdgeNode: Sendable {
 
     /// The store holds the object, and its file is the one the layer names (a store may hold the same content
     /// encoded otherwise, which would be other bytes).
-    private func holdsRightFile(_ member: EdgeCatalog.Member) throws -> Bool {
+    func holdsRightFile(_ member: EdgeCatalog.Member) throws -> Bool {
         guard store.objects.contains(member.digest) else { return false }
         if checkedLocal.withLock({ $0.contains(member.digest) }) { return true }
         let (key, size) = try store.objects.withObject(member.digest) { object in
@@ -285,7 +316,7 @@ package final class EdgeNode: Sendable {
 
     /// Makes sure the store holds `members` (and the delta bases and chunks they need): each fetched once, from the
     /// peers in order, then the origin. Returns where each came from.
-    private func objects(_ members: [EdgeCatalog.Member], repository: String) async throws -> [XXH3Digest: String] {
+    func objects(_ members: [EdgeCatalog.Member], repository: String) async throws -> [XXH3Digest: String] {
         let byDigest = Dictionary(members.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
         return try await objectFlights.values(for: members.map(\.digest)) { claimed in
             try await self.fetchObjects(claimed.map { byDigest[$0]! }, repository: repository)
@@ -298,6 +329,9 @@ package final class EdgeNode: Sendable {
         defer { try? FileManager.default.removeItem(atPath: staging.root) }
         let lease = try store.lease(first.map(\.digest))
         defer { withExtendedLifetime(lease) {} }
+        var held = first.map { EdgeCache.Key.object($0.digest.description) }
+        defer { cache.release(held) }
+        cache.hold(held)
         let came = try await fetchIntoStaging(first, staging: staging, repository: repository)
         // Delta bases and chunks the fetched objects need and the store lacks come through the same single
         // flights (another request may be fetching them already), so that they are in the store before these are
@@ -314,6 +348,11 @@ package final class EdgeNode: Sendable {
                 needed[reference] = location
             }
         }
+        let references = needed.keys.map { EdgeCache.Key.object($0.description) }
+        cache.hold(references)
+        held += references
+        // Those already here are the same reads as a hit: they become the most recently used.
+        cache.used(references)
         if !needed.isEmpty { _ = try await objects(Array(needed.values), repository: repository) }
         let fetched = first.map(\.digest)
         do {
@@ -322,6 +361,7 @@ package final class EdgeNode: Sendable {
             metrics.verifyFailed(stage: "xxh3")
             throw EdgeError(.upstreamFailed, "\(error)")
         }
+        for member in first { cache.stored(.object(member.digest.description), bytes: member.size) }
         return came
     }
 
@@ -408,6 +448,8 @@ package final class EdgeNode: Sendable {
                     }
                     fsync(descriptorFD)
                     try self.catalog.adoptBlob(digest, from: path)
+                    self.cache.stored(.blob(digest.hex), bytes: descriptor.size)
+                    if EdgeCatalog.isDocument(descriptor) { self.cache.pin([.blob(digest.hex)]) }
                     return [digest: source.kind.rawValue]
                 } catch {
                     unlink(path)
@@ -430,5 +472,29 @@ package final class EdgeNode: Sendable {
             }
         }
         throw EdgeError(.blobUnknown, "blob \(digest) of \(repository) is unknown here and to every source")
+    }
+
+    // MARK: Eviction
+
+    /// Deletes the least recently used unpinned files until the node holds no more than its capacity.
+    func evict() {
+        let taken = cache.takeEvictions()
+        guard !taken.isEmpty else { return }
+        var bytes: UInt64 = 0
+        for entry in taken {
+            switch entry.key {
+            case .object(let name):
+                guard let digest = XXH3Digest(hex: name) else { continue }
+                checkedLocal.withLock { _ = $0.remove(digest) }
+                unlink(store.objects.path(of: digest))
+            case .blob(let hex):
+                catalog.dropBlob(hex)
+            }
+            bytes += entry.bytes
+        }
+        metrics.evicted(bytes, entries: taken.count)
+        metrics.held(cache.heldBytes, pinned: cache.pinnedBytes)
+        logger.debug(
+            "evicted", metadata: ["entries": "\(taken.count)", "bytes": "\(bytes)", "held": "\(cache.heldBytes)"])
     }
 }

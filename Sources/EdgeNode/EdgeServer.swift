@@ -164,7 +164,7 @@ package struct EdgeResponder: HTTPResponder {
         if length <= UInt64(FileReading.pieceBytes) {
             var buffer = ByteBufferAllocator().buffer(capacity: Int(length))
             for piece in pieces {
-                try FileReading.read(piece.path, offset: piece.offset, length: piece.length, into: &buffer)
+                try FileReading.read(piece.file, offset: piece.offset, length: piece.length, into: &buffer)
                 metrics.served(piece.length, source: piece.source)
             }
             return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
@@ -173,7 +173,7 @@ package struct EdgeResponder: HTTPResponder {
             status: status, headers: headers,
             body: ResponseBody(contentLength: Int(length)) { writer in
                 for piece in pieces {
-                    try await FileReading.stream(piece.path, offset: piece.offset, length: piece.length) {
+                    try await FileReading.stream(piece.file, offset: piece.offset, length: piece.length) {
                         try await writer.write($0)
                     }
                     metrics.served(piece.length, source: piece.source)
@@ -202,21 +202,17 @@ enum FileReading {
     static let pieceBytes = 1 << 20
 
     /// Appends `length` bytes of the file from `offset` to `buffer`.
-    static func read(_ path: String, offset: UInt64, length: UInt64, into buffer: inout ByteBuffer) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw EdgeError(.blobUnknown, "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
+    static func read(_ file: OpenFile, offset: UInt64, length: UInt64, into buffer: inout ByteBuffer) throws {
         var done: UInt64 = 0
         while done < length {
             let want = Int(length - done)
             let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                let count = pread(descriptor, raw.baseAddress!, want, off_t(offset + done))
+                let count = pread(file.descriptor, raw.baseAddress!, want, off_t(offset + done))
                 guard count > 0 else {
                     throw EdgeError(
                         .blobUnknown,
-                        "\(path) ended at \(offset + done) of \(offset + length): \(String(cString: strerror(errno)))")
+                        "\(file.path) ended at \(offset + done) of \(offset + length): \(String(cString: strerror(errno)))"
+                    )
                 }
                 return count
             }
@@ -225,13 +221,8 @@ enum FileReading {
     }
 
     static func stream(
-        _ path: String, offset: UInt64, length: UInt64, _ send: (ByteBuffer) async throws -> Void
+        _ file: OpenFile, offset: UInt64, length: UInt64, _ send: (ByteBuffer) async throws -> Void
     ) async throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw EdgeError(.blobUnknown, "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
         var position = offset
         let end = offset + length
         let allocator = ByteBufferAllocator()
@@ -239,10 +230,11 @@ enum FileReading {
             let want = Int(min(UInt64(pieceBytes), end - position))
             var buffer = allocator.buffer(capacity: want)
             let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                let count = pread(descriptor, raw.baseAddress!, want, off_t(position))
+                let count = pread(file.descriptor, raw.baseAddress!, want, off_t(position))
                 guard count > 0 else {
                     throw EdgeError(
-                        .blobUnknown, "\(path) ended at \(position) of \(end): \(String(cString: strerror(errno)))")
+                        .blobUnknown,
+                        "\(file.path) ended at \(position) of \(end): \(String(cString: strerror(errno)))")
                 }
                 return count
             }
@@ -250,6 +242,23 @@ enum FileReading {
             try await send(buffer)
         }
     }
+}
+
+/// A file opened for an answer, closed when the answer is gone: an eviction that deletes the file meanwhile does
+/// not cut the response short.
+package final class OpenFile: Sendable {
+    package let path: String
+    let descriptor: Int32
+
+    init(_ path: String) throws(EdgeError) {
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw EdgeError(.blobUnknown, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        self.path = path
+    }
+
+    deinit { close(descriptor) }
 }
 
 /// Runs an edge node's HTTP server until SIGTERM or SIGINT (graceful: requests under way finish), then closes the

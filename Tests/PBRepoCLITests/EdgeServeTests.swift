@@ -12,9 +12,11 @@ final class EdgeProcess: @unchecked Sendable {
     let port: Int
     let store: String
     let errors: String
+    /// What serve printed before it listened (a preload's report).
+    let preamble: String
     var host: String { "127.0.0.1:\(port)" }
 
-    init(store: String, upstream: String?, peers: [String] = []) throws {
+    init(store: String, upstream: String?, peers: [String] = [], arguments: [String] = []) throws {
         self.store = store
         errors = Samples.temporaryDirectory() + "/serve.err"
         process = Process()
@@ -22,6 +24,7 @@ final class EdgeProcess: @unchecked Sendable {
         process.arguments =
             ["serve", "--store", store, "--listen", "127.0.0.1:0"]
             + (upstream.map { ["--upstream", "http://" + $0] } ?? []) + peers.flatMap { ["--peer", "http://" + $0] }
+            + arguments
         let output = Pipe()
         process.standardOutput = output
         guard FileManager.default.createFile(atPath: errors, contents: nil),
@@ -29,15 +32,19 @@ final class EdgeProcess: @unchecked Sendable {
         else { throw FixtureError("cannot create \(errors)") }
         process.standardError = errorFile
         try process.run()
-        // The first line says where it listens.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
+        // A line says where it listens, once it does.
+        var printed = Data()
+        while !String(decoding: printed, as: UTF8.self).contains("listening on ")
+            || printed.last != UInt8(ascii: "\n")
+        {
             let more = output.fileHandleForReading.availableData
             guard !more.isEmpty else { break }
-            line += more
+            printed += more
         }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let colon = text.lastIndex(of: ":"),
+        let lines = String(decoding: printed, as: UTF8.self).split(separator: "\n")
+        preamble = lines.dropLast().joined(separator: "\n")
+        let text = lines.last.map(String.init) ?? ""
+        guard text.hasPrefix("listening on "), let colon = text.lastIndex(of: ":"),
             let port = Int(text[text.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines))
         else {
             process.terminate()
@@ -59,7 +66,7 @@ final class EdgeProcess: @unchecked Sendable {
 
     func metric(_ name: String, _ labels: String) throws -> Double {
         let text = try EdgeServeTests.curl(["-s", "http://\(host)/metrics"]).stdout
-        let prefix = name + "{" + labels + "}"
+        let prefix = labels.isEmpty ? name : name + "{" + labels + "}"
         for line in text.split(separator: "\n") where line.hasPrefix(prefix + " ") {
             return Double(line.dropFirst(prefix.count + 1)) ?? -1
         }

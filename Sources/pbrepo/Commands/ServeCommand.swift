@@ -3,6 +3,7 @@ import BlockStore
 import EdgeNode
 import Foundation
 import Logging
+import OCI
 import PBRCore
 import RegistryClient
 
@@ -20,7 +21,14 @@ struct ServeCommand: ParsableCommand {
             error; SIGTERM or SIGINT stops it after the requests under way (docs/distribution.md).
 
             Example: pbrepo serve --store /srv/edge --listen 0.0.0.0:5000 --upstream https://registry.example.com
+            With --preload PLAN --node N --model REPO:TAG..., the node first fetches the blocks a caching plan \
+            (pbrepo simulate --json or plan --json) has node N cache, finding them in the named models' indexes, and \
+            pins them. With --capacity it deletes the least recently used unpinned objects and blobs once it holds \
+            more than that many bytes.
+
+            Example: pbrepo serve --store /srv/edge --listen 0.0.0.0:5000 --upstream https://registry.example.com
             Example: pbrepo serve --store edge1 --listen 127.0.0.1:5101 --upstream http://127.0.0.1:5000 --peer http://127.0.0.1:5102
+            Example: pbrepo serve --store edge0 --upstream http://127.0.0.1:5000 --preload plan.json --node 0 --model llama/base:v1 --model llama/chat:v1 --capacity 20GiB
             """)
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "HOST:PORT to listen on (port 0: a free one, printed).") var listen = "127.0.0.1:5000"
@@ -29,6 +37,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Another edge node asked before the upstream (repeatable, in order).") var peer: [String] = []
     @Option(help: "Objects fetched at once per miss.") var streams: Int = 4
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "Most bytes of objects and blobs to hold (e.g. 500MiB, 20GiB); pinned ones are never deleted.")
+    var capacity: String?
+    @Option(help: "A caching plan (simulate --json / plan --json) whose --node's blocks are fetched and pinned first.")
+    var preload: String?
+    @Option(help: "The node of the --preload plan this edge is (from 0, as in the plan).") var node: Int?
+    @Option(help: "REPOSITORY[:TAG] at the upstream whose blocks the plan names (repeatable).") var model: [String] = []
 
     func validate() throws {
         guard Self.hostAndPort(listen) != nil else {
@@ -40,6 +54,50 @@ struct ServeCommand: ParsableCommand {
         for url in [upstream].compactMap({ $0 }) + peer where Self.source(url) == nil {
             throw ValidationError("\(url) is not a registry address (http://HOST:PORT or https://HOST)")
         }
+        if let capacity, Self.byteCount(capacity) == nil {
+            throw ValidationError("--capacity \(capacity) is not a size (e.g. 1000000, 500MiB, 20GiB, 2GB)")
+        }
+        if preload != nil {
+            guard let node, node >= 0 else { throw ValidationError("--preload needs --node N (from 0)") }
+            guard !model.isEmpty else {
+                throw ValidationError(
+                    "--preload needs the models whose blocks the plan names: --model REPOSITORY[:TAG]")
+            }
+            guard upstream != nil || !peer.isEmpty else {
+                throw ValidationError("--preload needs --upstream or --peer")
+            }
+        } else if node != nil || !model.isEmpty {
+            throw ValidationError("--node and --model go with --preload PLAN")
+        }
+        for name in model where Self.repositoryAndTag(name) == nil {
+            throw ValidationError("--model \(name) is not REPOSITORY[:TAG] (e.g. llama/chat:v1)")
+        }
+    }
+
+    /// `1000`, `500MiB`, `20GiB`, `2GB`, `64K`: binary units for the i-forms and single letters, decimal for kB/MB/GB/TB.
+    static func byteCount(_ text: String) -> UInt64? {
+        let units: [(String, UInt64)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("kB", 1_000), ("KB", 1_000),
+            ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("K", 1 << 10), ("M", 1 << 20),
+            ("G", 1 << 30), ("T", 1 << 40), ("B", 1),
+        ]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = UInt64(text.dropLast(suffix.count)) else { return nil }
+            return value.multipliedReportingOverflow(by: scale).overflow ? nil : value * scale
+        }
+        return UInt64(text)
+    }
+
+    static func repositoryAndTag(_ text: String) -> (repository: String, tag: String)? {
+        let slash = text.lastIndex(of: "/") ?? text.startIndex
+        var repository = text
+        var tag = "latest"
+        if let colon = text[slash...].lastIndex(of: ":") {
+            repository = String(text[..<colon])
+            tag = String(text[text.index(after: colon)...])
+        }
+        guard Reference.isRepositoryName(repository), Reference.isTag(tag) else { return nil }
+        return (repository, tag)
     }
 
     static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
@@ -88,10 +146,12 @@ struct ServeCommand: ParsableCommand {
             }
             return RegistryClient(host: host, options: options)
         }
-        let node = try Console.run {
+        let plan = try preload.map { path in try Console.run { try NodePlan.load(path, node: node!) } }
+        let edge = try Console.run {
             try EdgeNode(
                 store: store, peers: peer.map { client($0, peer: true) },
-                origin: upstream.map { client($0, peer: false) }, streams: streams, logger: logger)
+                origin: upstream.map { client($0, peer: false) }, streams: streams,
+                capacity: capacity.flatMap(Self.byteCount), logger: logger)
         }
         let (host, port) = Self.hostAndPort(listen)!
         // The first SIGTERM/SIGINT is the service group's (graceful: requests under way finish, exit 0); a second
@@ -99,7 +159,21 @@ struct ServeCommand: ParsableCommand {
         Interruption.deferToSafePoints()
         try Console.run {
             try runAsync {
-                try await EdgeService.run(node, host: host, port: port, logger: logger) { bound in
+                if let plan {
+                    let report: PreloadReport
+                    do {
+                        report = try await edge.preload(plan, models: model.compactMap(Self.repositoryAndTag))
+                    } catch {
+                        await edge.shutdown()
+                        throw error
+                    }
+                    // Written before the listening line: a test or script reads both.
+                    FileHandle.standardOutput.write(
+                        Data(
+                            "preloaded node \(report.node): \(report.blocks) blocks, \(report.objects) objects (\(report.pinnedBytes) bytes pinned), \(report.fetchedObjects) objects fetched (\(report.fetchedBytes) bytes)\n"
+                                .utf8))
+                }
+                try await EdgeService.run(edge, host: host, port: port, logger: logger) { bound in
                     // Written straight to the descriptor: a test or script waits for this line.
                     FileHandle.standardOutput.write(Data("listening on http://\(host):\(bound)\n".utf8))
                 }
