@@ -56,7 +56,7 @@ package enum Assembler {
             guard let digest = XXH3Digest(hex: name) else {
                 throw StoreError(.corruptObject, "recipe of \(recipe.model) has an invalid object name in \(file.path)")
             }
-            return try objects.withObject(digest) { try StoredObject.validated($0, name: name).rawLength }
+            return try objects.rawLength(of: digest)
         }
         func damaged(_ file: Recipe.File, _ what: String) -> StoreError {
             StoreError(.corruptObject, "recipe of \(recipe.model) is damaged: \(file.path) \(what)")

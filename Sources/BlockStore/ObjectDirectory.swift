@@ -11,10 +11,15 @@ package struct ObjectDirectory: Sendable {
     /// Where objects this directory lacks are read from: a pull's staging directory reads the delta bases and chunks
     /// the store already has, so that downloads are decoded and checked before they join the store.
     let fallback: String?
+    /// Objects still arriving (a pull that assembles while it downloads): reads of them wait.
+    package let arrivals: ObjectArrivals?
 
-    package init(root: String, readingMissingFrom fallback: ObjectDirectory? = nil) {
+    package init(
+        root: String, readingMissingFrom fallback: ObjectDirectory? = nil, arrivals: ObjectArrivals? = nil
+    ) {
         self.root = root
         self.fallback = fallback?.root
+        self.arrivals = arrivals
     }
 
     /// The file an object is read from: this directory's, else the fallback's.
@@ -30,7 +35,9 @@ package struct ObjectDirectory: Sendable {
         return root + "/objects/" + hex.prefix(2) + "/" + hex.dropFirst(2)
     }
 
+    /// The object is here, or on its way (`arrivals`).
     package func contains(_ digest: XXH3Digest) -> Bool {
+        if arrivals?.pending(digest) != nil { return true }
         var status = stat()
         return stat(readablePath(of: digest), &status) == 0
     }
@@ -124,6 +131,7 @@ package struct ObjectDirectory: Sendable {
     package func withMappedObject<R>(
         _ digest: XXH3Digest, _ body: (MappedFile, UnsafeRawBufferPointer) throws -> R
     ) throws -> R {
+        try arrivals?.wait(for: digest)
         let file: MappedFile
         do {
             file = try MappedFile(path: readablePath(of: digest))
@@ -133,9 +141,17 @@ package struct ObjectDirectory: Sendable {
         return try file.withUnsafeBytes { try body(file, $0) }
     }
 
+    /// The content length of an object, from its header (or, for one still arriving, as declared: its decoding
+    /// checks the header against the length the reader planned for).
+    package func rawLength(of digest: XXH3Digest) throws -> UInt64 {
+        if let declared = arrivals?.pending(digest) { return declared.rawLength }
+        return try withObject(digest) { try StoredObject.validated($0, name: "\(digest)").rawLength }
+    }
+
     /// The objects an object's decoding reads besides itself: a delta's base, a list's chunks (in order).
     package func references(of digest: XXH3Digest) throws -> [XXH3Digest] {
-        try withObject(digest) { object in
+        if let declared = arrivals?.pending(digest), !declared.isChunkList { return declared.base.map { [$0] } ?? [] }
+        return try withObject(digest) { object in
             let header = try StoredObject.header(of: object, name: "\(digest)")
             if header.codec == .chunked { return try StoredObject.chunks(of: object, name: "\(digest)").map(\.digest) }
             return header.base.map { [$0] } ?? []
@@ -144,7 +160,8 @@ package struct ObjectDirectory: Sendable {
 
     /// The chunks a list object names, or nil for an object that holds its content itself.
     package func chunks(of digest: XXH3Digest) throws -> [StoredObject.Chunk]? {
-        try withObject(digest) { object in
+        if let declared = arrivals?.pending(digest), !declared.isChunkList { return nil }
+        return try withObject(digest) { object in
             let header = try StoredObject.validated(object, name: "\(digest)")
             guard header.digest == digest else {
                 throw StoreError(.corruptObject, "object file \(path(of: digest)) holds object \(header.digest)")

@@ -96,7 +96,8 @@ package enum ObjectTransfer {
         let total = runs.reduce(UInt64(0)) { $0 + UInt64($1.range.count) }
         let received = Counter()
         let counts = try await boundedMap(runs, width: streams) { run -> UInt64 in
-            var receiver = RunReceiver(run: run.objects.map { ($0.object, staging.path(of: $0.digest), $0.have) })
+            var receiver = RunReceiver(
+                run: run.objects.map { ($0.object, staging.path(of: $0.digest), $0.have) }, arrivals: staging.arrivals)
             defer { receiver.close() }
             let wholeBlob = run.range == 0..<run.blob.size
             let bytes = try await client.fetchBlob(
@@ -151,8 +152,12 @@ struct RunReceiver {
     /// Bytes between objects (a gap fetched along) still to skip.
     var skip: UInt64 = 0
 
-    init(run: [(ModelIndexDocument.Object, String, UInt64)]) {
+    /// Told of each object once it is in place (a reader assembling meanwhile waits for them).
+    let arrivals: ObjectArrivals?
+
+    init(run: [(ModelIndexDocument.Object, String, UInt64)], arrivals: ObjectArrivals? = nil) {
         targets = run.map { Target(object: $0.0, path: $0.1, have: $0.2) }
+        self.arrivals = arrivals
     }
 
     mutating func open(blob: OCIDigest, source: String) throws {
@@ -233,6 +238,7 @@ struct RunReceiver {
             throw DistributionError(
                 .verification, "cannot rename \(target.path).partial: \(String(cString: strerror(errno)))")
         }
+        if let arrivals, let digest = XXH3Digest(hex: target.object.name) { arrivals.arrive(digest) }
         current += 1
         if current < targets.count {
             skip = targets[current].object.offset - (target.object.offset + target.object.size)

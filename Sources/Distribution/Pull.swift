@@ -6,6 +6,7 @@ import NIOCore
 package import OCI
 import PBRCore
 package import RegistryClient
+import Synchronization
 import XXHash
 
 /// What a pull did.
@@ -161,32 +162,99 @@ package enum Pull {
         let lease = try store.lease(entries.map(\.digest))
         defer { withExtendedLifetime(lease) {} }
         let stagingRoot = store.root + "/incoming/" + fetchedManifest.digest.hex
-        let staging = ObjectDirectory(root: stagingRoot, readingMissingFrom: store.objects)
         let missing = entries.filter { !store.objects.contains($0.digest) }
         result.missing = missing.count
-
         let wanted = missing.map { ObjectTransfer.Wanted(object: $0.object, digest: $0.digest, blob: $0.blob) }
-        let toFetch = ObjectTransfer.resumable(wanted, staging: staging)
+        let toFetch = ObjectTransfer.resumable(wanted, staging: ObjectDirectory(root: stagingRoot))
         result.fetched = toFetch.count
-        let runs = ObjectTransfer.runs(toFetch, gapBytes: options.gapBytes, rangeBytes: options.rangeBytes)
-        try FileSystem.makeDirectories(stagingRoot + "/objects")
-        result.bytesFetched = try await ObjectTransfer.fetch(
-            runs, client: client, repository: repository, staging: staging, streams: options.streams, source: name,
-            progress: progress)
-        result.requests += runs.count
-        if let assemble = options.assemble {
-            do {
-                result.assembledOutput =
-                    try store.assemble(
-                        recipe, from: staging, to: assemble.output, options: assemble.options,
-                        progress: assemble.progress
-                    ).output
-            } catch let error as StoreError where error.code == .corruptObject || error.code == .checksumMismatch {
-                throw DistributionError(.verification, "\(name): \(error)")
+        // With an output, the model is assembled while its objects arrive: a read of one still on its way waits,
+        // and the runs are fetched in the order the assembly reads them (the model index lists objects in first
+        // use, a delta's base just before the delta).
+        let arrivals = options.assemble.map { _ in
+            ObjectArrivals(
+                declared: Dictionary(
+                    toFetch.map { wanted in
+                        (
+                            wanted.digest,
+                            ObjectArrivals.Declared(
+                                rawLength: wanted.object.rawSize,
+                                base: wanted.object.base.flatMap(XXH3Digest.init(hex:)),
+                                isChunkList: wanted.object.codec == ObjectCodec.chunked.name)
+                        )
+                    }, uniquingKeysWith: { a, _ in a }))
+        }
+        let staging = ObjectDirectory(root: stagingRoot, readingMissingFrom: store.objects, arrivals: arrivals)
+        var rank: [XXH3Digest: Double] = [:]
+        for (position, entry) in entries.enumerated() where rank[entry.digest] == nil {
+            rank[entry.digest] = Double(position)
+        }
+        for entry in entries {
+            if let base = entry.object.base.flatMap(XXH3Digest.init(hex:)), let own = rank[entry.digest] {
+                rank[base] = min(rank[base] ?? own, own - 0.5)
             }
         }
+        let runs = ObjectTransfer.runs(toFetch, gapBytes: options.gapBytes, rangeBytes: options.rangeBytes).sorted {
+            ($0.objects.compactMap { rank[$0.digest] }.min() ?? 0)
+                < ($1.objects.compactMap { rank[$0.digest] }.min() ?? 0)
+        }
+        try FileSystem.makeDirectories(stagingRoot + "/objects")
+        result.requests += runs.count
+        func fetch() async throws -> UInt64 {
+            try await ObjectTransfer.fetch(
+                runs, client: client, repository: repository, staging: staging, streams: options.streams, source: name,
+                progress: progress)
+        }
+        if let assemble = options.assemble, let arrivals {
+            let downloaded = Flag()
+            // One bar at a time: the download's, then the rest of the assembly's.
+            var assembleProgress: (@Sendable (UInt64, UInt64) -> Void)?
+            if let report = assemble.progress {
+                assembleProgress = { @Sendable done, total in if downloaded.isSet { report(done, total) } }
+            }
+            let reportAssembly = assembleProgress
+            enum Outcome: Sendable {
+                case fetched(UInt64)
+                case assembled(String)
+            }
+            try await withThrowingTaskGroup(of: Outcome.self) { group in
+                group.addTask {
+                    do {
+                        let bytes = try await fetch()
+                        downloaded.set()
+                        return .fetched(bytes)
+                    } catch {
+                        arrivals.fail(error)
+                        throw error
+                    }
+                }
+                group.addTask {
+                    .assembled(
+                        try await onThread {
+                            do {
+                                return try store.assemble(
+                                    recipe, from: staging, to: assemble.output, options: assemble.options,
+                                    progress: reportAssembly
+                                ).output
+                            } catch let error as StoreError
+                                where error.code == .corruptObject || error.code == .checksumMismatch
+                            {
+                                throw DistributionError(.verification, "\(name): \(error)")
+                            }
+                        })
+                }
+                for try await outcome in group {
+                    switch outcome {
+                    case .fetched(let bytes): result.bytesFetched = bytes
+                    case .assembled(let output): result.assembledOutput = output
+                    }
+                }
+            }
+        } else {
+            result.bytesFetched = try await fetch()
+        }
         try ObjectTransfer.commit(
-            missing.map(\.digest), staging: staging, store: store, source: name, decoded: options.assemble != nil)
+            missing.map(\.digest), staging: ObjectDirectory(root: stagingRoot, readingMissingFrom: store.objects),
+            store: store, source: name, decoded: options.assemble != nil)
         guard Assembler.requiredObjects(recipe, in: store.objects).missing.isEmpty else {
             throw DistributionError(
                 .notAModel, "the model index of \(name) does not list every object its recipe needs")
@@ -228,4 +296,19 @@ package enum Pull {
         try? FileManager.default.removeItem(atPath: stagingRoot)
         return result
     }
+}
+
+/// Runs blocking work (an assembly, with its own worker threads and waits) on a thread of its own, off the
+/// concurrency pool, whose two threads on a 2-core machine the download needs.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// A flag set once, read from any thread.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }
