@@ -7,6 +7,8 @@ APT_PACKAGES := pkg-config libhdf5-dev libzstd-dev libxxhash-dev libopenblas-dev
 	docker-registry skopeo apache2-utils curl
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PBREPO := .build/release/pbrepo
+TEST_PYTHON := .build/python
+ORAS_VERSION := 0.2.43
 
 .PHONY: deps build test test-fast lint fuzz demo bench bench-distribution install clean
 
@@ -26,6 +28,10 @@ deps:
 	else \
 	  echo "system packages: all present"; \
 	fi
+	@# The Python ORAS client the interoperability tests run (PyPI), in a venv of its own under .build/.
+	@$(TEST_PYTHON)/bin/python -c "import oras" 2>/dev/null || { \
+	  echo "installing oras $(ORAS_VERSION) into $(TEST_PYTHON)"; \
+	  python3 -m venv $(TEST_PYTHON) && $(TEST_PYTHON)/bin/pip install -q oras==$(ORAS_VERSION); }
 
 build: deps
 	swift build -c release --product pbrepo

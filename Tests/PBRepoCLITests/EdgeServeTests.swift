@@ -363,4 +363,38 @@ struct EdgeServeTests {
             originManifest.split(separator: "\r\n").first { $0.hasPrefix("docker-content-digest:") })
         #expect(blobs.contains(String(digest.split(separator: ":").last!)))
     }
+
+    /// The Python ORAS client (oras-py, in the virtual environment `make deps` makes) as a third client.
+    static let orasPython = Samples.root + "/.build/python/bin/python"
+
+    @Test(
+        "the Python ORAS client fetches a pbrepo model from the registry and from an edge: the same manifest, every blob's sha256 its digest"
+    )
+    func orasFetchesFromTheRegistryAndAnEdge() throws {
+        #expect(
+            FileManager.default.isExecutableFile(atPath: Self.orasPython),
+            "\(Self.orasPython) is missing: make deps makes it (a venv with oras)")
+        let (registry, _) = try Self.origin()
+        let edge = try EdgeProcess(store: Samples.temporaryDirectory() + "/edge", upstream: registry.host)
+        var seen: [[String: Any]] = []
+        for host in [registry.host, edge.host] {
+            let outdir = Samples.temporaryDirectory()
+            let run = try CommandRun.run(
+                [Samples.root + "/Tests/Fixtures/oras_fetch.py", host, "pb/mlp", "ft", outdir],
+                executable: Self.orasPython)
+            #expect(run.status == 0, "oras from \(host): \(run.stderr)")
+            let answer = try #require(
+                try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            let manifest = try #require(answer["manifest"] as? [String: Any])
+            let blobs = try #require(answer["blobs"] as? [String: String])
+            let layers = try #require(manifest["layers"] as? [[String: Any]])
+            #expect(manifest["artifactType"] as? String == "application/vnd.pbrepo.model.v1")
+            #expect(blobs.count == layers.count + 1, "from \(host)")
+            for (digest, sha256) in blobs { #expect(digest == sha256, "from \(host): \(digest) arrived as \(sha256)") }
+            seen.append(manifest)
+        }
+        // The edge hands out the manifest pbrepo pushed, unchanged.
+        let digests = seen.map { (($0["layers"] as? [[String: Any]]) ?? []).compactMap { $0["digest"] as? String } }
+        #expect(digests[0] == digests[1] && !digests[0].isEmpty)
+    }
 }
